@@ -1,0 +1,95 @@
+"""HTTP routes. Each handler parses, makes one domain call, and responds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chalice.app import Blueprint, Response
+
+from chalicelib import service, views
+from chalicelib.container import context
+from chalicelib.http import json_errors, json_response, read_json
+from chalicelib.observability import logger
+from chalicelib.ports import Account
+from chalicelib.tracking import PIXEL_GIF, PIXEL_HEADERS
+
+api = Blueprint(__name__)
+
+
+def _account() -> Account:
+    return service.authenticate(context(), api.current_request.headers.get("authorization"))
+
+
+@api.route("/health", methods=["GET"])
+def health() -> Response:
+    return json_response({"ok": True})
+
+
+@api.route("/invoices", methods=["POST"], content_types=["application/json"])
+@json_errors
+def create_invoice() -> Response:
+    request = api.current_request
+    account = _account()
+    body = read_json(request, context().settings.max_body_bytes)
+    result = service.send_invoice(context(), account, body, request.headers.get("idempotency-key"))
+    headers = {"Location": f"/invoices/{result.invoice.id}"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(views.send_response(result.invoice), 201, headers)
+
+
+@api.route("/invoices", methods=["GET"])
+@json_errors
+def list_invoices() -> Response:
+    params: Mapping[str, str] = api.current_request.query_params or {}
+    account = _account()
+    limit = params.get("limit")
+    items, cursor = service.list_invoices(
+        context(),
+        account,
+        params.get("status") or None,
+        int(limit) if limit and limit.isdigit() else (0 if limit else None),
+        params.get("cursor"),
+    )
+    return json_response({"items": [views.invoice_summary(i) for i in items], "next": cursor})
+
+
+@api.route("/invoices/{invoice_id}", methods=["GET"])
+@json_errors
+def get_invoice(invoice_id: str) -> Response:
+    invoice, timeline = service.get_invoice_with_timeline(context(), _account(), invoice_id)
+    return json_response(views.invoice_detail(invoice, timeline))
+
+
+@api.route("/invoices/{invoice_id}/events", methods=["GET"])
+@json_errors
+def get_events(invoice_id: str) -> Response:
+    _, timeline = service.get_invoice_with_timeline(context(), _account(), invoice_id)
+    return json_response({"items": [views.timeline_entry(e) for e in timeline]})
+
+
+@api.route("/invoices/{invoice_id}/send", methods=["POST"])
+@json_errors
+def resend(invoice_id: str) -> Response:
+    invoice = service.retry_failed(context(), _account(), invoice_id)
+    return json_response(views.send_response(invoice))
+
+
+@api.route("/t/{token}", methods=["GET", "HEAD"])
+def pixel(token: str) -> Response:
+    """Always the GIF: for valid, forged and unknown tokens, and when storage fails."""
+    request = api.current_request
+    try:
+        source = request.context.get("identity", {}) if request.context else {}
+        service.record_pixel_open(
+            context(),
+            token,
+            request.headers.get("user-agent"),
+            source.get("sourceIp"),
+            request.method,
+            request.context.get("requestId") if request.context else None,
+        )
+    except Exception:
+        logger.exception("pixel open not recorded")
+    body = b"" if request.method == "HEAD" else PIXEL_GIF
+    return Response(body=body, status_code=200, headers=dict(PIXEL_HEADERS))

@@ -1,0 +1,50 @@
+"""Domain errors. They carry no HTTP knowledge; ``chalicelib.http`` maps them to responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class ValidationFailed(DomainError):
+    """The request is malformed; ``details`` lists every bad field."""
+
+    code = "validation_failed"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+
+class Unavailable(DomainError):
+    """A dependency (DynamoDB, SES) failed in a way the client may retry."""
+
+    code = "unavailable"
+
+
+class ConcurrentUpdate(Exception):
+    """Raised by a repository when an optimistic-lock write lost a race."""

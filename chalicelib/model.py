@@ -1,0 +1,181 @@
+"""The invoice aggregate as Sobre stores it: one record per invoice holding its
+recipients' state and its recent timeline. Plain data; no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+RecipientStatus = Literal[
+    "pending", "failed", "sent", "delivered", "opened", "rejected", "bounced", "complained"
+]
+InvoiceStatus = RecipientStatus
+STATUSES: tuple[str, ...] = (
+    "pending",
+    "failed",
+    "sent",
+    "delivered",
+    "opened",
+    "rejected",
+    "bounced",
+    "complained",
+)
+PROBLEM_STATUSES = frozenset({"failed", "rejected", "bounced", "complained"})
+
+EventType = Literal[
+    "created",
+    "sent",
+    "send_failed",
+    "send",
+    "delivery",
+    "open",
+    "click",
+    "bounce",
+    "complaint",
+    "reject",
+    "delivery_delay",
+    "rendering_failure",
+    "subscription",
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """UTC, millisecond precision, lexically sortable: the format of every stored time."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass
+class TimelineEvent:
+    key: str  # deduplication key: the same fact reported twice has the same key
+    at: str
+    type: EventType
+    recipient_id: str | None
+    source: Literal["api", "ses", "pixel"]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> TimelineEvent:
+        return TimelineEvent(**data)
+
+
+@dataclass
+class Recipient:
+    id: str
+    email: str
+    name: str | None = None
+    status: RecipientStatus = "pending"
+    message_id: str | None = None
+    send_attempts: int = 0
+    sent_at: str | None = None
+    delivered_at: str | None = None
+    first_opened_at: str | None = None
+    last_opened_at: str | None = None
+    open_count: int = 0
+    click_count: int = 0
+    bounced_at: str | None = None
+    bounce: dict[str, Any] | None = None
+    complained_at: str | None = None
+    complaint: dict[str, Any] | None = None
+    rejected_at: str | None = None
+    reject_reason: str | None = None
+    failed_at: str | None = None
+    failure_reason: str | None = None
+    delayed_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Recipient:
+        return Recipient(**data)
+
+
+@dataclass(frozen=True)
+class Line:
+    description: str
+    quantity: str
+    unit_price: str
+
+
+@dataclass
+class Invoice:
+    id: str
+    account_id: str
+    number: str
+    customer_name: str
+    currency: str
+    total: str
+    due_date: str
+    created_at: str
+    recipients: list[Recipient]
+    issue_date: str | None = None
+    lines: list[Line] = field(default_factory=list)
+    subject: str | None = None
+    message: str | None = None
+    reply_to: str | None = None
+    locale: str = "en"
+    metadata: dict[str, str] = field(default_factory=dict)
+    body_hash: str = ""
+    idempotency_key: str | None = None
+    shard: int = 0
+    tracking: bool = True
+    has_pdf: bool = False
+    status: InvoiceStatus = "pending"
+    last_activity_at: str = ""
+    events: list[TimelineEvent] = field(default_factory=list)
+    # Keys of events moved to archive pages; kept so late duplicates are still caught.
+    archived_keys: list[str] = field(default_factory=list)
+    archive_pages: int = 0
+    version: int | None = None
+
+    def recipient(self, recipient_id: str) -> Recipient | None:
+        return next((r for r in self.recipients if r.id == recipient_id), None)
+
+    def recipient_by_email(self, email: str) -> Recipient | None:
+        wanted = email.strip().lower()
+        return next((r for r in self.recipients if r.email.lower() == wanted), None)
+
+    # Invoice-level figures derive from the recipients; they are never stored apart.
+    @property
+    def sent_at(self) -> str | None:
+        return _earliest(r.sent_at for r in self.recipients)
+
+    @property
+    def delivered_at(self) -> str | None:
+        return _earliest(r.delivered_at for r in self.recipients)
+
+    @property
+    def first_opened_at(self) -> str | None:
+        return _earliest(r.first_opened_at for r in self.recipients)
+
+    @property
+    def last_opened_at(self) -> str | None:
+        times = [r.last_opened_at for r in self.recipients if r.last_opened_at]
+        return max(times) if times else None
+
+    @property
+    def open_count(self) -> int:
+        return sum(r.open_count for r in self.recipients)
+
+    @property
+    def problem_count(self) -> int:
+        return sum(1 for r in self.recipients if r.status in PROBLEM_STATUSES)
+
+
+def _earliest(times: Any) -> str | None:
+    present = [t for t in times if t]
+    return min(present) if present else None

@@ -1,0 +1,466 @@
+"""Sobre's use cases. Each takes a ``Context`` holding the ports it needs, so the same
+code runs in Lambda (DynamoDB, SES), in tests and in benchmarks (in-memory fakes)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib import ids
+from chalicelib.errors import ConcurrentUpdate, Conflict, NotFound, Unauthorized, Unavailable
+from chalicelib.errors import ValidationFailed as Invalid
+from chalicelib.invoices import NewInvoice, parse_new_invoice
+from chalicelib.model import STATUSES, Invoice, Recipient, TimelineEvent, iso
+from chalicelib.observability import logger
+from chalicelib.ports import (
+    Account,
+    AccountStore,
+    InvoiceStore,
+    Mailer,
+    MessageRef,
+    OutgoingEmail,
+    Page,
+    SendRejected,
+    UnprocessedStore,
+)
+from chalicelib.ses_events import (
+    TAG_ACCOUNT,
+    TAG_INVOICE,
+    TAG_RECIPIENT,
+    SesNotification,
+    Unprocessable,
+    parse_notification,
+    sns_message_of,
+)
+from chalicelib.settings import Settings
+from chalicelib.status import Fact, apply_fact, refresh, split_for_archive
+from chalicelib.tracking import pixel_open, strip_token
+
+MAX_WRITE_ATTEMPTS = 6
+MAX_PAGE = 100
+
+
+class MetricsSink(Protocol):
+    def count(self, name: str, value: int = 1, **dimensions: str) -> None: ...
+
+
+@dataclass
+class Context:
+    settings: Settings
+    invoices: InvoiceStore
+    accounts: AccountStore
+    unprocessed: UnprocessedStore
+    mailer: Mailer
+    signer: ids.TokenSigner
+    metrics: MetricsSink
+    clock: Callable[[], datetime]
+
+    def expires_at(self, from_time: datetime) -> int:
+        """The TTL (epoch seconds) for tracking data touched at ``from_time``."""
+        return int((from_time + timedelta(days=self.settings.retention_days)).timestamp())
+
+
+# -- accounts and keys ---------------------------------------------------------------
+
+
+def create_api_key(
+    accounts: AccountStore, now: datetime, account_id: str, from_address: str | None
+) -> str:
+    """Create the account if needed (``from_address`` required then) and a new key.
+    The key is returned once; only its hash is stored."""
+    from chalicelib.invoices import normalize_email
+
+    if (
+        not account_id
+        or len(account_id) > 64
+        or not all(c.isalnum() or c in "-_" for c in account_id)
+    ):
+        raise Invalid(
+            "Bad account id.",
+            [{"field": "account", "message": "1-64 letters, digits, '-' or '_'"}],
+        )
+    account = accounts.get_account(account_id)
+    if account is None or from_address:
+        if not from_address:
+            raise Invalid(
+                "A new account needs a sender address.",
+                [{"field": "from", "message": "is required for a new account"}],
+            )
+        try:
+            sender = normalize_email(from_address)
+        except ValueError as exc:
+            raise Invalid("Bad sender address.", [{"field": "from", "message": str(exc)}]) from exc
+        if account is None:
+            account = Account(
+                id=account_id, name=account_id, from_address=sender, created_at=iso(now)
+            )
+        account.from_address = sender
+        accounts.put_account(account)
+    key = ids.new_api_key()
+    accounts.put_key(ids.hash_api_key(key), account.id, iso(now))
+    return key
+
+
+def authenticate(ctx: Context, authorization: str | None) -> Account:
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    account_id = ctx.accounts.account_id_for_key(ids.hash_api_key(key.strip()))
+    account = ctx.accounts.get_account(account_id) if account_id else None
+    if account is None:
+        raise Unauthorized("The API key is not valid.")
+    return account
+
+
+# -- sending -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendResult:
+    invoice: Invoice
+    replayed: bool
+
+
+def send_invoice(
+    ctx: Context, account: Account, body: Any, idempotency_key: str | None
+) -> SendResult:
+    """Store the invoice, then send one message per recipient."""
+    new = parse_new_invoice(body)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise Invalid(
+            "Bad Idempotency-Key.",
+            [{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}],
+        )
+    invoice_id = (
+        ids.invoice_id_for_idempotency_key(account.id, idempotency_key, _secret(ctx))
+        if idempotency_key
+        else ids.new_invoice_id()
+    )
+    invoice = _new_invoice(ctx, account, new, invoice_id, idempotency_key)
+    if not ctx.invoices.create(invoice, new.pdf):
+        existing = ctx.invoices.get(invoice_id)
+        if existing is None or existing.account_id != account.id:
+            raise Unavailable("The idempotent request could not be resolved; retry.")
+        if existing.body_hash != new.body_hash:
+            raise Conflict(
+                "This Idempotency-Key was already used with a different body.",
+                {"idempotency_key": idempotency_key, "invoice_id": invoice_id},
+            )
+        return SendResult(existing, replayed=True)
+    ctx.metrics.count("InvoicesCreated")
+    return SendResult(_deliver(ctx, account, invoice, new.pdf), replayed=False)
+
+
+def retry_failed(ctx: Context, account: Account, invoice_id: str) -> Invoice:
+    """Send again to the recipients that never went out (failed, or never attempted)."""
+    invoice = get_invoice(ctx, account, invoice_id)
+    pdf = ctx.invoices.get_pdf(invoice.id) if invoice.has_pdf else None
+    return _deliver(ctx, account, invoice, pdf)
+
+
+def _secret(ctx: Context) -> bytes:
+    return ctx.signer._secret  # the same secret keys idempotency ids
+
+
+def _new_invoice(
+    ctx: Context, account: Account, new: NewInvoice, invoice_id: str, idem: str | None
+) -> Invoice:
+    now = iso(ctx.clock())
+    invoice = Invoice(
+        id=invoice_id,
+        account_id=account.id,
+        number=new.number,
+        customer_name=new.customer_name,
+        currency=new.currency,
+        total=new.total,
+        due_date=new.due_date,
+        issue_date=new.issue_date,
+        created_at=now,
+        last_activity_at=now,
+        recipients=[
+            Recipient(id=ids.new_recipient_id(), email=r.email, name=r.name) for r in new.recipients
+        ],
+        lines=list(new.lines),
+        subject=new.subject,
+        message=new.message,
+        reply_to=new.reply_to,
+        locale=new.locale or account.locale or ctx.settings.default_locale,
+        metadata=new.metadata,
+        body_hash=new.body_hash,
+        idempotency_key=idem,
+        shard=int.from_bytes(invoice_id.encode()[-2:], "big") % max(1, account.index_shards),
+        tracking=account.tracking if new.tracking is None else new.tracking,
+        has_pdf=new.pdf is not None,
+    )
+    invoice.events.append(TimelineEvent(f"created-{invoice_id}", now, "created", None, "api", {}))
+    refresh(invoice)
+    return invoice
+
+
+def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None) -> Invoice:
+    """Send to every recipient not yet sent; record each outcome. A refusal for one
+    recipient never stops the others."""
+    from chalicelib.compose import compose_invoice_message  # lazy: templating
+
+    facts: list[Fact] = []
+    refs: list[MessageRef] = []
+    for recipient in invoice.recipients:
+        if recipient.sent_at is not None:
+            continue
+        attempt = recipient.send_attempts + 1
+        token = ctx.signer.token_for(invoice.id, recipient.id)
+        pixel_url = f"{ctx.settings.base_url}/t/{token}.gif" if invoice.tracking else None
+        raw = compose_invoice_message(invoice, recipient, account, pixel_url, None, pdf)
+        email = OutgoingEmail(
+            from_address=account.from_address,
+            to_address=recipient.email,
+            raw_mime=raw,
+            tags={
+                TAG_ACCOUNT: account.id,
+                TAG_INVOICE: invoice.id,
+                TAG_RECIPIENT: recipient.id,
+            },
+        )
+        at = iso(ctx.clock())
+        try:
+            message_id = ctx.mailer.send(email)
+        except SendRejected as exc:
+            logger.warning(
+                "SES refused a recipient", extra={"invoice_id": invoice.id, "reason": str(exc)}
+            )
+            facts.append(
+                Fact(
+                    f"api-failed-{recipient.id}-{attempt}",
+                    "send_failed",
+                    at,
+                    recipient.id,
+                    "api",
+                    {"reason": str(exc)},
+                )
+            )
+            continue
+        ctx.metrics.count("InvoicesSent")
+        logger.info("sent", extra={"invoice_id": invoice.id, "message_id": message_id})
+        facts.append(
+            Fact(
+                f"api-sent-{recipient.id}",
+                "sent",
+                at,
+                recipient.id,
+                "api",
+                {"message_id": message_id},
+            )
+        )
+        refs.append(MessageRef(message_id, account.id, invoice.id, recipient.id))
+    if not facts:
+        return invoice
+    if refs:
+        # Classic SES notifications carry no tags: they are matched by message id.
+        ctx.invoices.put_message_refs(refs, ctx.expires_at(ctx.clock()))
+
+    def record(current: Invoice) -> bool:
+        for recipient in current.recipients:
+            if any(f.recipient_id == recipient.id for f in facts):
+                recipient.send_attempts += 1
+        return any([apply_fact(current, fact) for fact in facts])
+
+    return _update(ctx, invoice.id, record, preloaded=invoice) or invoice
+
+
+def _update(
+    ctx: Context,
+    invoice_id: str,
+    change: Callable[[Invoice], bool],
+    preloaded: Invoice | None = None,
+) -> Invoice | None:
+    """Read, change, write with an optimistic lock; re-read and retry on a lost race.
+    Returns the invoice as written, or None when it does not exist."""
+    invoice = preloaded
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        if invoice is None:
+            invoice = ctx.invoices.get(invoice_id)
+            if invoice is None:
+                return None
+        if not change(invoice):
+            return invoice
+        archive = split_for_archive(invoice)
+        try:
+            ctx.invoices.save(invoice, archive)
+        except ConcurrentUpdate:
+            invoice = None
+            continue
+        return invoice
+    raise Unavailable(f"Too many concurrent updates to invoice {invoice_id}; retry.")
+
+
+# -- tracking ------------------------------------------------------------------------
+
+
+def record_pixel_open(
+    ctx: Context,
+    raw_token: str,
+    user_agent: str | None,
+    source_ip: str | None,
+    method: str,
+    request_id: str | None,
+) -> bool:
+    """Record one open for the token's recipient. False for a forged or unknown token."""
+    target = ctx.signer.verify(strip_token(raw_token))
+    if target is None:
+        ctx.metrics.count("PixelTokenRejected")
+        return False
+    fact = pixel_open(target, ctx.clock(), user_agent, source_ip, method, request_id)
+    written = _update(
+        ctx, target.invoice_id, lambda invoice: invoice.tracking and apply_fact(invoice, fact)
+    )
+    if written is None:
+        return False
+    ctx.metrics.count("OpensRecorded")
+    return True
+
+
+# -- SES events ----------------------------------------------------------------------
+
+
+def process_sns_event(ctx: Context, event: dict[str, Any]) -> dict[str, int]:
+    """Handle every record of a Lambda SNS event. Unprocessable payloads are kept for
+    an operator; transient failures raise so that Lambda retries."""
+    outcome = {"processed": 0, "duplicate": 0, "ignored": 0, "unprocessable": 0}
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        _keep_unprocessable(ctx, "not an SNS event: no Records", json.dumps(event, default=str))
+        outcome["unprocessable"] += 1
+        return outcome
+    for record in records:
+        try:
+            notification = parse_notification(sns_message_of(record))
+        except Unprocessable as exc:
+            _keep_unprocessable(ctx, str(exc), json.dumps(record, default=str))
+            outcome["unprocessable"] += 1
+            continue
+        outcome[apply_notification(ctx, notification)] += 1
+    return outcome
+
+
+def replay_payload(ctx: Context, payload: str) -> str:
+    """Process a kept payload again (an SNS record as JSON); returns the outcome."""
+    try:
+        notification = parse_notification(sns_message_of(json.loads(payload)))
+    except (Unprocessable, ValueError) as exc:
+        return f"unprocessable: {exc}"
+    return apply_notification(ctx, notification)
+
+
+def _keep_unprocessable(ctx: Context, reason: str, payload: str) -> None:
+    item_id = ctx.unprocessed.keep(iso(ctx.clock()), reason, payload)
+    ctx.metrics.count("SesEventsUnprocessable")
+    logger.warning("unprocessable SNS record kept", extra={"reason": reason, "kept_as": item_id})
+
+
+def apply_notification(ctx: Context, notification: SesNotification) -> str:
+    """'processed', 'duplicate' or 'ignored' (not a message Sobre sent)."""
+    invoice_id, recipient_id, account_id = (
+        notification.invoice_id,
+        notification.recipient_id,
+        notification.account_id,
+    )
+    if invoice_id is None:
+        ref = ctx.invoices.get_message_ref(notification.message_id)
+        if ref is not None:
+            invoice_id, recipient_id, account_id = ref.invoice_id, ref.recipient_id, ref.account_id
+    log_keys = {
+        "message_id": notification.message_id,
+        "invoice_id": invoice_id,
+        "event_type": notification.event_type,
+    }
+    if invoice_id is None:
+        logger.info("SES event for a message Sobre did not send", extra=log_keys)
+        ctx.metrics.count("SesEventsIgnored")
+        return "ignored"
+
+    def change(invoice: Invoice) -> bool:
+        if account_id is not None and invoice.account_id != account_id:
+            return False
+        changed = False
+        for event in notification.events:
+            recipient = invoice.recipient_by_email(event.email) or (
+                invoice.recipient(recipient_id) if recipient_id else None
+            )
+            if recipient is None:
+                continue
+            fact = Fact(event.key, event.type, event.at, recipient.id, "ses", event.details)
+            changed = apply_fact(invoice, fact) or changed
+        return changed
+
+    before = ctx.invoices.get(invoice_id)
+    if before is None or (account_id is not None and before.account_id != account_id):
+        logger.info("SES event for an unknown invoice", extra=log_keys)
+        ctx.metrics.count("SesEventsIgnored")
+        return "ignored"
+    version = before.version
+    written = _update(ctx, invoice_id, change, preloaded=before)
+    if written is None or written.version == version:
+        logger.info("duplicate SES event", extra=log_keys)
+        return "duplicate"
+    ctx.metrics.count("SesEventsProcessed", eventType=notification.event_type)
+    logger.info("SES event processed", extra=log_keys)
+    return "processed"
+
+
+# -- queries -------------------------------------------------------------------------
+
+
+def get_invoice(ctx: Context, account: Account, invoice_id: str) -> Invoice:
+    invoice = ctx.invoices.get(invoice_id) if invoice_id.startswith("inv_") else None
+    if invoice is None or invoice.account_id != account.id:
+        raise NotFound(f"No invoice {invoice_id}.")
+    return invoice
+
+
+def get_invoice_with_timeline(
+    ctx: Context, account: Account, invoice_id: str
+) -> tuple[Invoice, list[TimelineEvent]]:
+    found = ctx.invoices.get_with_archive(invoice_id) if invoice_id.startswith("inv_") else None
+    if found is None or found[0].account_id != account.id:
+        raise NotFound(f"No invoice {invoice_id}.")
+    invoice, archived = found
+    return invoice, sorted(archived + invoice.events, key=lambda e: (e.at, e.key))
+
+
+def list_invoices(
+    ctx: Context, account: Account, status: str | None, limit: int | None, cursor: str | None
+) -> tuple[list[Invoice], str | None]:
+    errors = []
+    if status is not None and status not in STATUSES:
+        errors.append({"field": "status", "message": f"must be one of {list(STATUSES)}"})
+    page_size = 25 if limit is None else limit
+    if not 1 <= page_size <= MAX_PAGE:
+        errors.append({"field": "limit", "message": f"must be between 1 and {MAX_PAGE}"})
+    start = None
+    if cursor:
+        try:
+            start = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            if not isinstance(start, dict):
+                raise ValueError(cursor)
+        except (ValueError, binascii.Error):
+            errors.append({"field": "cursor", "message": "is not a cursor this API returned"})
+    if errors:
+        raise Invalid("Bad query.", errors)
+    shards = range(max(1, account.index_shards))
+    if status is None:
+        partitions, index = [f"{account.id}#{s}" for s in shards], "by_account"
+    else:
+        partitions, index = [f"{account.id}#{status}#{s}" for s in shards], "by_status"
+    if start is not None and not set(start) <= set(partitions):
+        raise Invalid("Bad query.", [{"field": "cursor", "message": "belongs to another query"}])
+    page: Page = ctx.invoices.list_page(partitions, index, page_size, start)
+    next_cursor = None
+    if page.cursor:
+        raw = json.dumps(page.cursor, separators=(",", ":")).encode()
+        next_cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return page.items, next_cursor

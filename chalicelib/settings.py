@@ -1,0 +1,62 @@
+"""Settings: read once from the environment into one typed object.
+
+Nothing else in Sobre reads ``os.environ``; every setting is declared per stage in
+``.chalice/config.json`` (and, for the local stack, by ``infra/local_stack.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Fixed resource names: the app registers its SNS subscription by topic name at
+# package time, when no stage environment exists yet.
+EVENTS_TOPIC_NAME = "sobre-ses-events"
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    base_url: str
+    configuration_set: str
+    events_topic_name: str
+    token_secret: str | None
+    token_secret_parameter: str | None
+    aws_region: str
+    default_locale: str
+    retention_days: int
+    max_body_bytes: int
+    send_attempts: int
+    api_key_cache_seconds: int
+    stage: str
+
+    @staticmethod
+    def from_env(env: Mapping[str, str]) -> Settings:
+        def get(name: str, default: str) -> str:
+            value = env.get(name, "").strip()
+            return value or default
+
+        return Settings(
+            table_name=get("SOBRE_TABLE_NAME", "sobre"),
+            base_url=get("SOBRE_BASE_URL", "http://localhost:8000").rstrip("/"),
+            configuration_set=get("SOBRE_CONFIGURATION_SET", "sobre"),
+            events_topic_name=EVENTS_TOPIC_NAME,
+            token_secret=env.get("SOBRE_TOKEN_SECRET") or None,
+            token_secret_parameter=env.get("SOBRE_TOKEN_SECRET_PARAMETER") or None,
+            aws_region=get("AWS_REGION", get("AWS_DEFAULT_REGION", "us-east-1")),
+            default_locale=get("SOBRE_DEFAULT_LOCALE", "en"),
+            retention_days=int(get("SOBRE_RETENTION_DAYS", "180")),
+            # API Gateway refuses bodies over 10 MB; a 7 MB PDF is 9.4 MB in base64.
+            max_body_bytes=int(get("SOBRE_MAX_BODY_BYTES", "10000000")),
+            send_attempts=int(get("SOBRE_SEND_ATTEMPTS", "4")),
+            api_key_cache_seconds=int(get("SOBRE_API_KEY_CACHE_SECONDS", "60")),
+            stage=get("SOBRE_STAGE", "local"),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return Settings.from_env(os.environ)

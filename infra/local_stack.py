@@ -1,0 +1,92 @@
+"""Provisions Sobre's resources in a local AWS emulator (moto server) or dynalite from
+the same definitions as production (infra/template.yaml).
+
+    python -m infra.local_stack provision     # against $AWS_ENDPOINT_URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+TEMPLATE = Path(__file__).with_name("template.yaml")
+DEFAULT_SENDERS = ("billing@example.com",)
+
+
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
+    return loaded
+
+
+def table_properties() -> dict[str, Any]:
+    props: dict[str, Any] = template()["Resources"]["SobreTable"]["Properties"]
+    return props
+
+
+def create_table_args(table_name: str) -> dict[str, Any]:
+    """``CreateTable`` arguments equal to the template's table."""
+    props = table_properties()
+    return {
+        "TableName": table_name,
+        "BillingMode": props["BillingMode"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"],
+    }
+
+
+def create_table(table_name: str, region: str) -> None:
+    client = boto3.client("dynamodb", region_name=region)
+    existing = client.list_tables()["TableNames"]
+    if table_name in existing:
+        return
+    client.create_table(**create_table_args(table_name))
+    client.get_waiter("table_exists").wait(TableName=table_name)
+    ttl = table_properties()["TimeToLiveSpecification"]
+    try:
+        client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    except client.exceptions.ClientError as exc:  # dynalite has no TTL
+        if "UnknownOperation" not in str(exc):
+            raise
+
+
+def provision_messaging(
+    region: str, configuration_set: str, senders: tuple[str, ...] = DEFAULT_SENDERS
+) -> str:
+    """SNS topic, SES configuration set and verified senders; returns the topic ARN."""
+    resources = template()["Resources"]
+    topic_name = resources["SesEventsTopic"]["Properties"]["TopicName"]
+    topic_arn: str = boto3.client("sns", region_name=region).create_topic(Name=topic_name)[
+        "TopicArn"
+    ]
+    sesv2 = boto3.client("sesv2", region_name=region)
+    with contextlib.suppress(sesv2.exceptions.AlreadyExistsException):
+        sesv2.create_configuration_set(ConfigurationSetName=configuration_set)
+    for sender in senders:
+        verify_sender(sender, region)
+    return topic_arn
+
+
+def verify_sender(address: str, region: str) -> None:
+    # moto marks identities verified at once; in AWS this sends a verification mail.
+    boto3.client("ses", region_name=region).verify_email_identity(EmailAddress=address)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("action", choices=["provision"])
+    parser.add_argument("--table", default="sobre")
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--configuration-set", default="sobre")
+    args = parser.parse_args()
+    create_table(args.table, args.region)
+    print(provision_messaging(args.region, args.configuration_set))
+
+
+if __name__ == "__main__":
+    main()

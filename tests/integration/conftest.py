@@ -1,0 +1,142 @@
+"""Integration fixtures: a moto server (a separate process speaking the AWS wire
+protocol) per test session, reset before every test, and Chalice's test client."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import container, dynamo, service
+from chalicelib.model import utc_now
+from chalicelib.settings import get_settings
+from infra.local_stack import create_table, provision_messaging
+from tests.emulators import aws_environment, moto_server
+
+SENDER = "billing@example.com"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with moto_server(tmp_path_factory.mktemp("moto")) as url:
+        yield url
+
+
+def reset_caches() -> None:
+    get_settings.cache_clear()
+    container.context.cache_clear()
+    for model in (
+        dynamo.InvoiceItem,
+        dynamo.ArchivePageItem,
+        dynamo.PdfChunkItem,
+        dynamo.MessageRefItem,
+        dynamo.AccountItem,
+        dynamo.ApiKeyItem,
+        dynamo.UnprocessedItem,
+    ):
+        model._connection = None  # pynamodb caches its client (and endpoint) per model
+
+
+@dataclass
+class Stack:
+    endpoint: str
+    topic_arn: str
+
+
+def use_endpoint(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    for name, value in aws_environment(endpoint).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SOBRE_TOKEN_SECRET", "integration-test-secret-0123456789")
+    monkeypatch.setenv("SOBRE_BASE_URL", "https://track.example.com")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Sobre")
+    reset_caches()
+
+
+@pytest.fixture
+def stack(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request).close()
+    use_endpoint(monkeypatch, moto_url)
+    create_table("sobre", "us-east-1")
+    topic_arn = provision_messaging("us-east-1", "sobre", (SENDER,))
+    yield Stack(moto_url, topic_arn)
+    reset_caches()
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[Client]:
+    from app import app
+
+    with Client(app, stage_name="local") as test_client:
+        yield test_client
+
+
+def make_key(account: str, sender: str | None = SENDER) -> str:
+    settings = get_settings()
+    dynamo.configure(settings.table_name, settings.aws_region)
+    return service.create_api_key(dynamo.DynamoAccountStore(), utc_now(), account, sender)
+
+
+@pytest.fixture
+def api_key(stack: Stack) -> str:
+    return make_key("acme")
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+
+def invoice_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "number": "INV-2026-001",
+        "customer": {"name": "Globex S.L."},
+        "recipients": [
+            {"email": "ana@globex.example", "name": "Ana"},
+            {"email": "luis@globex.example"},
+        ],
+        "currency": "EUR",
+        "total": "1210.00",
+        "due_date": "2026-12-31",
+        "lines": [{"description": "Consulting", "quantity": "10", "unit_price": "121.00"}],
+    }
+    body.update(overrides)
+    return body
+
+
+def post_invoice(client: Client, key: str, body: Any, **headers: str) -> Any:
+    raw = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.http.post("/invoices", headers={**auth(key), **headers}, body=raw)
+
+
+def sns_event(*messages: str) -> dict[str, Any]:
+    """A Lambda SNS event with one record per message, as SNS delivers it."""
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:sobre-ses-events:x",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": f"00000000-0000-0000-0000-{index:012d}",
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:sobre-ses-events",
+                    "Subject": None,
+                    "Message": message,
+                    "Timestamp": "2026-11-29T12:00:00.000Z",
+                    "MessageAttributes": {},
+                },
+            }
+            for index, message in enumerate(messages)
+        ]
+    }
+
+
+def invoke_sns(client: Client, *messages: str) -> Any:
+    return client.lambda_.invoke("ses_events", sns_event(*messages)).payload
