@@ -48,7 +48,9 @@ run: install
 
 api-key: $(STAMP)
 	@test -n "$(ACCOUNT)" || { echo "usage: make api-key ACCOUNT=<id> [FROM=<address>]"; exit 2; }
-	@$(PY) -m tools.admin api-key --account "$(ACCOUNT)" $(if $(FROM),--from "$(FROM)")
+	@if [ -z "$$AWS_ENDPOINT_URL" ] && [ -f .sobre/local.env ]; then . ./.sobre/local.env; \
+	  echo "Using the local stack at $$AWS_ENDPOINT_URL (.sobre/local.env)" >&2; fi; \
+	$(PY) -m tools.admin api-key --account "$(ACCOUNT)" $(if $(FROM),--from "$(FROM)",--default-from billing@example.com)
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .sobre out

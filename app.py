@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from chalice.app import ConvertToMiddleware
+from chalice.app import Chalice, ConvertToMiddleware
 
 from chalicelib.api import api
-from chalicelib.http import SobreChalice
+from chalicelib.http import accept_binary_routes
 from chalicelib.observability import logger, metrics
 from chalicelib.sns_events import events
 
-app = SobreChalice(app_name="sobre")
+app = Chalice(app_name="sobre")
+app.register_middleware(accept_binary_routes, "http")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 app.register_blueprint(api)

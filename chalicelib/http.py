@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import CaseInsensitiveMapping, Request, Response
 
 from chalicelib.errors import (
     Conflict,
@@ -93,17 +93,24 @@ def read_json(request: Request, max_bytes: int) -> Any:
         ) from exc
 
 
-class SobreChalice(Chalice):
-    """Chalice, except that binary responses are allowed whatever the Accept header.
+# Routes that answer a binary body whatever the client's Accept header says.
+BINARY_ROUTES = frozenset({"/t/{token}"})
 
-    Chalice answers 400 when a binary body (our GIF) is returned to a request whose
-    Accept header does not list a binary type, because API Gateway would otherwise
-    send base64 text. Mail clients send ``*/*``, ``image/*``, browser lists or no
-    Accept at all, and the pixel must answer all of them. The deployed API declares
-    ``*/*`` as a binary media type (infra/template.yaml), so API Gateway decodes the
-    base64 body for every Accept value; locally, ``chalice local`` decodes it by the
-    response's Content-Type. See docs/DESIGN.md, "The pixel and binary responses".
+
+def accept_binary_routes(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """HTTP middleware: let the pixel answer its GIF to any Accept header.
+
+    Chalice answers 400 when a binary body is returned to a request whose Accept
+    header names no binary type (API Gateway would otherwise send base64 text). Mail
+    clients send ``*/*``, ``image/*``, browser lists or no Accept at all, and the pixel
+    must answer every one of them. So, for the pixel route only, the request is
+    treated as accepting ``image/gif``. The deployed API declares ``*/*`` as a binary
+    media type (infra/template.yaml), so API Gateway decodes the base64 body for any
+    Accept; ``chalice local`` decodes it by the response's Content-Type.
+    See docs/DESIGN.md, "The pixel and binary responses".
     """
-
-    def _validate_binary_response(self, request_headers: Any, response_headers: Any) -> bool:
-        return True
+    if request.context.get("resourcePath") in BINARY_ROUTES:
+        headers = {name: request.headers[name] for name in request.headers}
+        headers["accept"] = "image/gif"
+        request.headers = CaseInsensitiveMapping(headers)
+    return get_response(request)

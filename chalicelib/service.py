@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,7 +43,9 @@ from chalicelib.settings import Settings
 from chalicelib.status import Fact, apply_fact, refresh, split_for_archive
 from chalicelib.tracking import pixel_open, strip_token
 
-MAX_WRITE_ATTEMPTS = 6
+# Optimistic-lock retries: concurrent opens of one invoice are rare but do happen
+# (a scanner fetching every image at once); each retry waits a little, with jitter.
+MAX_WRITE_ATTEMPTS = 12
 MAX_PAGE = 100
 
 
@@ -69,7 +73,11 @@ class Context:
 
 
 def create_api_key(
-    accounts: AccountStore, now: datetime, account_id: str, from_address: str | None
+    accounts: AccountStore,
+    now: datetime,
+    account_id: str,
+    from_address: str | None,
+    default_sender: str | None = None,
 ) -> str:
     """Create the account if needed (``from_address`` required then) and a new key.
     The key is returned once; only its hash is stored."""
@@ -85,6 +93,8 @@ def create_api_key(
             [{"field": "account", "message": "1-64 letters, digits, '-' or '_'"}],
         )
     account = accounts.get_account(account_id)
+    if account is None and not from_address:
+        from_address = default_sender
     if account is None or from_address:
         if not from_address:
             raise Invalid(
@@ -281,7 +291,7 @@ def _update(
     """Read, change, write with an optimistic lock; re-read and retry on a lost race.
     Returns the invoice as written, or None when it does not exist."""
     invoice = preloaded
-    for _ in range(MAX_WRITE_ATTEMPTS):
+    for attempt in range(MAX_WRITE_ATTEMPTS):
         if invoice is None:
             invoice = ctx.invoices.get(invoice_id)
             if invoice is None:
@@ -293,6 +303,7 @@ def _update(
             ctx.invoices.save(invoice, archive)
         except ConcurrentUpdate:
             invoice = None
+            time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))  # noqa: S311
             continue
         return invoice
     raise Unavailable(f"Too many concurrent updates to invoice {invoice_id}; retry.")

@@ -31,6 +31,8 @@ class Settings:
     send_attempts: int
     api_key_cache_seconds: int
     stage: str
+    # Set only for local emulators and tests; boto3 and pynamodb read it themselves.
+    aws_endpoint_url: str | None = None
 
     @staticmethod
     def from_env(env: Mapping[str, str]) -> Settings:
@@ -53,6 +55,7 @@ class Settings:
             send_attempts=int(get("SOBRE_SEND_ATTEMPTS", "4")),
             api_key_cache_seconds=int(get("SOBRE_API_KEY_CACHE_SECONDS", "60")),
             stage=get("SOBRE_STAGE", "local"),
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
         )
 
 

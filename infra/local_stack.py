@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,22 @@ def create_table(table_name: str, region: str) -> None:
     if table_name in existing:
         return
     client.create_table(**create_table_args(table_name))
-    client.get_waiter("table_exists").wait(TableName=table_name)
+    wait_until_active(client, table_name)
     ttl = table_properties()["TimeToLiveSpecification"]
     try:
         client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
     except client.exceptions.ClientError as exc:  # dynalite has no TTL
         if "UnknownOperation" not in str(exc):
             raise
+
+
+def wait_until_active(client: Any, table_name: str, timeout: float = 60.0) -> None:
+    # The stock waiter polls every 20 s; emulators are ready in milliseconds.
+    deadline = time.monotonic() + timeout
+    while client.describe_table(TableName=table_name)["Table"]["TableStatus"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {table_name} is not active after {timeout}s")
+        time.sleep(0.05)
 
 
 def provision_messaging(

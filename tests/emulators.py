@@ -82,7 +82,9 @@ def dynalite_server(log_dir: Path) -> Iterator[str]:
         raise RuntimeError("dynalite is not installed: run `make node_modules`")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with running([*command, "--port", str(port)], url, log_dir / "dynalite.log"):
+    # No artificial table-creation delays: tests create and drop tables often.
+    flags = ["--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]
+    with running([*command, "--port", str(port), *flags], url, log_dir / "dynalite.log"):
         yield url
 
 

@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     key = commands.add_parser("api-key", help="create an account (if needed) and an API key")
     key.add_argument("--account", required=True)
-    key.add_argument("--from", dest="from_address")
+    key.add_argument("--from", dest="from_address", help="the account's sender (SES identity)")
+    key.add_argument("--default-from", help="the sender for a new account when --from is absent")
     unprocessed = commands.add_parser("unprocessed", help="list or replay kept SNS payloads")
     unprocessed.add_argument("action", choices=["list", "replay"])
     unprocessed.add_argument("--id", help="only this item")
@@ -40,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "api-key":
             new_key = service.create_api_key(
-                dynamo.DynamoAccountStore(), utc_now(), args.account, args.from_address
+                dynamo.DynamoAccountStore(),
+                utc_now(),
+                args.account,
+                args.from_address,
+                default_sender=args.default_from,
             )
             print(
                 f"API key for account {args.account!r} (shown once, keep it secret):",

@@ -8,7 +8,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from chalice.test import Client
@@ -140,3 +140,42 @@ def sns_event(*messages: str) -> dict[str, Any]:
 
 def invoke_sns(client: Client, *messages: str) -> Any:
     return client.lambda_.invoke("ses_events", sns_event(*messages)).payload
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    message_id: str
+    to: str
+    raw: str
+
+    def html(self) -> str:
+        import email
+
+        parsed = email.message_from_string(self.raw)
+        for part in parsed.walk():
+            if part.get_content_type() == "text/html":
+                payload = part.get_payload(decode=True)
+                return cast(bytes, payload).decode(part.get_content_charset() or "utf-8")
+        raise AssertionError("no HTML part")
+
+    def pixel_path(self) -> str:
+        import re
+
+        found = re.search(r'src="https://track\.example\.com(/t/[A-Za-z0-9_-]+\.gif)"', self.html())
+        assert found, "no pixel in the HTML part"
+        return found.group(1)
+
+
+def sent_messages(stack: Stack) -> list[SentMessage]:
+    """What SES (moto) accepted, read from moto's own inspection endpoint."""
+    with urllib.request.urlopen(f"{stack.endpoint}/moto-api/data.json") as response:
+        data = json.load(response)
+    return [
+        SentMessage(m["id"], m["destinations"][0], m["raw_data"]) for m in data["ses"]["RawMessage"]
+    ]
+
+
+def message_to(stack: Stack, address: str) -> SentMessage:
+    matches = [m for m in sent_messages(stack) if m.to == address]
+    assert len(matches) == 1, f"expected one message to {address}, got {len(matches)}"
+    return matches[0]

@@ -1,0 +1,220 @@
+"""``make run``: the whole of Sobre on this machine.
+
+Starts the local AWS emulator (moto server: DynamoDB, SES, SNS), provisions the table,
+topic, configuration set and sender identity from infra/template.yaml, creates a demo
+account and API key, and serves the API with ``chalice local``. Everything lives in
+the emulator's memory: stopping ``make run`` forgets every account, key and invoice.
+Ctrl-C (SIGINT) or SIGTERM stops every child process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".sobre"
+DEMO_ACCOUNT = "demo"
+DEMO_SENDER = "billing@example.com"
+
+
+@dataclass(frozen=True)
+class Ports:
+    api: int
+    aws: int
+
+    @staticmethod
+    def from_env() -> Ports:
+        return Ports(
+            api=int(os.environ.get("SOBRE_PORT", "8000")),
+            aws=int(os.environ.get("SOBRE_AWS_PORT", "4566")),
+        )
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(ports: Ports) -> None:
+    for variable, port in (("SOBRE_PORT", ports.api), ("SOBRE_AWS_PORT", ports.aws)):
+        if not port_is_free(port):
+            sys.exit(
+                f"Port {port} is already in use. Stop what uses it, or choose another port: "
+                f"{variable}=<port> make run"
+            )
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{process.args!r} exited with {process.returncode}; see .sobre/*.log")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback)
+                return
+        except OSError as exc:
+            if getattr(exc, "code", None):
+                return
+            time.sleep(0.2)
+    sys.exit(f"{url} did not answer within {timeout}s")
+
+
+class Children:
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (STATE_DIR / f"{name}.log").open("wb")
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def main() -> None:
+    ports = Ports.from_env()
+    check_ports(ports)
+    STATE_DIR.mkdir(exist_ok=True)
+    children = Children()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        children.stop()
+        print("\nSobre stopped.")
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    aws_url = f"http://127.0.0.1:{ports.aws}"
+    api_url = f"http://localhost:{ports.api}"
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "SOBRE_BASE_URL": api_url,
+        # A fresh secret per run: the emulator forgets every invoice on exit anyway.
+        "SOBRE_TOKEN_SECRET": secrets.token_urlsafe(32),
+        "SOBRE_TABLE_NAME": "sobre",
+    }
+    try:
+        moto = children.start(
+            "aws",
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports.aws)],
+            env,
+        )
+        wait_for(f"{aws_url}/moto-api/", moto)
+        topic_arn = provision(env)
+        api_key = create_key(env)
+        chalice = children.start(
+            "api",
+            [
+                str(Path(sys.executable).parent / "chalice"),
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports.api),
+                "--stage",
+                "local",
+                "--no-autoreload",
+            ],
+            env,
+        )
+        wait_for(f"{api_url}/health", chalice)
+    except BaseException:
+        children.stop()
+        raise
+    write_local_env(api_url, aws_url, topic_arn, api_key)
+    print_banner(api_url, aws_url, topic_arn, api_key)
+    while True:
+        for process in children.processes:
+            if process.poll() is not None:
+                children.stop()
+                sys.exit(f"{process.args!r} stopped unexpectedly; see .sobre/*.log")
+        time.sleep(1)
+
+
+def _run(module: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", *module],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.exit(result.stderr)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def provision(env: dict[str, str]) -> str:
+    return _run(["infra.local_stack", "provision"], env)
+
+
+def create_key(env: dict[str, str]) -> str:
+    return _run(["tools.admin", "api-key", "--account", DEMO_ACCOUNT, "--from", DEMO_SENDER], env)
+
+
+def write_local_env(api_url: str, aws_url: str, topic_arn: str, api_key: str) -> None:
+    lines = {
+        "SOBRE_API_URL": api_url,
+        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SOBRE_EVENTS_TOPIC_ARN": topic_arn,
+        "SOBRE_API_KEY": api_key,
+    }
+    path = STATE_DIR / "local.env"
+    path.write_text("".join(f"export {k}={v}\n" for k, v in lines.items()))
+    path.chmod(0o600)
+
+
+def print_banner(api_url: str, aws_url: str, topic_arn: str, api_key: str) -> None:
+    print(
+        f"""
+Sobre is running (Ctrl-C stops everything; the emulator keeps data in memory only).
+
+  API               {api_url}
+  AWS emulator      {aws_url}   (DynamoDB, SES, SNS)
+  SES events topic  {topic_arn}
+  Demo account      {DEMO_ACCOUNT} (sender {DEMO_SENDER})
+  Demo API key      {api_key}
+
+  source .sobre/local.env          # SOBRE_API_URL, SOBRE_API_KEY, AWS_ENDPOINT_URL, ...
+  make api-key ACCOUNT=acme        # another account's key (FROM=<address> to choose its sender)
+""",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

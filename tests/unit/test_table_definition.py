@@ -1,0 +1,83 @@
+"""The table is defined once, in infra/template.yaml; the pynamodb models must agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import TTLAttribute
+from pynamodb.models import Model
+
+from chalicelib import dynamo
+from infra.local_stack import create_table_args, table_properties
+
+MODELS: list[type[Model]] = [
+    dynamo.InvoiceItem,
+    dynamo.ArchivePageItem,
+    dynamo.PdfChunkItem,
+    dynamo.MessageRefItem,
+    dynamo.AccountItem,
+    dynamo.ApiKeyItem,
+    dynamo.UnprocessedItem,
+]
+
+
+def key_schema(entries: list[dict[str, str]]) -> dict[str, str]:
+    return {e["KeyType"]: e["AttributeName"] for e in entries}
+
+
+def test_every_model_uses_the_tables_primary_key() -> None:
+    expected = key_schema(table_properties()["KeySchema"])
+    for model in MODELS:
+        attributes = model.get_attributes()
+        keys = {
+            "HASH": next(n for n, a in attributes.items() if a.is_hash_key),
+            "RANGE": next(n for n, a in attributes.items() if a.is_range_key),
+        }
+        assert keys == expected, model.__name__
+
+
+def test_indexes_match_the_template() -> None:
+    template: dict[str, Any] = {
+        gsi["IndexName"]: gsi for gsi in table_properties()["GlobalSecondaryIndexes"]
+    }
+    indexes = {
+        index.Meta.index_name: index
+        for index in (dynamo.InvoiceItem.by_status, dynamo.InvoiceItem.by_account)
+    }
+    assert set(indexes) == set(template)
+    for name, index in indexes.items():
+        schema = index._get_schema()
+        assert key_schema(schema["key_schema"]) == key_schema(template[name]["KeySchema"])
+        projection = template[name]["Projection"]
+        assert index.Meta.projection.projection_type == projection["ProjectionType"]
+        assert sorted(index.Meta.projection.non_key_attributes) == sorted(
+            projection["NonKeyAttributes"]
+        )
+        # Every projected attribute is one the model actually writes.
+        assert set(projection["NonKeyAttributes"]) <= set(dynamo.InvoiceItem.get_attributes())
+
+
+def test_ttl_attribute_matches_the_template() -> None:
+    ttl = table_properties()["TimeToLiveSpecification"]
+    assert ttl["Enabled"] is True
+    for model in MODELS:
+        ttl_attributes = [
+            n for n, a in model.get_attributes().items() if isinstance(a, TTLAttribute)
+        ]
+        assert ttl_attributes in ([], [ttl["AttributeName"]]), model.__name__
+    assert "expires_at" in dynamo.InvoiceItem.get_attributes()
+
+
+def test_key_attributes_are_declared_with_their_types() -> None:
+    declared = {
+        d["AttributeName"]: d["AttributeType"] for d in table_properties()["AttributeDefinitions"]
+    }
+    args = create_table_args("t")
+    used = {e["AttributeName"] for e in args["KeySchema"]} | {
+        e["AttributeName"] for gsi in args["GlobalSecondaryIndexes"] for e in gsi["KeySchema"]
+    }
+    assert used == set(declared)
+    assert set(declared.values()) == {"S"}
+    for name in used:
+        attribute = dynamo.InvoiceItem.get_attributes()[name]
+        assert attribute.attr_type == "S", name
