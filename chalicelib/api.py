@@ -65,7 +65,7 @@ def get_invoice(invoice_id: str) -> Response:
 @json_errors
 def get_events(invoice_id: str) -> Response:
     _, timeline = service.get_invoice_with_timeline(context(), _account(), invoice_id)
-    return json_response({"items": [views.timeline_entry(e) for e in timeline]})
+    return json_response({"items": views.timeline(timeline)})
 
 
 @api.route("/invoices/{invoice_id}/send", methods=["POST"])

@@ -24,7 +24,7 @@ from pynamodb.models import Model
 
 from chalicelib.errors import ConcurrentUpdate
 from chalicelib.model import Invoice, Line, Recipient, TimelineEvent, parse_iso
-from chalicelib.ports import Account, MessageRef, Page
+from chalicelib.ports import Account, InvalidCursor, MessageRef, Page
 
 PDF_CHUNK_BYTES = 350 * 1024
 # What a status-list page returns: everything but the timeline and the long fields.
@@ -264,13 +264,15 @@ class DynamoInvoiceStore:
     def create(self, invoice: Invoice, pdf: bytes | None) -> bool:
         item = _to_item(invoice, self._expiry(invoice))
         if pdf is not None:
-            # The PDF first: an invoice that exists always has its attachment.
+            # The PDF first, so an invoice that exists always has its attachment; keyed by
+            # the request's body hash, so a conflicting retry of an Idempotency-Key can
+            # never overwrite the attachment of the invoice it conflicts with.
             with PdfChunkItem.batch_write() as batch:
                 for index in range(0, len(pdf), PDF_CHUNK_BYTES):
                     batch.save(
                         PdfChunkItem(
                             pk=f"PDF#{invoice.id}",
-                            sk=f"{index // PDF_CHUNK_BYTES:03d}",
+                            sk=f"{invoice.body_hash[:16]}#{index // PDF_CHUNK_BYTES:03d}",
                             data=pdf[index : index + PDF_CHUNK_BYTES],
                             expires_at=self._expiry(invoice),
                         )
@@ -309,12 +311,22 @@ class DynamoInvoiceStore:
     def save(self, invoice: Invoice, archive: list[TimelineEvent]) -> None:
         expiry = self._expiry(invoice)
         if archive:
-            ArchivePageItem(
+            # Keyed by the version this write replaces, and never overwritten: of two
+            # writers racing from one version, only one writes the page. A page whose
+            # writer then loses the invoice write only repeats events still inline,
+            # which readers drop by key.
+            page = ArchivePageItem(
                 pk=f"INVOICE#{invoice.id}",
-                sk=f"EVENTS#{invoice.archive_pages:06d}",
+                sk=f"EVENTS#{invoice.version or 0:010d}",
                 events=_pack(archive),
                 expires_at=expiry,
-            ).save()
+            )
+            try:
+                page.save(condition=ArchivePageItem.sk.does_not_exist())
+            except PutError as exc:
+                if exc.cause_response_code == "ConditionalCheckFailedException":
+                    raise ConcurrentUpdate(invoice.id) from exc
+                raise
         item = _to_item(invoice, expiry)
         try:
             item.save()  # VersionAttribute adds "version = <read version>" as condition
@@ -331,6 +343,9 @@ class DynamoInvoiceStore:
         hash_name = "gsi1pk" if index == "by_status" else "gsi2pk"
         range_name = "gsi1sk" if index == "by_status" else "gsi2sk"
         starts: dict[str, Any] = cursor if cursor is not None else dict.fromkeys(partitions)
+        for partition, start in starts.items():
+            if start is not None and not _is_index_key(start, partition, hash_name, range_name):
+                raise InvalidCursor(partition)
         fetched: list[tuple[str, InvoiceItem]] = []
         last_keys: dict[str, Any] = {}
         for partition, start in starts.items():
@@ -356,8 +371,12 @@ class DynamoInvoiceStore:
                 next_cursor[partition] = last_keys[partition]
         return Page([_from_list_item(item) for _, item in taken], next_cursor or None)
 
-    def get_pdf(self, invoice_id: str) -> bytes | None:
-        chunks = list(PdfChunkItem.query(f"PDF#{invoice_id}"))
+    def get_pdf(self, invoice: Invoice) -> bytes | None:
+        chunks = list(
+            PdfChunkItem.query(
+                f"PDF#{invoice.id}", PdfChunkItem.sk.startswith(f"{invoice.body_hash[:16]}#")
+            )
+        )
         return b"".join(chunk.data for chunk in chunks) if chunks else None
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None:
@@ -380,6 +399,19 @@ class DynamoInvoiceStore:
         except MessageRefItem.DoesNotExist:
             return None
         return MessageRef(message_id, item.account_id, item.invoice_id, item.recipient_id)
+
+
+def _is_index_key(key: Any, partition: str, hash_name: str, range_name: str) -> bool:
+    names = {"pk", "sk", hash_name, range_name}
+    return (
+        isinstance(key, dict)
+        and set(key) == names
+        and all(
+            isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+            for v in key.values()
+        )
+        and key[hash_name]["S"] == partition
+    )
 
 
 def _index_key(item: InvoiceItem, hash_name: str, range_name: str) -> dict[str, Any]:

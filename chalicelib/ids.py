@@ -86,6 +86,10 @@ class TokenSigner:
             return None
         if len(raw) != expected_len or raw[:1] != _TOKEN_VERSION:
             return None
+        # One spelling per token: base64 decoding ignores the last character's spare
+        # bits and accepts "+/" for "-_", so compare against the canonical encoding.
+        if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != token:
+            return None
         payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
         if not hmac.compare_digest(mac, self._mac(payload)):
             return None

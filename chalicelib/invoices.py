@@ -22,7 +22,8 @@ MAX_LINES = 200
 MAX_METADATA = 20
 MAX_PDF_BYTES = 7 * 1024 * 1024
 SUPPORTED_LANGUAGES = frozenset({"en", "es"})
-_DECIMAL = re.compile(r"^\d{1,15}(\.\d{1,4})?$")
+_DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,4})?")  # used with fullmatch
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LOCALE = re.compile(r"^([a-z]{2})(?:[-_]([A-Z]{2}))?$")
 _KNOWN_FIELDS = frozenset(
     {
@@ -131,7 +132,7 @@ def _decimal(errors: _Errors, field: str, value: Any, *, required: bool = True) 
     if text.startswith("-"):
         errors.add(field, "must not be negative")
         return None
-    if not _DECIMAL.match(text):
+    if not _DECIMAL.fullmatch(text):
         errors.add(field, 'must be a decimal string such as "120.50" (up to 4 decimals)')
         return None
     try:
@@ -148,8 +149,8 @@ def _date(errors: _Errors, field: str, value: Any, *, required: bool) -> str | N
             errors.add(field, "is required")
         return None
     try:
-        # fromisoformat also takes "20260105"; only the extended form is accepted.
-        if not isinstance(value, str) or len(value) != 10:
+        # fromisoformat also takes "20260105" and week dates; only YYYY-MM-DD is accepted.
+        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
             raise ValueError(value)
         return date.fromisoformat(value).isoformat()
     except ValueError:

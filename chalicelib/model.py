@@ -85,6 +85,7 @@ class Recipient:
     first_opened_at: str | None = None
     last_opened_at: str | None = None
     open_count: int = 0
+    archived_open_count: int = 0  # counted opens that moved to archive pages
     click_count: int = 0
     bounced_at: str | None = None
     bounce: dict[str, Any] | None = None

@@ -46,6 +46,10 @@ class OutgoingEmail:
     tags: dict[str, str]
 
 
+class InvalidCursor(ValueError):
+    """A list cursor that this store did not produce for this query."""
+
+
 class SendRejected(Exception):
     """SES refused this message for good (or kept throttling after every retry)."""
 
@@ -67,7 +71,7 @@ class InvoiceStore(Protocol):
         self, partitions: list[str], index: str, limit: int, cursor: dict[str, Any] | None
     ) -> Page: ...
 
-    def get_pdf(self, invoice_id: str) -> bytes | None: ...
+    def get_pdf(self, invoice: Invoice) -> bytes | None: ...
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None: ...
 

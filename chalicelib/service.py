@@ -22,6 +22,7 @@ from chalicelib.observability import logger
 from chalicelib.ports import (
     Account,
     AccountStore,
+    InvalidCursor,
     InvoiceStore,
     Mailer,
     MessageRef,
@@ -169,7 +170,7 @@ def send_invoice(
 def retry_failed(ctx: Context, account: Account, invoice_id: str) -> Invoice:
     """Send again to the recipients that never went out (failed, or never attempted)."""
     invoice = get_invoice(ctx, account, invoice_id)
-    pdf = ctx.invoices.get_pdf(invoice.id) if invoice.has_pdf else None
+    pdf = ctx.invoices.get_pdf(invoice) if invoice.has_pdf else None
     return _deliver(ctx, account, invoice, pdf)
 
 
@@ -279,7 +280,14 @@ def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None
                 recipient.send_attempts += 1
         return any([apply_fact(current, fact) for fact in facts])
 
-    return _update(ctx, invoice.id, record, preloaded=invoice) or invoice
+    updated = _update(ctx, invoice.id, record, preloaded=invoice)
+    return updated.invoice if updated else invoice
+
+
+@dataclass(frozen=True)
+class Updated:
+    invoice: Invoice
+    changed: bool  # False: nothing new (a duplicate), nothing written
 
 
 def _update(
@@ -287,9 +295,9 @@ def _update(
     invoice_id: str,
     change: Callable[[Invoice], bool],
     preloaded: Invoice | None = None,
-) -> Invoice | None:
+) -> Updated | None:
     """Read, change, write with an optimistic lock; re-read and retry on a lost race.
-    Returns the invoice as written, or None when it does not exist."""
+    Returns the invoice as finally seen, or None when it does not exist."""
     invoice = preloaded
     for attempt in range(MAX_WRITE_ATTEMPTS):
         if invoice is None:
@@ -297,7 +305,7 @@ def _update(
             if invoice is None:
                 return None
         if not change(invoice):
-            return invoice
+            return Updated(invoice, changed=False)
         archive = split_for_archive(invoice)
         try:
             ctx.invoices.save(invoice, archive)
@@ -305,7 +313,7 @@ def _update(
             invoice = None
             time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))  # noqa: S311
             continue
-        return invoice
+        return Updated(invoice, changed=True)
     raise Unavailable(f"Too many concurrent updates to invoice {invoice_id}; retry.")
 
 
@@ -326,10 +334,10 @@ def record_pixel_open(
         ctx.metrics.count("PixelTokenRejected")
         return False
     fact = pixel_open(target, ctx.clock(), user_agent, source_ip, method, request_id)
-    written = _update(
+    updated = _update(
         ctx, target.invoice_id, lambda invoice: invoice.tracking and apply_fact(invoice, fact)
     )
-    if written is None:
+    if updated is None or not updated.changed:
         return False
     ctx.metrics.count("OpensRecorded")
     return True
@@ -413,9 +421,8 @@ def apply_notification(ctx: Context, notification: SesNotification) -> str:
         logger.info("SES event for an unknown invoice", extra=log_keys)
         ctx.metrics.count("SesEventsIgnored")
         return "ignored"
-    version = before.version
-    written = _update(ctx, invoice_id, change, preloaded=before)
-    if written is None or written.version == version:
+    updated = _update(ctx, invoice_id, change, preloaded=before)
+    if updated is None or not updated.changed:
         logger.info("duplicate SES event", extra=log_keys)
         return "duplicate"
     ctx.metrics.count("SesEventsProcessed", eventType=notification.event_type)
@@ -440,7 +447,10 @@ def get_invoice_with_timeline(
     if found is None or found[0].account_id != account.id:
         raise NotFound(f"No invoice {invoice_id}.")
     invoice, archived = found
-    return invoice, sorted(archived + invoice.events, key=lambda e: (e.at, e.key))
+    # An archive page written by a writer that then lost its race repeats events that
+    # are still inline (or in a later page): the key says they are the same event.
+    unique = {e.key: e for e in archived} | {e.key: e for e in invoice.events}
+    return invoice, sorted(unique.values(), key=lambda e: (e.at, e.key))
 
 
 def list_invoices(
@@ -467,9 +477,13 @@ def list_invoices(
         partitions, index = [f"{account.id}#{s}" for s in shards], "by_account"
     else:
         partitions, index = [f"{account.id}#{status}#{s}" for s in shards], "by_status"
+    bad_cursor = Invalid("Bad query.", [{"field": "cursor", "message": "belongs to another query"}])
     if start is not None and not set(start) <= set(partitions):
-        raise Invalid("Bad query.", [{"field": "cursor", "message": "belongs to another query"}])
-    page: Page = ctx.invoices.list_page(partitions, index, page_size, start)
+        raise bad_cursor
+    try:
+        page: Page = ctx.invoices.list_page(partitions, index, page_size, start)
+    except InvalidCursor as exc:
+        raise bad_cursor from exc
     next_cursor = None
     if page.cursor:
         raw = json.dumps(page.cursor, separators=(",", ":")).encode()

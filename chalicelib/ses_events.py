@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.model import EventType, iso, parse_iso
-from chalicelib.tracking import truncate_ip
+from chalicelib.tracking import MAX_USER_AGENT, truncate_ip
 
 TAG_ACCOUNT = "sobre-account"
 TAG_INVOICE = "sobre-invoice"
@@ -172,7 +172,7 @@ def _recipient_events(
             body = payload[event_type]
             at = _time(body["timestamp"])
             shared = {
-                "user_agent": body.get("userAgent"),
+                "user_agent": (body.get("userAgent") or "")[:MAX_USER_AGENT] or None,
                 "ip": truncate_ip(body.get("ipAddress")),
             }
             if event_type == "click":

@@ -8,6 +8,7 @@ order SES delivers events in, and a fact reported twice changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -107,21 +108,21 @@ def apply_fact(invoice: Invoice, fact: Fact) -> bool:
     recipient = invoice.recipient(fact.recipient_id)
     if recipient is None or has_seen(invoice, fact.key):
         return False
-    details = dict(fact.details)
+    invoice.events.append(
+        TimelineEvent(
+            fact.key, fact.at, fact.type, fact.recipient_id, fact.source, dict(fact.details)
+        )
+    )
     if fact.type == "open":
-        merged_with = _matching_open(invoice, fact)
-        if merged_with is not None:
-            merged_with.details["also_reported_by"] = fact.source
-            details["counted_in"] = merged_with.key
-        else:
-            recipient.open_count += 1
-            recipient.first_opened_at = _earlier(recipient.first_opened_at, fact.at)
-            recipient.last_opened_at = _later(recipient.last_opened_at, fact.at)
+        # Times are the earliest and latest report of any open; the count is recomputed
+        # from the whole set, so neither depends on the order reports arrive in.
+        recipient.first_opened_at = _earlier(recipient.first_opened_at, fact.at)
+        recipient.last_opened_at = _later(recipient.last_opened_at, fact.at)
+        recipient.open_count = recipient.archived_open_count + sum(
+            1 for e in counted_opens(invoice.events) if e.recipient_id == recipient.id
+        )
     else:
         _apply_to_recipient(recipient, fact)
-    invoice.events.append(
-        TimelineEvent(fact.key, fact.at, fact.type, fact.recipient_id, fact.source, details)
-    )
     refresh(invoice)
     return True
 
@@ -134,8 +135,9 @@ def _apply_to_recipient(recipient: Recipient, fact: Fact) -> None:
             if d.get("message_id") and not recipient.message_id:
                 recipient.message_id = d["message_id"]
         case "send_failed" | "rendering_failure":
+            if recipient.failed_at is None or fact.at >= recipient.failed_at:
+                recipient.failure_reason = str(d.get("reason") or d.get("error") or fact.type)
             recipient.failed_at = _later(recipient.failed_at, fact.at)
-            recipient.failure_reason = str(d.get("reason") or d.get("error") or fact.type)
         case "delivery":
             recipient.delivered_at = _earlier(recipient.delivered_at, fact.at)
         case "bounce":
@@ -147,8 +149,9 @@ def _apply_to_recipient(recipient: Recipient, fact: Fact) -> None:
                 recipient.complaint = {"type": d.get("feedback_type")}
             recipient.complained_at = _earlier(recipient.complained_at, fact.at)
         case "reject":
+            if recipient.rejected_at is None or fact.at < recipient.rejected_at:
+                recipient.reject_reason = d.get("reason")
             recipient.rejected_at = _earlier(recipient.rejected_at, fact.at)
-            recipient.reject_reason = d.get("reason")
         case "delivery_delay":
             recipient.delayed_at = _later(recipient.delayed_at, fact.at)
         case "click":
@@ -157,21 +160,49 @@ def _apply_to_recipient(recipient: Recipient, fact: Fact) -> None:
             pass  # created, subscription: timeline only
 
 
-def _matching_open(invoice: Invoice, fact: Fact) -> TimelineEvent | None:
-    """An open of the same recipient from the *other* source that this one duplicates."""
-    at = parse_iso(fact.at)
-    for event in invoice.events:
-        if (
-            event.type == "open"
-            and event.recipient_id == fact.recipient_id
-            and event.source != fact.source
-            and "counted_in" not in event.details
-            and "also_reported_by" not in event.details
-            and event.details.get("user_agent") == fact.details.get("user_agent")
-            and abs(parse_iso(event.at) - at) <= OPEN_MERGE_WINDOW
-        ):
-            return event
-    return None
+def pair_opens(events: Iterable[TimelineEvent]) -> dict[str, str | None]:
+    """For every open, the key of the pixel open it duplicates, or None when it counts.
+
+    Every pixel open counts. An SES Open event duplicates a pixel open of the same
+    recipient with the same user agent within OPEN_MERGE_WINDOW (when the
+    configuration set also has SES open tracking on, one display loads both images).
+    Pairs are matched over the whole set in time order, each SES open taking the
+    earliest free pixel open it matches, so the result depends on the set of opens and
+    never on the order their reports arrived in."""
+    opens = sorted((e for e in events if e.type == "open"), key=lambda e: (e.at, e.key))
+    pixels = [e for e in opens if e.source == "pixel"]
+    pairs: dict[str, str | None] = {p.key: None for p in pixels}
+    taken: set[str] = set()
+    for report in (e for e in opens if e.source != "pixel"):
+        if "counted_in" in report.details:  # paired with a pixel open since archived
+            pairs[report.key] = str(report.details["counted_in"])
+            continue
+        at = parse_iso(report.at)
+        pair = next(
+            (
+                p
+                for p in pixels
+                if p.key not in taken
+                and p.recipient_id == report.recipient_id
+                and p.details.get("user_agent") == report.details.get("user_agent")
+                and abs(parse_iso(p.at) - at) <= OPEN_MERGE_WINDOW
+            ),
+            None,
+        )
+        pairs[report.key] = pair.key if pair else None
+        if pair:
+            taken.add(pair.key)
+    return pairs
+
+
+def counted_opens(events: Iterable[TimelineEvent]) -> list[TimelineEvent]:
+    """The opens that count, in time order (see ``pair_opens``)."""
+    events = list(events)
+    pairs = pair_opens(events)
+    return sorted(
+        (e for e in events if e.type == "open" and pairs[e.key] is None),
+        key=lambda e: (e.at, e.key),
+    )
 
 
 def split_for_archive(invoice: Invoice) -> list[TimelineEvent]:
@@ -179,8 +210,19 @@ def split_for_archive(invoice: Invoice) -> list[TimelineEvent]:
     repository can write it to an archive page. Their keys stay for deduplication."""
     if len(invoice.events) <= INLINE_EVENT_LIMIT:
         return []
-    ordered = sorted(invoice.events, key=lambda e: e.at)
+    ordered = sorted(invoice.events, key=lambda e: (e.at, e.key))
     moved, kept = ordered[: INLINE_EVENT_LIMIT // 2], ordered[INLINE_EVENT_LIMIT // 2 :]
+    pairs = pair_opens(invoice.events)
+    moved_keys = {e.key for e in moved}
+    for event in kept:
+        # An SES open paired with a pixel open that moves keeps its pair by name.
+        pixel_key = pairs.get(event.key)
+        if pixel_key in moved_keys:
+            event.details["counted_in"] = pixel_key
+    for event in moved:
+        recipient = invoice.recipient(event.recipient_id) if event.recipient_id else None
+        if recipient is not None and event.type == "open" and pairs[event.key] is None:
+            recipient.archived_open_count += 1
     invoice.events = kept
     invoice.archived_keys = (invoice.archived_keys + [e.key for e in moved])[-ARCHIVED_KEYS_LIMIT:]
     invoice.archive_pages += 1

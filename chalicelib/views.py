@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib.model import Invoice, Recipient, TimelineEvent
+from chalicelib.status import counted_opens, pair_opens
 
 
 @lru_cache(maxsize=2048)
@@ -104,11 +105,11 @@ def invoice_detail(invoice: Invoice, timeline: list[TimelineEvent]) -> dict[str,
             ],
         }
     )
-    counted_opens = [e for e in timeline if e.type == "open" and "counted_in" not in e.details]
+    counted = counted_opens(timeline)
     for summary, recipient in zip(body["recipients"], invoice.recipients, strict=True):
         summary.update(
             {
-                "opens": [_open(e) for e in counted_opens if e.recipient_id == recipient.id],
+                "opens": [_open(e) for e in counted if e.recipient_id == recipient.id],
                 "click_count": recipient.click_count,
                 "bounce": (
                     {"at": recipient.bounced_at, **(recipient.bounce or {})}
@@ -136,8 +137,19 @@ def invoice_detail(invoice: Invoice, timeline: list[TimelineEvent]) -> dict[str,
     return body
 
 
-def timeline_entry(event: TimelineEvent) -> dict[str, Any]:
+def timeline(events: list[TimelineEvent]) -> list[dict[str, Any]]:
+    pairs = pair_opens(events)
+    return [_timeline_entry(e, pairs.get(e.key)) for e in events]
+
+
+def _timeline_entry(event: TimelineEvent, duplicate_of: str | None) -> dict[str, Any]:
     details = dict(event.details)
+    details.pop("counted_in", None)
+    if event.type == "open":
+        # Whether this report counts as an open, or repeats a pixel open already counted.
+        details["counted"] = duplicate_of is None
+        if duplicate_of is not None:
+            details["duplicate_of"] = duplicate_of
     if event.type in ("open", "click") and details.get("user_agent"):
         details["user_agent_family"] = user_agent_family(details["user_agent"])
     return {

@@ -112,10 +112,13 @@ class FakeInvoiceStore:
 
     def save(self, invoice: Invoice, archive: list[TimelineEvent]) -> None:
         if archive:
-            # Written first and unconditionally, as in DynamoDB: a page number is
-            # reused if this save loses its race.
+            # Written first, keyed by the version being replaced, never overwritten:
+            # as in DynamoDB, the second writer racing from one version conflicts here.
             pages = self.archive_pages.setdefault(invoice.id, {})
-            pages[invoice.archive_pages] = copy.deepcopy(archive)
+            if (invoice.version or 0) in pages:
+                self.conflicts += 1
+                raise ConcurrentUpdate(invoice.id)
+            pages[invoice.version or 0] = copy.deepcopy(archive)
         stored = self.invoices.get(invoice.id)
         stored_version = stored.version if stored is not None else None
         if stored_version != invoice.version:
@@ -154,8 +157,8 @@ class FakeInvoiceStore:
                 next_cursor[partition] = consumed
         return Page([_list_projection(i) for _, i in taken], next_cursor or None)
 
-    def get_pdf(self, invoice_id: str) -> bytes | None:
-        return self.pdfs.get(invoice_id)
+    def get_pdf(self, invoice: Invoice) -> bytes | None:
+        return self.pdfs.get(invoice.id)
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None:
         for ref in refs:

@@ -271,11 +271,6 @@ def test_bad_total(total: Any, message_part: str) -> None:
     assert message_part in errors["total"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: invoices._DECIMAL uses \\d, which matches any Unicode digit, so totals "
-    "in Arabic-Indic, fullwidth or Devanagari digits are accepted and stored as given",
-)
 @pytest.mark.parametrize(
     "total", ["\u0661\u0662\u0663", "\uff11\uff12\uff10.\uff15\uff10", "\u0967\u0966\u0966"]
 )
@@ -294,11 +289,6 @@ def test_bad_dates(field: str, value: Any) -> None:
     assert "YYYY-MM-DD" in errors[field]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: invoices._date: Python 3.11's date.fromisoformat also accepts 10-character "
-    "ISO week dates, so '2026-W01-1' passes as a due date (stored as 2025-12-29)",
-)
 def test_iso_week_date_is_refused() -> None:
     assert list(errors_of(with_(due_date="2026-W01-1"))) == ["due_date"]
 

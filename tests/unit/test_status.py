@@ -31,8 +31,10 @@ from chalicelib.status import (
     RECIPIENT_PRECEDENCE,
     Fact,
     apply_fact,
+    counted_opens,
     has_seen,
     invoice_status,
+    pair_opens,
     recipient_status,
     refresh,
     split_for_archive,
@@ -358,9 +360,9 @@ def test_pixel_and_ses_open_same_agent_within_window_count_once(
     recipient = invoice.recipients[0]
     assert recipient.open_count == 1
     assert len([e for e in invoice.events if e.type == "open"]) == 2  # both on the timeline
-    counted = [e for e in invoice.events if e.type == "open" and "counted_in" not in e.details]
-    assert len(counted) == 1
-    assert counted[0].details["also_reported_by"] in {"pixel", "ses"}
+    counted = counted_opens(invoice.events)
+    assert [e.key for e in counted] == ["px-1"]  # the pixel open counts, SES's repeats it
+    assert pair_opens(invoice.events) == {"px-1": None, "ses-1": "px-1"}
 
 
 @pytest.mark.parametrize("pixel_first", [True, False])
@@ -413,11 +415,6 @@ def test_one_ses_open_absorbs_only_one_pixel_open() -> None:
     assert invoice.recipients[0].open_count == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: status.apply_fact: a merged open never moves first/last_opened_at, so "
-    "they depend on which report of the same open arrived first",
-)
 def test_merged_open_times_do_not_depend_on_arrival_order() -> None:
     pixel = open_fact("pixel", 100, UA_IPHONE, "px-1")
     ses = open_fact("ses", 130, UA_IPHONE, "ses-1")
@@ -428,11 +425,6 @@ def test_merged_open_times_do_not_depend_on_arrival_order() -> None:
     assert pixel_first.last_opened_at == ses_first.last_opened_at
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: status._matching_open merges greedily with the first unmerged open in the "
-    "window, so a chain of pixel/SES opens counts 2 or 3 opens depending on arrival order",
-)
 def test_open_count_of_a_chain_does_not_depend_on_arrival_order() -> None:
     p1 = open_fact("pixel", 0, UA_IPHONE, "px-1")
     s1 = open_fact("ses", 50, UA_IPHONE, "ses-1")
@@ -468,11 +460,6 @@ def test_pixel_and_ses_open_built_by_the_parsers_merge() -> None:
     assert invoice.recipients[0].open_count == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: tracking.pixel_open truncates the user agent to 512 characters but "
-    "ses_events keeps SES's whole userAgent, so the same long-UA open counts twice",
-)
 def test_same_open_with_a_long_user_agent_counts_once() -> None:
     long_ua = UA_IPHONE + " FBAN/FBIOS;" + "x" * MAX_USER_AGENT
     target = TrackingTarget("inv_" + "a" * 26, "rcp_0")
@@ -539,8 +526,7 @@ def scenarios(draw: st.DrawFn, open_seconds: st.SearchStrategy[float]) -> Scenar
 
 
 # Opens on a grid 61 s apart: a pixel and an SES open merge only when they are reported
-# at the same instant. (Merging opens at different instants is order-dependent: see the
-# xfail tests above and below.)
+# at the same instant. ANY_OPENS below also covers merges at different instants.
 GRID_OPENS = st.integers(0, 8).map(lambda slot: slot * 61.0)
 ANY_OPENS = st.integers(0, 600).map(float)
 
@@ -587,11 +573,6 @@ def test_state_derives_from_facts(scenario: Scenario) -> None:
     assert invoice.status == invoice_status(invoice.recipients)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: status.apply_fact: merging pixel/SES opens at different instants is "
-    "order-dependent (open_count, first/last_opened_at)",
-)
 @settings(max_examples=300, deadline=None, database=None)
 @given(scenario=scenarios(ANY_OPENS), seed=st.integers(0, 2**32))
 @example(
