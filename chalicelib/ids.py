@@ -33,13 +33,6 @@ def new_invoice_id() -> str:
     return "inv_" + _b32(secrets.token_bytes(_INVOICE_ID_BYTES))
 
 
-def invoice_id_for_idempotency_key(account_id: str, key: str, secret: bytes) -> str:
-    """A deterministic invoice id for an Idempotency-Key, so that the conditional
-    create of the invoice is itself the idempotency check (no extra item or write)."""
-    digest = hmac.new(secret, f"idem\x00{account_id}\x00{key}".encode(), hashlib.sha256)
-    return "inv_" + _b32(digest.digest()[:_INVOICE_ID_BYTES])
-
-
 def new_recipient_id() -> str:
     return "rcp_" + _b32(secrets.token_bytes(_RECIPIENT_ID_BYTES))
 
@@ -69,6 +62,14 @@ class TokenSigner:
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def invoice_id_for(self, account_id: str, idempotency_key: str) -> str:
+        """A deterministic invoice id for an Idempotency-Key, so that the conditional
+        create of the invoice is itself the idempotency check (no extra item or write).
+        Keyed, so ids cannot be predicted from a key."""
+        message = f"idem\x00{account_id}\x00{idempotency_key}".encode()
+        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
+        return "inv_" + _b32(digest[:_INVOICE_ID_BYTES])
 
     def token_for(self, invoice_id: str, recipient_id: str) -> str:
         payload = _TOKEN_VERSION + _unb32(invoice_id[4:]) + _unb32(recipient_id[4:])

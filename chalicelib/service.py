@@ -148,7 +148,7 @@ def send_invoice(
             [{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}],
         )
     invoice_id = (
-        ids.invoice_id_for_idempotency_key(account.id, idempotency_key, _secret(ctx))
+        ctx.signer.invoice_id_for(account.id, idempotency_key)
         if idempotency_key
         else ids.new_invoice_id()
     )
@@ -172,10 +172,6 @@ def retry_failed(ctx: Context, account: Account, invoice_id: str) -> Invoice:
     invoice = get_invoice(ctx, account, invoice_id)
     pdf = ctx.invoices.get_pdf(invoice) if invoice.has_pdf else None
     return _deliver(ctx, account, invoice, pdf)
-
-
-def _secret(ctx: Context) -> bytes:
-    return ctx.signer._secret  # the same secret keys idempotency ids
 
 
 def _new_invoice(

@@ -55,23 +55,23 @@ def test_new_ids_have_their_documented_shape_and_are_unique() -> None:
 
 
 def test_idempotency_ids_are_deterministic_per_account_and_key() -> None:
-    first = ids.invoice_id_for_idempotency_key("acme", "order-42", SECRET)
-    assert first == ids.invoice_id_for_idempotency_key("acme", "order-42", SECRET)
+    first = TokenSigner(SECRET).invoice_id_for("acme", "order-42")
+    assert first == TokenSigner(SECRET).invoice_id_for("acme", "order-42")
     assert INVOICE_ID.match(first)
-    assert first != ids.invoice_id_for_idempotency_key("globex", "order-42", SECRET)
-    assert first != ids.invoice_id_for_idempotency_key("acme", "order-43", SECRET)
-    assert first != ids.invoice_id_for_idempotency_key("acme", "order-42", SECRET[::-1])
+    assert first != TokenSigner(SECRET).invoice_id_for("globex", "order-42")
+    assert first != TokenSigner(SECRET).invoice_id_for("acme", "order-43")
+    assert first != TokenSigner(SECRET[::-1]).invoice_id_for("acme", "order-42")
 
 
 def test_idempotency_ids_do_not_collide_on_separator_shifts() -> None:
     # "ab" + "c" must not equal "a" + "bc".
-    assert ids.invoice_id_for_idempotency_key(
-        "ab", "c", SECRET
-    ) != ids.invoice_id_for_idempotency_key("a", "bc", SECRET)
+    assert TokenSigner(SECRET).invoice_id_for("ab", "c") != TokenSigner(SECRET).invoice_id_for(
+        "a", "bc"
+    )
 
 
 def test_idempotency_ids_are_valid_token_targets(signer: TokenSigner) -> None:
-    invoice_id = ids.invoice_id_for_idempotency_key("acme", "order-42", SECRET)
+    invoice_id = TokenSigner(SECRET).invoice_id_for("acme", "order-42")
     recipient_id = ids.new_recipient_id()
     assert signer.verify(signer.token_for(invoice_id, recipient_id)) == TrackingTarget(
         invoice_id, recipient_id
