@@ -43,13 +43,8 @@ def create_invoice() -> Response:
 def list_invoices() -> Response:
     params: Mapping[str, str] = api.current_request.query_params or {}
     account = _account()
-    limit = params.get("limit")
     items, cursor = service.list_invoices(
-        context(),
-        account,
-        params.get("status") or None,
-        int(limit) if limit and limit.isdigit() else (0 if limit else None),
-        params.get("cursor"),
+        context(), account, params.get("status") or None, params.get("limit"), params.get("cursor")
     )
     return json_response({"items": [views.invoice_summary(i) for i in items], "next": cursor})
 

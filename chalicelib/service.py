@@ -48,6 +48,7 @@ from chalicelib.tracking import pixel_open, strip_token
 # (a scanner fetching every image at once); each retry waits a little, with jitter.
 MAX_WRITE_ATTEMPTS = 12
 MAX_PAGE = 100
+DEFAULT_PAGE = 25
 
 
 class MetricsSink(Protocol):
@@ -450,14 +451,18 @@ def get_invoice_with_timeline(
 
 
 def list_invoices(
-    ctx: Context, account: Account, status: str | None, limit: int | None, cursor: str | None
+    ctx: Context, account: Account, status: str | None, limit: str | None, cursor: str | None
 ) -> tuple[list[Invoice], str | None]:
+    """A page of the account's invoices (in ``status``, if given), newest activity first.
+    ``limit`` and ``cursor`` are the query-string values, validated here."""
     errors = []
     if status is not None and status not in STATUSES:
         errors.append({"field": "status", "message": f"must be one of {list(STATUSES)}"})
-    page_size = 25 if limit is None else limit
+    page_size = int(limit) if limit is not None and limit.isascii() and limit.isdigit() else 0
+    if limit is None:
+        page_size = DEFAULT_PAGE
     if not 1 <= page_size <= MAX_PAGE:
-        errors.append({"field": "limit", "message": f"must be between 1 and {MAX_PAGE}"})
+        errors.append({"field": "limit", "message": f"must be an integer from 1 to {MAX_PAGE}"})
     start = None
     if cursor:
         try:
