@@ -1,4 +1,5 @@
-"""HTTP routes. Each handler parses, makes one domain call, and responds."""
+"""The JSON API (``Authorization: Bearer <key>``). Each handler parses, makes one domain
+call, and responds."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from chalice.app import Blueprint, Response
 from chalicelib import service, views
 from chalicelib.container import context
 from chalicelib.http import json_errors, json_response, read_json
-from chalicelib.observability import logger
 from chalicelib.ports import Account
-from chalicelib.tracking import PIXEL_GIF, PIXEL_HEADERS
 
 api = Blueprint(__name__)
 
@@ -68,23 +67,3 @@ def get_events(invoice_id: str) -> Response:
 def resend(invoice_id: str) -> Response:
     invoice = service.retry_failed(context(), _account(), invoice_id)
     return json_response(views.send_response(invoice))
-
-
-@api.route("/t/{token}", methods=["GET", "HEAD"])
-def pixel(token: str) -> Response:
-    """Always the GIF: for valid, forged and unknown tokens, and when storage fails."""
-    request = api.current_request
-    try:
-        source = request.context.get("identity", {}) if request.context else {}
-        service.record_pixel_open(
-            context(),
-            token,
-            request.headers.get("user-agent"),
-            source.get("sourceIp"),
-            request.method,
-            request.context.get("requestId") if request.context else None,
-        )
-    except Exception:
-        logger.exception("pixel open not recorded")
-    body = b"" if request.method == "HEAD" else PIXEL_GIF
-    return Response(body=body, status_code=200, headers=dict(PIXEL_HEADERS))

@@ -10,22 +10,24 @@ from typing import TYPE_CHECKING
 from chalicelib.model import Invoice, Recipient
 
 if TYPE_CHECKING:
+    from chalicelib.email_render import RenderedEmail
     from chalicelib.ports import Account
 
 
-def compose_invoice_message(
+def render_for(
     invoice: Invoice,
     recipient: Recipient,
     account: Account,
     pixel_url: str | None,
     view_url: str | None,
-    pdf: bytes | None,
-) -> bytes:
+    has_pdf: bool,
+) -> RenderedEmail:
+    """The invoice as ``recipient`` sees it, in the invoice's language."""
     from datetime import date
 
     from chalicelib.email_render import EmailLine, InvoiceEmail, render_invoice_email
 
-    rendered = render_invoice_email(
+    return render_invoice_email(
         InvoiceEmail(
             number=invoice.number,
             customer_name=invoice.customer_name,
@@ -43,10 +45,21 @@ def compose_invoice_message(
             recipient_name=recipient.name,
             pixel_url=pixel_url,
             view_url=view_url,
-            has_pdf=pdf is not None,
+            has_pdf=has_pdf,
         ),
         subject=invoice.subject,
     )
+
+
+def compose_invoice_message(
+    invoice: Invoice,
+    recipient: Recipient,
+    account: Account,
+    pixel_url: str | None,
+    view_url: str | None,
+    pdf: bytes | None,
+) -> bytes:
+    rendered = render_for(invoice, recipient, account, pixel_url, view_url, pdf is not None)
     message = EmailMessage()
     message["From"] = formataddr((account.name, account.from_address))
     message["To"] = formataddr((recipient.name or "", recipient.email))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -194,6 +195,7 @@ _DETAIL_FIELDS = (
     "idempotency_key",
     "shard",
     "tracking",
+    "retention_days",
     "has_pdf",
     "archived_keys",
     "archive_pages",
@@ -259,7 +261,10 @@ class DynamoInvoiceStore:
     def _expiry(self, invoice: Invoice) -> datetime:
         from datetime import timedelta
 
-        return parse_iso(invoice.last_activity_at) + timedelta(seconds=self._retention_seconds)
+        seconds = (
+            invoice.retention_days * 86400 if invoice.retention_days else self._retention_seconds
+        )
+        return parse_iso(invoice.last_activity_at) + timedelta(seconds=seconds)
 
     def create(self, invoice: Invoice, pdf: bytes | None) -> bool:
         item = _to_item(invoice, self._expiry(invoice))
@@ -370,6 +375,12 @@ class DynamoInvoiceStore:
             elif last_keys[partition]:
                 next_cursor[partition] = last_keys[partition]
         return Page([_from_list_item(item) for _, item in taken], next_cursor or None)
+
+    def invoice_ids(self) -> Iterator[str]:
+        """Every invoice id, by scanning the table: for operator commands (reclassify),
+        never for a request path."""
+        for item in InvoiceItem.scan(InvoiceItem.sk == "INVOICE", attributes_to_get=["pk", "sk"]):
+            yield item.pk.removeprefix("INVOICE#")
 
     def get_pdf(self, invoice: Invoice) -> bytes | None:
         chunks = list(

@@ -94,7 +94,7 @@ def read_json(request: Request, max_bytes: int) -> Any:
 
 
 # Routes that answer a binary body whatever the client's Accept header says.
-BINARY_ROUTES = frozenset({"/t/{token}"})
+BINARY_ROUTES = frozenset({"/t/{token}", "/v/{token}/pdf"})
 
 
 def accept_binary_routes(request: Request, get_response: Callable[[Request], Response]) -> Response:

@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 RecipientStatus = Literal[
-    "pending", "failed", "sent", "delivered", "opened", "rejected", "bounced", "complained"
+    "pending",
+    "failed",
+    "sent",
+    "delivered",
+    "opened",
+    "viewed",
+    "rejected",
+    "bounced",
+    "complained",
 ]
 InvoiceStatus = RecipientStatus
 STATUSES: tuple[str, ...] = (
@@ -17,6 +25,7 @@ STATUSES: tuple[str, ...] = (
     "sent",
     "delivered",
     "opened",
+    "viewed",
     "rejected",
     "bounced",
     "complained",
@@ -37,7 +46,11 @@ EventType = Literal[
     "delivery_delay",
     "rendering_failure",
     "subscription",
+    "view",  # the hosted invoice page was fetched
+    "viewed",  # the hosted invoice page confirmed it was displayed
 ]
+# Fetches of something only the recipient's copy links to; each gets a verdict.
+FETCH_TYPES: frozenset[str] = frozenset({"open", "click", "view", "viewed"})
 
 
 def utc_now() -> datetime:
@@ -84,9 +97,14 @@ class Recipient:
     delivered_at: str | None = None
     first_opened_at: str | None = None
     last_opened_at: str | None = None
+    # Opens by a person (verdict human or proxy); machine opens are counted apart.
     open_count: int = 0
-    archived_open_count: int = 0  # counted opens that moved to archive pages
-    click_count: int = 0
+    machine_open_count: int = 0
+    first_machine_open_at: str | None = None
+    viewed_at: str | None = None
+    click_count: int = 0  # clicks by a person
+    # The tally of fetches moved to archive pages (status.Tally as a dict).
+    archived: dict[str, Any] = field(default_factory=dict)
     bounced_at: str | None = None
     bounce: dict[str, Any] | None = None
     complained_at: str | None = None
@@ -134,6 +152,7 @@ class Invoice:
     idempotency_key: str | None = None
     shard: int = 0
     tracking: bool = True
+    retention_days: int | None = None  # the account's, when it set one
     has_pdf: bool = False
     status: InvoiceStatus = "pending"
     last_activity_at: str = ""
@@ -171,6 +190,14 @@ class Invoice:
     @property
     def open_count(self) -> int:
         return sum(r.open_count for r in self.recipients)
+
+    @property
+    def machine_open_count(self) -> int:
+        return sum(r.machine_open_count for r in self.recipients)
+
+    @property
+    def viewed_at(self) -> str | None:
+        return _earliest(r.viewed_at for r in self.recipients)
 
     @property
     def problem_count(self) -> int:

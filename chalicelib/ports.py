@@ -21,6 +21,8 @@ class Account:
     tracking: bool = True
     # Status-index shards for this account's invoices (see DESIGN.md); only ever raised.
     index_shards: int = 1
+    # Days tracking data is kept after an invoice's last activity; None: the default.
+    retention_days: int | None = None
     created_at: str = ""
 
 

@@ -7,8 +7,9 @@ import base64
 import binascii
 import json
 import random
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -17,7 +18,7 @@ from chalicelib import ids
 from chalicelib.errors import ConcurrentUpdate, Conflict, NotFound, Unauthorized, Unavailable
 from chalicelib.errors import ValidationFailed as Invalid
 from chalicelib.invoices import NewInvoice, parse_new_invoice
-from chalicelib.model import STATUSES, Invoice, Recipient, TimelineEvent, iso
+from chalicelib.model import STATUSES, EventType, Invoice, Recipient, TimelineEvent, iso
 from chalicelib.observability import logger
 from chalicelib.ports import (
     Account,
@@ -42,7 +43,7 @@ from chalicelib.ses_events import (
 )
 from chalicelib.settings import Settings
 from chalicelib.status import Fact, apply_fact, refresh, split_for_archive
-from chalicelib.tracking import pixel_open, strip_token
+from chalicelib.tracking import MAX_USER_AGENT, pixel_open, strip_token, truncate_ip
 
 # Optimistic-lock retries: concurrent opens of one invoice are rare but do happen
 # (a scanner fetching every image at once); each retry waits a little, with jitter.
@@ -116,6 +117,53 @@ def create_api_key(
     key = ids.new_api_key()
     accounts.put_key(ids.hash_api_key(key), account.id, iso(now))
     return key
+
+
+ACCOUNT_SETTINGS = (
+    "name",
+    "reply_to",
+    "report_address",
+    "time_zone",
+    "locale",
+    "tracking",
+    "retention_days",
+)
+
+
+def update_account(accounts: AccountStore, account_id: str, changes: dict[str, Any]) -> Account:
+    """Change an account's settings; every bad value is reported at once."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from chalicelib.invoices import SUPPORTED_LANGUAGES, normalize_email
+
+    account = accounts.get_account(account_id)
+    if account is None:
+        raise NotFound(f"No account {account_id}.")
+    errors: list[dict[str, str]] = []
+    for field, value in changes.items():
+        try:
+            if field not in ACCOUNT_SETTINGS:
+                raise ValueError("is not an account setting")
+            if field in ("reply_to", "report_address"):
+                value = normalize_email(value) if value else None
+            elif field == "time_zone":
+                ZoneInfo(value)
+            elif field == "locale" and value.split("-")[0] not in SUPPORTED_LANGUAGES:
+                raise ValueError(f"must be one of {sorted(SUPPORTED_LANGUAGES)}")
+            elif field == "tracking" and not isinstance(value, bool):
+                raise ValueError("must be true or false")
+            elif field == "retention_days" and not (isinstance(value, int) and 1 <= value <= 3650):
+                raise ValueError("must be a number of days from 1 to 3650")
+            elif field == "name" and not (isinstance(value, str) and 0 < len(value) <= 200):
+                raise ValueError("must be 1 to 200 characters")
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            errors.append({"field": field, "message": str(exc) or "is not valid"})
+            continue
+        setattr(account, field, value)
+    if errors:
+        raise Invalid("Bad account settings.", errors)
+    accounts.put_account(account)
+    return account
 
 
 def authenticate(ctx: Context, authorization: str | None) -> Account:
@@ -203,6 +251,7 @@ def _new_invoice(
         idempotency_key=idem,
         shard=int.from_bytes(invoice_id.encode()[-2:], "big") % max(1, account.index_shards),
         tracking=account.tracking if new.tracking is None else new.tracking,
+        retention_days=account.retention_days,
         has_pdf=new.pdf is not None,
     )
     invoice.events.append(TimelineEvent(f"created-{invoice_id}", now, "created", None, "api", {}))
@@ -223,7 +272,8 @@ def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None
         attempt = recipient.send_attempts + 1
         token = ctx.signer.token_for(invoice.id, recipient.id)
         pixel_url = f"{ctx.settings.base_url}/t/{token}.gif" if invoice.tracking else None
-        raw = compose_invoice_message(invoice, recipient, account, pixel_url, None, pdf)
+        view_url = f"{ctx.settings.base_url}/v/{token}"
+        raw = compose_invoice_message(invoice, recipient, account, pixel_url, view_url, pdf)
         email = OutgoingEmail(
             from_address=account.from_address,
             to_address=recipient.email,
@@ -338,6 +388,100 @@ def record_pixel_open(
         return False
     ctx.metrics.count("OpensRecorded")
     return True
+
+
+@dataclass(frozen=True)
+class HostedInvoice:
+    invoice: Invoice
+    recipient: Recipient
+    account: Account
+
+
+def _fetch_fact(
+    kind: EventType, target: ids.TrackingTarget, ctx: Context, request: FetchRequest
+) -> Fact:
+    return Fact(
+        key=f"{kind}-{request.request_id or secrets.token_hex(8)}",
+        type=kind,
+        at=iso(ctx.clock()),
+        recipient_id=target.recipient_id,
+        source="pixel",
+        details={
+            "user_agent": (request.user_agent or "")[:MAX_USER_AGENT] or None,
+            "ip": truncate_ip(request.source_ip),
+            "method": request.method,
+            **({"trigger": request.trigger} if request.trigger else {}),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """What the hosted invoice's routes know about the request."""
+
+    user_agent: str | None
+    source_ip: str | None
+    method: str
+    request_id: str | None
+    trigger: str | None = None
+
+
+def view_invoice(ctx: Context, raw_token: str, request: FetchRequest) -> HostedInvoice | None:
+    """The invoice behind a "View invoice" link, recording the fetch (with its verdict)
+    when tracking is on. None for a forged token or an invoice that no longer exists."""
+    target = ctx.signer.verify(raw_token)
+    invoice = ctx.invoices.get(target.invoice_id) if target else None
+    recipient = invoice.recipient(target.recipient_id) if invoice and target else None
+    account = ctx.accounts.get_account(invoice.account_id) if invoice else None
+    if target is None or invoice is None or recipient is None or account is None:
+        return None
+    if invoice.tracking:
+        fact = _fetch_fact("view", target, ctx, request)
+        updated = _update(ctx, invoice.id, lambda current: apply_fact(current, fact), invoice)
+        invoice = updated.invoice if updated else invoice
+    return HostedInvoice(invoice, recipient, account)
+
+
+def confirm_view(ctx: Context, raw_token: str, request: FetchRequest) -> bool:
+    """The hosted page says it was displayed: record ``viewed`` (a person's verdict
+    makes the recipient ``viewed``). False when nothing was recorded."""
+    target = ctx.signer.verify(raw_token)
+    if target is None:
+        return False
+    fact = _fetch_fact("viewed", target, ctx, request)
+    updated = _update(
+        ctx, target.invoice_id, lambda invoice: invoice.tracking and apply_fact(invoice, fact)
+    )
+    return bool(updated and updated.changed)
+
+
+def hosted_pdf(ctx: Context, raw_token: str) -> tuple[Invoice, bytes] | None:
+    target = ctx.signer.verify(raw_token)
+    invoice = ctx.invoices.get(target.invoice_id) if target else None
+    if invoice is None or not invoice.has_pdf:
+        return None
+    pdf = ctx.invoices.get_pdf(invoice)
+    return (invoice, pdf) if pdf is not None else None
+
+
+def reclassify(ctx: Context, invoice_ids: Iterable[str]) -> dict[str, int]:
+    """Recompute every stored verdict (and so every count and status) with the current
+    rules. Events already moved to archive pages keep the verdicts they had."""
+    outcome = {"invoices": 0, "changed": 0}
+
+    def change(invoice: Invoice) -> bool:
+        before = json.dumps([e.to_dict() for e in invoice.events], sort_keys=True)
+        statuses = [r.status for r in invoice.recipients]
+        refresh(invoice)
+        after = json.dumps([e.to_dict() for e in invoice.events], sort_keys=True)
+        return before != after or statuses != [r.status for r in invoice.recipients]
+
+    for invoice_id in invoice_ids:
+        outcome["invoices"] += 1
+        updated = _update(ctx, invoice_id, change)
+        if updated is not None and updated.changed:
+            outcome["changed"] += 1
+    return outcome
 
 
 # -- SES events ----------------------------------------------------------------------

@@ -9,11 +9,13 @@ order SES delivers events in, and a fact reported twice changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from chalicelib.classification import BURST_WINDOW, PERSON_VERDICTS, FetchSignals, classify
 from chalicelib.model import (
+    FETCH_TYPES,
     PROBLEM_STATUSES,
     EventType,
     Invoice,
@@ -30,13 +32,20 @@ RECIPIENT_PRECEDENCE: tuple[RecipientStatus, ...] = (
     "complained",
     "bounced",
     "rejected",
+    "viewed",
     "opened",
     "delivered",
     "sent",
     "failed",
     "pending",
 )
-PROGRESS_PRECEDENCE: tuple[InvoiceStatus, ...] = ("opened", "delivered", "sent", "pending")
+PROGRESS_PRECEDENCE: tuple[InvoiceStatus, ...] = (
+    "viewed",
+    "opened",
+    "delivered",
+    "sent",
+    "pending",
+)
 
 # An open reported by both our pixel and an SES Open event (when the configuration
 # set also has SES open tracking on) is one open: same recipient, same user agent,
@@ -53,6 +62,7 @@ def recipient_status(recipient: Recipient) -> RecipientStatus:
         "complained": recipient.complained_at is not None,
         "bounced": recipient.bounced_at is not None,
         "rejected": recipient.rejected_at is not None,
+        "viewed": recipient.viewed_at is not None,
         "opened": recipient.first_opened_at is not None,
         "delivered": recipient.delivered_at is not None,
         "sent": recipient.sent_at is not None,
@@ -72,6 +82,8 @@ def invoice_status(recipients: list[Recipient]) -> InvoiceStatus:
 
 
 def refresh(invoice: Invoice) -> None:
+    """Recompute everything that derives from the facts: verdicts, counts, statuses."""
+    judge_fetches(invoice)
     for recipient in invoice.recipients:
         recipient.status = recipient_status(recipient)
     invoice.status = invoice_status(invoice.recipients)
@@ -113,18 +125,135 @@ def apply_fact(invoice: Invoice, fact: Fact) -> bool:
             fact.key, fact.at, fact.type, fact.recipient_id, fact.source, dict(fact.details)
         )
     )
-    if fact.type == "open":
-        # Times are the earliest and latest report of any open; the count is recomputed
-        # from the whole set, so neither depends on the order reports arrive in.
-        recipient.first_opened_at = _earlier(recipient.first_opened_at, fact.at)
-        recipient.last_opened_at = _later(recipient.last_opened_at, fact.at)
-        recipient.open_count = recipient.archived_open_count + sum(
-            1 for e in counted_opens(invoice.events) if e.recipient_id == recipient.id
-        )
-    else:
+    if fact.type not in FETCH_TYPES:  # fetches are judged and counted in refresh()
         _apply_to_recipient(recipient, fact)
     refresh(invoice)
     return True
+
+
+# What a fetch fetched, for bursts: a click and the hosted page it leads to are one
+# link; the page's "viewed" beacon confirms a display and is not a fetch at all.
+_TARGET = {"open": "pixel", "click": "link", "view": "link"}
+
+
+def judge_fetches(invoice: Invoice) -> None:
+    """Give every inline fetch its verdict and recount each recipient's opens.
+
+    Verdicts and counts are recomputed from the whole inline timeline on every change,
+    so a Delivery that arrives after the opens it explains still re-times them, and the
+    result never depends on arrival order."""
+    pairs = pair_opens(invoice.events)
+    for recipient in invoice.recipients:
+        fetches = sorted(
+            (e for e in invoice.events if e.recipient_id == recipient.id and e.type in FETCH_TYPES),
+            key=lambda e: (e.at, e.key),
+        )
+        sent = parse_iso(recipient.sent_at) if recipient.sent_at else None
+        delivered = parse_iso(recipient.delivered_at) if recipient.delivered_at else None
+        times = [parse_iso(e.at) for e in fetches]
+        person_seen = False
+        for index, event in enumerate(fetches):
+            at = times[index]
+            judgement = classify(
+                FetchSignals(
+                    kind="open"
+                    if event.type == "open"
+                    else "click"
+                    if event.type == "click"
+                    else "view",
+                    at=at,
+                    user_agent=event.details.get("user_agent"),
+                    network=event.details.get("ip"),
+                    method=event.details.get("method"),
+                    sent_at=sent,
+                    delivered_at=delivered,
+                    burst=len(
+                        {
+                            _TARGET[other.type]
+                            for other, t in zip(fetches, times, strict=True)
+                            if other.type in _TARGET and abs(t - at) <= BURST_WINDOW
+                        }
+                    ),
+                    repeat=person_seen,
+                    from_sender=bool(event.details.get("from_sender")),
+                )
+            )
+            event.details["verdict"] = judgement.verdict
+            event.details["confidence"] = judgement.confidence
+            event.details["reasons"] = list(judgement.reasons)
+            person_seen = person_seen or judgement.is_person
+        _recount(recipient, fetches, pairs)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a set of fetches adds up to for one recipient."""
+
+    open_count: int = 0
+    machine_open_count: int = 0
+    click_count: int = 0
+    first_opened_at: str | None = None
+    last_opened_at: str | None = None
+    first_machine_open_at: str | None = None
+    viewed_at: str | None = None
+
+    @staticmethod
+    def of(fetches: Iterable[TimelineEvent], pairs: dict[str, str | None]) -> Tally:
+        person_opens: list[str] = []
+        machine_opens: list[str] = []
+        person_clicks = 0
+        views: list[str] = []
+        for event in fetches:
+            person = event.details.get("verdict") in PERSON_VERDICTS
+            if event.type == "open" and pairs.get(event.key) is None:
+                if person:
+                    person_opens.append(event.at)
+                elif event.details.get("verdict") != "sender":  # previews count nowhere
+                    machine_opens.append(event.at)
+            elif event.type == "click" and person:
+                person_clicks += 1
+            elif event.type == "viewed" and person:
+                views.append(event.at)
+        return Tally(
+            open_count=len(person_opens),
+            machine_open_count=len(machine_opens),
+            click_count=person_clicks,
+            first_opened_at=min(person_opens, default=None),
+            last_opened_at=max(person_opens, default=None),
+            first_machine_open_at=min(machine_opens, default=None),
+            viewed_at=min(views, default=None),
+        )
+
+    def plus(self, other: Tally) -> Tally:
+        def first(a: str | None, b: str | None) -> str | None:
+            return min((t for t in (a, b) if t), default=None)
+
+        def last(a: str | None, b: str | None) -> str | None:
+            return max((t for t in (a, b) if t), default=None)
+
+        return Tally(
+            open_count=self.open_count + other.open_count,
+            machine_open_count=self.machine_open_count + other.machine_open_count,
+            click_count=self.click_count + other.click_count,
+            first_opened_at=first(self.first_opened_at, other.first_opened_at),
+            last_opened_at=last(self.last_opened_at, other.last_opened_at),
+            first_machine_open_at=first(self.first_machine_open_at, other.first_machine_open_at),
+            viewed_at=first(self.viewed_at, other.viewed_at),
+        )
+
+
+def _recount(
+    recipient: Recipient, fetches: list[TimelineEvent], pairs: dict[str, str | None]
+) -> None:
+    """Counts and times from the inline fetches plus what was archived."""
+    total = Tally(**recipient.archived).plus(Tally.of(fetches, pairs))
+    recipient.open_count = total.open_count
+    recipient.machine_open_count = total.machine_open_count
+    recipient.click_count = total.click_count
+    recipient.first_opened_at = total.first_opened_at
+    recipient.last_opened_at = total.last_opened_at
+    recipient.first_machine_open_at = total.first_machine_open_at
+    recipient.viewed_at = total.viewed_at
 
 
 def _apply_to_recipient(recipient: Recipient, fact: Fact) -> None:
@@ -154,8 +283,6 @@ def _apply_to_recipient(recipient: Recipient, fact: Fact) -> None:
             recipient.rejected_at = _earlier(recipient.rejected_at, fact.at)
         case "delivery_delay":
             recipient.delayed_at = _later(recipient.delayed_at, fact.at)
-        case "click":
-            recipient.click_count += 1
         case _:
             pass  # created, subscription: timeline only
 
@@ -219,10 +346,11 @@ def split_for_archive(invoice: Invoice) -> list[TimelineEvent]:
         pixel_key = pairs.get(event.key)
         if pixel_key in moved_keys:
             event.details["counted_in"] = pixel_key
-    for event in moved:
-        recipient = invoice.recipient(event.recipient_id) if event.recipient_id else None
-        if recipient is not None and event.type == "open" and pairs[event.key] is None:
-            recipient.archived_open_count += 1
+    for recipient in invoice.recipients:
+        mine = [e for e in moved if e.recipient_id == recipient.id and e.type in FETCH_TYPES]
+        if mine:
+            archived = Tally(**recipient.archived).plus(Tally.of(mine, pairs))
+            recipient.archived = asdict(archived)
     invoice.events = kept
     invoice.archived_keys = (invoice.archived_keys + [e.key for e in moved])[-ARCHIVED_KEYS_LIMIT:]
     invoice.archive_pages += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from chalicelib.classification import PERSON_VERDICTS
 from chalicelib.model import Invoice, Recipient, TimelineEvent
 from chalicelib.status import counted_opens, pair_opens
 
@@ -31,6 +32,8 @@ def _recipient_summary(recipient: Recipient) -> dict[str, Any]:
         "first_opened_at": recipient.first_opened_at,
         "last_opened_at": recipient.last_opened_at,
         "open_count": recipient.open_count,
+        "machine_open_count": recipient.machine_open_count,
+        "viewed_at": recipient.viewed_at,
     }
 
 
@@ -50,9 +53,21 @@ def invoice_summary(invoice: Invoice) -> dict[str, Any]:
         "first_opened_at": invoice.first_opened_at,
         "last_opened_at": invoice.last_opened_at,
         "open_count": invoice.open_count,
+        "machine_open_count": invoice.machine_open_count,
+        "first_opened_by": _first_opened_by(invoice),
+        "viewed_at": invoice.viewed_at,
         "problem_count": invoice.problem_count,
         "recipients": [_recipient_summary(r) for r in invoice.recipients],
     }
+
+
+def _first_opened_by(invoice: Invoice) -> dict[str, Any] | None:
+    """Who opened first as a person, and when."""
+    opened = [r for r in invoice.recipients if r.first_opened_at]
+    if not opened:
+        return None
+    first = min(opened, key=lambda r: (r.first_opened_at or "", r.id))
+    return {"recipient_id": first.id, "email": first.email, "at": first.first_opened_at}
 
 
 def send_response(invoice: Invoice) -> dict[str, Any]:
@@ -76,12 +91,17 @@ def send_response(invoice: Invoice) -> dict[str, Any]:
 
 def _open(event: TimelineEvent) -> dict[str, Any]:
     user_agent = event.details.get("user_agent")
+    verdict = event.details.get("verdict", "unknown")
     return {
         "at": event.at,
         "source": event.source,
         "user_agent": user_agent,
         "user_agent_family": user_agent_family(user_agent),
         "ip": event.details.get("ip"),
+        "verdict": verdict,
+        "person": verdict in PERSON_VERDICTS,
+        "confidence": event.details.get("confidence"),
+        "reasons": event.details.get("reasons", []),
     }
 
 

@@ -2,9 +2,21 @@
 
 Starts the local AWS emulator (moto server: DynamoDB, SES, SNS), provisions the table,
 topic, configuration set and sender identity from infra/template.yaml, creates a demo
-account and API key, and serves the API with ``chalice local``. Everything lives in
-the emulator's memory: stopping ``make run`` forgets every account, key and invoice.
-Ctrl-C (SIGINT) or SIGTERM stops every child process.
+account and API key, and serves the API with ``chalice local``. Then the two stand-ins
+for what AWS does around the app:
+
+- the outbox (``infra/outbox.py``): every message sent, as a mail client shows it; it is
+  also the SES-events topic's HTTP subscriber and calls the app's ``ses_events``
+  handler with every notification, as SNS and Lambda would;
+- the SES event emulator (``infra/ses_emulator.py``): publishes to the topic the events
+  SES would publish about every message moto accepted (Send, Delivery, Bounce, ...).
+
+Everything lives in the emulator's memory: stopping ``make run`` forgets every account,
+key and invoice. Ctrl-C (SIGINT) or SIGTERM stops every child process.
+
+Ports: ``SOBRE_PORT`` (API, 8000), ``SOBRE_AWS_PORT`` (emulator, 4566),
+``SOBRE_OUTBOX_PORT`` (outbox, 8025). Logs and ``local.env`` go to ``SOBRE_STATE_DIR``
+(default ``.sobre``).
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ from pathlib import Path
 from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = ROOT / ".sobre"
+STATE_DIR = Path(os.environ.get("SOBRE_STATE_DIR") or ROOT / ".sobre").resolve()
 DEMO_ACCOUNT = "demo"
 DEMO_SENDER = "billing@example.com"
 
@@ -31,13 +43,22 @@ DEMO_SENDER = "billing@example.com"
 class Ports:
     api: int
     aws: int
+    outbox: int
 
     @staticmethod
     def from_env() -> Ports:
         return Ports(
             api=int(os.environ.get("SOBRE_PORT", "8000")),
             aws=int(os.environ.get("SOBRE_AWS_PORT", "4566")),
+            outbox=int(os.environ.get("SOBRE_OUTBOX_PORT", "8025")),
         )
+
+    def by_variable(self) -> dict[str, int]:
+        return {
+            "SOBRE_PORT": self.api,
+            "SOBRE_AWS_PORT": self.aws,
+            "SOBRE_OUTBOX_PORT": self.outbox,
+        }
 
 
 def port_is_free(port: int) -> bool:
@@ -51,7 +72,7 @@ def port_is_free(port: int) -> bool:
 
 
 def check_ports(ports: Ports) -> None:
-    for variable, port in (("SOBRE_PORT", ports.api), ("SOBRE_AWS_PORT", ports.aws)):
+    for variable, port in ports.by_variable().items():
         if not port_is_free(port):
             sys.exit(
                 f"Port {port} is already in use. Stop what uses it, or choose another port: "
@@ -63,7 +84,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"{process.args!r} exited with {process.returncode}; see .sobre/*.log")
+            sys.exit(f"{process.args!r} exited with {process.returncode}; see {STATE_DIR}/*.log")
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback)
                 return
@@ -98,7 +119,8 @@ class Children:
 def main() -> None:
     ports = Ports.from_env()
     check_ports(ports)
-    STATE_DIR.mkdir(exist_ok=True)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    (STATE_DIR / "local.env").unlink(missing_ok=True)  # written again once all is up
     children = Children()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -111,6 +133,7 @@ def main() -> None:
 
     aws_url = f"http://127.0.0.1:{ports.aws}"
     api_url = f"http://localhost:{ports.api}"
+    outbox_url = f"http://127.0.0.1:{ports.outbox}"
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": aws_url,
@@ -122,6 +145,7 @@ def main() -> None:
         # A fresh secret per run: the emulator forgets every invoice on exit anyway.
         "SOBRE_TOKEN_SECRET": secrets.token_urlsafe(32),
         "SOBRE_TABLE_NAME": "sobre",
+        "PYTHONUNBUFFERED": "1",  # children's logs as they happen
     }
     try:
         moto = children.start(
@@ -148,16 +172,24 @@ def main() -> None:
             env,
         )
         wait_for(f"{api_url}/health", chalice)
+        events_env = {**env, "SOBRE_EVENTS_TOPIC_ARN": topic_arn}
+        outbox = children.start(
+            "outbox",
+            [sys.executable, "-m", "infra.outbox", "--port", str(ports.outbox)],
+            events_env,
+        )
+        wait_for(f"{outbox_url}/health", outbox)
+        children.start("ses-events", [sys.executable, "-m", "infra.ses_emulator"], events_env)
     except BaseException:
         children.stop()
         raise
-    write_local_env(api_url, aws_url, topic_arn, api_key)
-    print_banner(api_url, aws_url, topic_arn, api_key)
+    write_local_env(api_url, outbox_url, aws_url, topic_arn, api_key)
+    print_banner(api_url, outbox_url, aws_url, topic_arn, api_key)
     while True:
         for process in children.processes:
             if process.poll() is not None:
                 children.stop()
-                sys.exit(f"{process.args!r} stopped unexpectedly; see .sobre/*.log")
+                sys.exit(f"{process.args!r} stopped unexpectedly; see {STATE_DIR}/*.log")
         time.sleep(1)
 
 
@@ -183,33 +215,47 @@ def create_key(env: dict[str, str]) -> str:
     return _run(["tools.admin", "api-key", "--account", DEMO_ACCOUNT, "--from", DEMO_SENDER], env)
 
 
-def write_local_env(api_url: str, aws_url: str, topic_arn: str, api_key: str) -> None:
+def write_local_env(
+    api_url: str, outbox_url: str, aws_url: str, topic_arn: str, api_key: str
+) -> None:
     lines = {
         "SOBRE_API_URL": api_url,
+        "SOBRE_OUTBOX_URL": outbox_url,
         "AWS_ENDPOINT_URL": aws_url,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
         "SOBRE_EVENTS_TOPIC_ARN": topic_arn,
         "SOBRE_API_KEY": api_key,
     }
+    # Written whole then renamed: whoever waits for the file never reads half of it.
     path = STATE_DIR / "local.env"
-    path.write_text("".join(f"export {k}={v}\n" for k, v in lines.items()))
-    path.chmod(0o600)
+    partial = path.with_suffix(".partial")
+    partial.write_text("".join(f"export {k}={v}\n" for k, v in lines.items()))
+    partial.chmod(0o600)
+    partial.replace(path)
 
 
-def print_banner(api_url: str, aws_url: str, topic_arn: str, api_key: str) -> None:
+def print_banner(api_url: str, outbox_url: str, aws_url: str, topic_arn: str, api_key: str) -> None:
+    env_file = STATE_DIR / "local.env"
+    shown = env_file.relative_to(ROOT) if env_file.is_relative_to(ROOT) else env_file
     print(
         f"""
 Sobre is running (Ctrl-C stops everything; the emulator keeps data in memory only).
 
   API               {api_url}
+  Outbox            {outbox_url}/   (every message sent; opening one loads its pixel)
+  Dashboard         {api_url}/   (coming)
   AWS emulator      {aws_url}   (DynamoDB, SES, SNS)
   SES events topic  {topic_arn}
+                    (SES events emulated: Send, Delivery, Bounce, Complaint; try
+                     bounce@ / complaint@ / ooto@ / suppressionlist@simulator.amazonses.com)
   Demo account      {DEMO_ACCOUNT} (sender {DEMO_SENDER})
   Demo API key      {api_key}
 
-  source .sobre/local.env          # SOBRE_API_URL, SOBRE_API_KEY, AWS_ENDPOINT_URL, ...
+  source {shown}          # SOBRE_API_URL, SOBRE_API_KEY, AWS_ENDPOINT_URL, ...
+  make demo                        # send a few invoices through the API
   make api-key ACCOUNT=acme        # another account's key (FROM=<address> to choose its sender)
 """,
         flush=True,

@@ -4,6 +4,8 @@
     python -m tools.admin api-key --account acme [--from billing@acme.test]
     python -m tools.admin unprocessed list
     python -m tools.admin unprocessed replay [--id <id>] [--delete]
+    python -m tools.admin account --account acme [--tracking off] [--retention-days 90] ...
+    python -m tools.admin reclassify          # re-judge every stored open with today's rules
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 
 from chalicelib import dynamo, service
 from chalicelib.errors import DomainError
@@ -34,6 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     unprocessed.add_argument("--id", help="only this item")
     unprocessed.add_argument("--delete", action="store_true", help="delete once processed")
     unprocessed.add_argument("--limit", type=int, default=100)
+    account = commands.add_parser("account", help="show or change an account's settings")
+    account.add_argument("--account", required=True)
+    account.add_argument("--name")
+    account.add_argument("--reply-to")
+    account.add_argument("--report-address")
+    account.add_argument("--time-zone", help="an IANA zone such as Europe/Madrid")
+    account.add_argument("--locale", help="en or es")
+    account.add_argument("--tracking", choices=["on", "off"], help="pixel and view beacon")
+    account.add_argument("--retention-days", type=int, help="tracking data kept this long")
+    commands.add_parser("reclassify", help="recompute every stored open's verdict")
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -53,10 +66,39 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(new_key)
             return 0
+        if args.command == "account":
+            return _account(args)
+        if args.command == "reclassify":
+            from chalicelib.container import context
+
+            store = dynamo.DynamoInvoiceStore(settings.retention_days)
+            print(json.dumps(service.reclassify(context(), store.invoice_ids())))
+            return 0
         return _unprocessed(args)
     except DomainError as exc:
         print(f"error: {exc.message} {json.dumps(exc.details)}", file=sys.stderr)
         return 2
+
+
+def _account(args: argparse.Namespace) -> int:
+    changes: dict[str, object] = {
+        name: getattr(args, name)
+        for name in ("name", "reply_to", "report_address", "time_zone", "locale", "retention_days")
+        if getattr(args, name) is not None
+    }
+    if args.tracking is not None:
+        changes["tracking"] = args.tracking == "on"
+    store = dynamo.DynamoAccountStore()
+    account = (
+        service.update_account(store, args.account, changes)
+        if changes
+        else store.get_account(args.account)
+    )
+    if account is None:
+        print(f"error: no account {args.account!r}", file=sys.stderr)
+        return 2
+    print(json.dumps(asdict(account), indent=2))
+    return 0
 
 
 def _unprocessed(args: argparse.Namespace) -> int:

@@ -20,6 +20,11 @@ from infra.local_stack import create_table, provision_messaging
 from tests.emulators import aws_environment, moto_server
 
 SENDER = "billing@example.com"
+# A person's mail client (Apple Mail on macOS): opens with it count as a person's.
+HUMAN_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+)
+HUMAN = {"User-Agent": HUMAN_UA}
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 

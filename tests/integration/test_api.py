@@ -11,6 +11,7 @@ import pytest
 from chalice.test import Client
 
 from tests.integration.conftest import (
+    HUMAN,
     Stack,
     auth,
     invoice_body,
@@ -37,7 +38,7 @@ def test_two_recipients_one_opens_and_the_status_query_says_who(
     assert created.headers["Location"] == f"/invoices/{created.json_body['id']}"
     assert len(sent_messages(stack)) == 2  # one SES message per recipient
     # When only Ana's mail client loads her pixel
-    client.http.get(message_to(stack, "ana@globex.example").pixel_path())
+    client.http.get(message_to(stack, "ana@globex.example").pixel_path(), headers=HUMAN)
     # Then the invoice is listed as opened, with Ana opened and Luis not
     listed = client.http.get("/invoices?status=opened", headers=auth(api_key)).json_body
     assert [i["id"] for i in listed["items"]] == [created.json_body["id"]]

@@ -8,6 +8,7 @@ from chalice.test import Client
 
 from chalicelib.ids import TokenSigner
 from tests.integration.conftest import (
+    HUMAN,
     Stack,
     auth,
     invoice_body,
@@ -66,7 +67,7 @@ def test_every_accept_header_gets_the_gif_and_counts(
 
 
 def test_suffixless_token_counts_too(client: Client, api_key: str, sent: dict[str, str]) -> None:
-    assert_gif(client.http.get(sent["luis"].removesuffix(".gif")))
+    assert_gif(client.http.get(sent["luis"].removesuffix(".gif"), headers=HUMAN))
     assert recipients(client, api_key, sent["invoice_id"])["luis@globex.example"]["open_count"] == 1
 
 

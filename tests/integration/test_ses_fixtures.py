@@ -127,13 +127,19 @@ CASES = [
         {"hello@rias.be": "sent"},
         {"timeline": "click", "click_count": 1},
     ),
+    # Apple Mail Privacy Protection fetched it: recorded, but not a person's open.
     Case(
         "sns-http-event-open-apple-mpp.spatie.json",
         ("rias@spatie.be",),
         "tags",
         "rias@spatie.be",
-        {"rias@spatie.be": "opened"},
-        {"open_count": 1, "user_agent": "Mozilla/5.0"},
+        {"rias@spatie.be": "sent"},
+        {
+            "open_count": 0,
+            "machine_open_count": 1,
+            "user_agent": "Mozilla/5.0",
+            "verdict": "privacy_prefetch",
+        },
     ),
 ]
 
@@ -220,7 +226,10 @@ def test_fixture_updates_the_named_recipients(client: Client, api_key: str, case
         assert mine["click_count"] == checks["click_count"]
     if "open_count" in checks:
         assert mine["open_count"] == checks["open_count"]
+        assert mine["machine_open_count"] == checks["machine_open_count"]
         assert mine["opens"][0]["user_agent"] == checks["user_agent"]
+        assert mine["opens"][0]["verdict"] == checks["verdict"]
+        assert mine["opens"][0]["person"] is False
 
 
 @pytest.mark.parametrize("name", UNPROCESSABLE)

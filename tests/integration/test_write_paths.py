@@ -16,6 +16,8 @@ from infra.local_stack import create_table
 from tests.emulators import dynalite_server
 from tests.integration.conftest import (
     FIXTURES,
+    HUMAN,
+    HUMAN_UA,
     Stack,
     auth,
     invoice_body,
@@ -75,7 +77,7 @@ def test_send_open_deliver_list(backend: str, client: Client, stack: Stack) -> N
     event = sns_event(delivery_for(invoice_id, ana["id"], ana["email"]))
     outcomes = [client.lambda_.invoke("ses_events", event).payload for _ in range(3)]
     assert [o["processed"] for o in outcomes] == [1, 0, 0]
-    client.http.get(message_to(stack, "ana@globex.example").pixel_path())
+    client.http.get(message_to(stack, "ana@globex.example").pixel_path(), headers=HUMAN)
 
     opened = client.http.get("/invoices?status=opened", headers=auth(key)).json_body["items"]
     assert [i["id"] for i in opened] == [invoice_id]
@@ -93,7 +95,8 @@ def test_concurrent_opens_are_each_counted_once(backend: str, client: Client, st
     ctx = context()
 
     def open_once(n: int) -> bool:
-        return service.record_pixel_open(ctx, token, f"agent-{n}", "192.0.2.7", "GET", f"r{n}")
+        agent = f"{HUMAN_UA} Mail/{n}"  # one client per open, so each is told apart
+        return service.record_pixel_open(ctx, token, agent, "192.0.2.7", "GET", f"r{n}")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(open_once, range(24)))
@@ -101,7 +104,7 @@ def test_concurrent_opens_are_each_counted_once(backend: str, client: Client, st
     detail = client.http.get(f"/invoices/{created.json_body['id']}", headers=auth(key)).json_body
     assert detail["open_count"] == 24
     assert sorted(o["user_agent"] for o in detail["recipients"][0]["opens"]) == sorted(
-        f"agent-{n}" for n in range(24)
+        f"{HUMAN_UA} Mail/{n}" for n in range(24)
     )
 
 
@@ -116,9 +119,9 @@ def test_timeline_overflow_is_archived_and_still_read_whole(
     ctx = context()
     opens = INLINE_EVENT_LIMIT + 30
     for n in range(opens):
-        service.record_pixel_open(ctx, token, "Mozilla/5.0", None, "GET", f"req-{n}")
+        service.record_pixel_open(ctx, token, HUMAN_UA, None, "GET", f"req-{n}")
     # A late duplicate of an archived open is still recognised.
-    service.record_pixel_open(ctx, token, "Mozilla/5.0", None, "GET", "req-0")
+    service.record_pixel_open(ctx, token, HUMAN_UA, None, "GET", "req-0")
     invoice_id = created.json_body["id"]
     events = client.http.get(f"/invoices/{invoice_id}/events", headers=auth(key)).json_body
     assert [e["type"] for e in events["items"]].count("open") == opens

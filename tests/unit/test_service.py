@@ -44,6 +44,16 @@ pytestmark = pytest.mark.disable_socket
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ses-events"
 PDF = b"%PDF-1.4\n% a tiny test document\n%%EOF\n"
+# Real user agents (rows of tests/fixtures/user-agents.tsv).
+UA_IOS_MAIL = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 12_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+UA_OUTLOOK = (
+    "Microsoft Office/16.0 (Microsoft Outlook 16.0.12329; Pro), "
+    "Mozilla/4.0 (compatible; ms-office; MSOffice 16)"
+)
+UA_MPP = "Mozilla/5.0"  # Apple Mail Privacy Protection's prefetch
 PIXEL = re.compile(r'<img[^>]+src="(?P<url>[^"]+/t/(?P<token>[^"/]+))"')
 EMAILS = ("ana@example.com", "ben@example.net", "cleo@example.org")
 
@@ -437,11 +447,12 @@ def test_pixel_open_counts_for_exactly_that_recipient(world: World) -> None:
     [(_, to_ben)] = [(m, e) for m, e in world.mailer.sent if e.to_address == "ben@example.net"]
     world.clock.advance(hours=2)
     recorded = service.record_pixel_open(
-        world.ctx, pixel_token(to_ben), "Mozilla/5.0 (iPhone)", "203.0.113.77", "GET", "req-1"
+        world.ctx, pixel_token(to_ben), UA_IOS_MAIL, "203.0.113.77", "GET", "req-1"
     )
     assert recorded is True
     after = stored(world, invoice.id)
     assert [r.open_count for r in after.recipients] == [0, 1, 0]
+    assert [r.machine_open_count for r in after.recipients] == [0, 0, 0]
     ben = after.recipient_by_email("ben@example.net")
     assert ben is not None
     assert ben.status == "opened"
@@ -449,21 +460,47 @@ def test_pixel_open_counts_for_exactly_that_recipient(world: World) -> None:
     assert after.status == "opened"
     [opened] = [e for e in after.events if e.type == "open"]
     assert opened.details == {
-        "user_agent": "Mozilla/5.0 (iPhone)",
+        "user_agent": UA_IOS_MAIL,
         "ip": "203.0.113.0/24",
         "method": "GET",
+        "verdict": "human",
+        "confidence": 0.85,
+        "reasons": ["ua:client:browser", "first-fetch", "after-send:7200s"],
     }
     assert world.metrics.counts["OpensRecorded"] == 1
 
 
-def test_every_pixel_fetch_is_an_open(world: World) -> None:
+def test_a_machines_pixel_fetch_is_recorded_but_not_opened(world: World) -> None:
+    invoice = send(world, "ana@example.com")
+    token = pixel_token(world.mailer.sent[0][1])
+    world.clock.advance(seconds=13)
+    assert service.record_pixel_open(world.ctx, token, UA_MPP, "104.28.40.7", "GET", "req-1")
+    after = stored(world, invoice.id)
+    [ana] = after.recipients
+    assert (ana.open_count, ana.machine_open_count) == (0, 1)
+    assert ana.first_machine_open_at == iso(world.clock())
+    assert (ana.first_opened_at, ana.status, after.status) == (None, "sent", "sent")
+    [opened] = [e for e in after.events if e.type == "open"]
+    assert opened.details["verdict"] == "privacy_prefetch"
+    assert world.metrics.counts["OpensRecorded"] == 1
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "person", "machine"),
+    [(UA_OUTLOOK, 3, 0), ("UA", 0, 3)],  # an unrecognised agent is not counted as a person
+)
+def test_every_pixel_fetch_is_an_open(
+    world: World, user_agent: str, person: int, machine: int
+) -> None:
     send(world, "ana@example.com")
     token = pixel_token(world.mailer.sent[0][1])
     for number in range(3):
         world.clock.advance(minutes=10)
-        assert service.record_pixel_open(world.ctx, token, "UA", None, "GET", f"req-{number}")
+        assert service.record_pixel_open(world.ctx, token, user_agent, None, "GET", f"req-{number}")
     [invoice] = world.invoices.invoices.values()
-    assert invoice.recipients[0].open_count == 3
+    recipient = invoice.recipients[0]
+    assert (recipient.open_count, recipient.machine_open_count) == (person, machine)
+    assert len([e for e in invoice.events if e.type == "open"]) == 3
 
 
 def test_tampered_token_is_refused_without_touching_the_store(world: World) -> None:
@@ -512,8 +549,14 @@ def test_a_three_record_event_processes_all_three(world: World) -> None:
     result = service.process_sns_event(world.ctx, three_record_event(world, invoice))
     assert result == outcome(processed=3)
     after = stored(world, invoice.id)
-    assert [r.status for r in after.recipients] == ["delivered", "opened", "bounced"]
-    assert after.status == "opened"
+    # Ben's open is Apple's privacy prefetch (user agent "Mozilla/5.0"): not a person's.
+    assert [r.status for r in after.recipients] == ["delivered", "sent", "bounced"]
+    assert [(r.open_count, r.machine_open_count) for r in after.recipients] == [
+        (0, 0),
+        (0, 1),
+        (0, 0),
+    ]
+    assert after.status == "delivered"
     cleo = after.recipients[2]
     assert cleo.bounce is not None
     assert cleo.bounce["type"] == "Permanent"
@@ -679,11 +722,17 @@ def test_classic_delivery_from_a_real_lambda_event(world: World) -> None:
     assert cleo.delivered_at == "2017-07-05T20:01:21.302Z"
 
 
-def test_ses_open_and_pixel_open_of_one_fetch_count_once(world: World) -> None:
+@pytest.mark.parametrize(
+    ("user_agent", "person", "machine"),
+    [(UA_MPP, 0, 1), (UA_IOS_MAIL, 1, 0)],  # Apple's prefetch; a person on iOS Mail
+)
+def test_ses_open_and_pixel_open_of_one_fetch_count_once(
+    world: World, user_agent: str, person: int, machine: int
+) -> None:
     invoice = send(world, "ana@example.com")
     token = pixel_token(world.mailer.sent[0][1])
     world.clock.advance(minutes=30)
-    assert service.record_pixel_open(world.ctx, token, "Mozilla/5.0", "104.28.40.7", "GET", "r1")
+    assert service.record_pixel_open(world.ctx, token, user_agent, "104.28.40.7", "GET", "r1")
     ses_open = tagged(
         world,
         invoice,
@@ -691,23 +740,32 @@ def test_ses_open_and_pixel_open_of_one_fetch_count_once(world: World) -> None:
         "ana@example.com",
         at=iso(world.clock() + timedelta(seconds=20)),
     )
+    ses_open["open"]["userAgent"] = user_agent
     assert service.process_sns_event(world.ctx, sns_event(ses_open)) == outcome(processed=1)
     after = stored(world, invoice.id)
-    assert after.open_count == 1
+    assert (after.open_count, after.machine_open_count) == (person, machine)
     assert len([e for e in after.events if e.type == "open"]) == 2
 
 
 def test_timeline_over_the_inline_limit_is_archived_and_complete(world: World) -> None:
     invoice = send(world, "ana@example.com")
+    first = iso(world.clock() + timedelta(seconds=61))
     for number in range(INLINE_EVENT_LIMIT + 30):
         world.clock.advance(seconds=61)
         assert service.record_pixel_open(
-            world.ctx, pixel_token(world.mailer.sent[0][1]), "UA", None, "GET", f"req-{number}"
+            world.ctx,
+            pixel_token(world.mailer.sent[0][1]),
+            UA_OUTLOOK,
+            None,
+            "GET",
+            f"req-{number}",
         )
     after = stored(world, invoice.id)
     assert after.archive_pages >= 1
     assert len(after.events) <= INLINE_EVENT_LIMIT
     assert after.open_count == INLINE_EVENT_LIMIT + 30
+    assert after.machine_open_count == 0
+    assert (after.first_opened_at, after.last_opened_at) == (first, iso(world.clock()))
     full, timeline = service.get_invoice_with_timeline(world.ctx, acme(), invoice.id)
     keys = [e.key for e in timeline]
     assert len(keys) == len(set(keys)) == INLINE_EVENT_LIMIT + 30 + 2  # + created, sent

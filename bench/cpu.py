@@ -1,0 +1,284 @@
+"""Section 3: CPU time of Sobre's own code per pixel open and per SES event.
+
+AWS is answered by the in-memory fakes of tests/fakes.py (``make_context``), so only
+Sobre's code (and the fakes' copying) is timed, per call, with the calling thread's CPU
+clock. The Chalice route cannot be given the fakes without patching
+``chalicelib.container``, so the route is measured two other ways: with a forged token
+(Chalice dispatch, middleware, Powertools and the token check: no storage at all), and
+with a valid token against the moto server (CPU of this process, botocore included;
+moto runs in its own process).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from bench.core import ACCOUNT, Mode, Row, quiet, summary_ms, verdict
+from bench.fixtures import (
+    SES_CASES,
+    USER_AGENT,
+    LambdaContext,
+    account,
+    clone,
+    invoice_body,
+    pixel_event,
+    routed_email,
+    sent_invoice,
+    ses_event,
+    store_copies,
+    tokens_for,
+)
+from chalicelib.model import Invoice, parse_iso
+from chalicelib.ports import MessageRef
+from chalicelib.service import Context
+from tests.fakes import FakeInvoiceStore, World, make_context, make_world
+
+SECTION = "3 CPU per request"
+TARGET_MS = 1.0
+T = TypeVar("T")
+
+
+def timed(inputs: Sequence[T], call: Callable[[T], object]) -> tuple[list[float], list[float]]:
+    """(thread CPU seconds, wall seconds) of ``call`` on each input, output silenced."""
+    cpu: list[float] = []
+    wall: list[float] = []
+    with quiet():
+        for value in inputs:
+            c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
+            call(value)
+            c1, w1 = time.thread_time_ns(), time.perf_counter_ns()
+            cpu.append((c1 - c0) / 1e9)
+            wall.append((w1 - w0) / 1e9)
+    return cpu, wall
+
+
+class MarshallingInvoiceStore(FakeInvoiceStore):
+    """The fake store, but keeping each invoice as the DynamoDB item the real adapter
+    writes (``dynamo._to_item`` → pynamodb ``serialize``) and reading it back the same
+    way (``from_raw_data`` → ``dynamo._from_item``): the adapter's own CPU, no I/O."""
+
+    def __init__(self, retention_days: int = 180) -> None:
+        super().__init__()
+        self.raw: dict[str, dict[str, Any]] = {}
+        self._retention = timedelta(days=retention_days)
+
+    def _put(self, invoice: Invoice) -> None:
+        from chalicelib import dynamo
+
+        expires = parse_iso(invoice.last_activity_at) + self._retention
+        self.raw[invoice.id] = dynamo._to_item(invoice, expires).serialize()
+
+    def create(self, invoice: Invoice, pdf: bytes | None) -> bool:
+        if invoice.id in self.raw:
+            return False
+        invoice.version = 1
+        self._put(invoice)
+        return True
+
+    def get(self, invoice_id: str) -> Invoice | None:
+        from chalicelib import dynamo
+
+        raw = self.raw.get(invoice_id)
+        return dynamo._from_item(dynamo.InvoiceItem.from_raw_data(raw)) if raw else None
+
+    def save(self, invoice: Invoice, archive: list[Any]) -> None:
+        from chalicelib.errors import ConcurrentUpdate
+
+        stored = self.raw.get(invoice.id)
+        stored_version = int(stored["version"]["N"]) if stored else None
+        if stored_version != invoice.version:
+            raise ConcurrentUpdate(invoice.id)
+        invoice.version = (invoice.version or 0) + 1
+        self._put(invoice)
+        self.saves += 1
+
+
+def _world_with_invoices(
+    world: World | None, store: FakeInvoiceStore, count: int, emails: Sequence[str]
+) -> tuple[Context, list[Invoice]]:
+    """A context over fakes holding ``count`` copies of an invoice the service sent."""
+    from chalicelib import service
+
+    base = world or make_world()
+    ctx = make_context(
+        invoices=store,
+        accounts=base.accounts,
+        unprocessed=base.unprocessed,
+        mailer=base.mailer,
+        metrics=base.metrics,
+        clock=base.clock,
+    )
+    owner = account()
+    base.accounts.put_account(owner)
+    with quiet():
+        template = service.send_invoice(ctx, owner, invoice_body(list(emails)), None).invoice
+    stored = store.get(template.id)
+    assert stored is not None
+    copies = []
+    for _ in range(count):
+        copy = clone(stored)
+        assert store.create(copy, None)
+        copies.append(copy)
+    return ctx, copies
+
+
+def _row(measure: str, cpu: list[float], wall: list[float], target: bool, **data: Any) -> Row:
+    s = summary_ms(cpu)
+    ok = s["median_ms"] < TARGET_MS and s["p99_ms"] < TARGET_MS
+    return Row(
+        SECTION,
+        measure,
+        f"median {s['median_ms']:.3f} ms, p99 {s['p99_ms']:.3f} ms CPU (n={s['n']:,})",
+        f"< {TARGET_MS:g} ms median and p99" if target else "",
+        verdict(ok) if target else "info",
+        {"cpu": s, "wall": summary_ms(wall), **data},
+    )
+
+
+def pixel_opens(mode: Mode, store: FakeInvoiceStore) -> tuple[list[float], list[float]]:
+    from chalicelib import service
+
+    world = make_world()
+    ctx, invoices = _world_with_invoices(
+        world, store, mode.cpu_invoices, ["ana@globex.example", "luis@globex.example"]
+    )
+    tokens = [
+        ctx.signer.token_for(invoice.id, recipient.id) + ".gif"
+        for invoice in invoices
+        for recipient in invoice.recipients
+    ]
+    results: list[bool] = []
+
+    def open_pixel(n: int) -> None:
+        world.clock.advance(1)
+        results.append(
+            service.record_pixel_open(
+                ctx, tokens[n % len(tokens)], USER_AGENT, "203.0.113.9", "GET", f"req-{n}"
+            )
+        )
+
+    timed(range(min(50, mode.cpu_opens)), lambda n: open_pixel(-1 - n))  # warm-up
+    results.clear()
+    cpu, wall = timed(range(mode.cpu_opens), open_pixel)
+    assert all(results), "an open was not recorded"
+    return cpu, wall
+
+
+def ses_events(mode: Mode) -> tuple[list[Row], dict[str, Any]]:
+    from chalicelib import service
+
+    per_type: dict[str, dict[str, float]] = {}
+    all_cpu: list[float] = []
+    all_wall: list[float] = []
+    dup_cpu: list[float] = []
+    dup_wall: list[float] = []
+    world = make_world()
+    for case in SES_CASES:
+        ctx, invoices = _world_with_invoices(
+            world, world.invoices, mode.cpu_events_per_type, case.recipients
+        )
+        events = []
+        for invoice in invoices:
+            recipient = next(r for r in invoice.recipients if r.email == routed_email(case))
+            message_id = f"bench-{uuid.uuid4()}"
+            world.invoices.put_message_refs(
+                [MessageRef(message_id, ACCOUNT, invoice.id, recipient.id)], 0
+            )
+            events.append(ses_event(case, invoice.id, recipient.id, message_id))
+        outcomes: list[dict[str, int]] = []
+
+        def process(event: dict[str, Any], ctx: Context = ctx, out: list[Any] = outcomes) -> None:
+            out.append(service.process_sns_event(ctx, event))
+
+        cpu, wall = timed(events, process)
+        assert all(o["processed"] == 1 for o in outcomes), (case.file, outcomes[:3])
+        per_type[case.label] = summary_ms(cpu)
+        all_cpu += cpu
+        all_wall += wall
+        outcomes.clear()
+        cpu, wall = timed(events[:50], process)
+        assert all(o["duplicate"] == 1 for o in outcomes), (case.file, outcomes[:3])
+        dup_cpu += cpu
+        dup_wall += wall
+    worst = max(per_type.items(), key=lambda kv: kv[1]["median_ms"])
+    rows = [
+        _row(
+            f"SES event, service over fakes ({len(SES_CASES)} types)",
+            all_cpu,
+            all_wall,
+            False,
+            per_type=per_type,
+        ),
+        _row("SES event, duplicate delivery, service over fakes", dup_cpu, dup_wall, False),
+    ]
+    rows[0].value += f"; slowest type {worst[0]} median {worst[1]['median_ms']:.3f} ms"
+    return rows, per_type
+
+
+def route_forged(mode: Mode) -> tuple[list[float], list[float]]:
+    from app import app
+
+    token = "AQ" + "A" * 56
+    events = [pixel_event(token) for _ in range(mode.cpu_route_calls)]
+    context = LambdaContext()
+
+    def call(event: dict[str, Any]) -> None:
+        response = app(event, context)
+        assert response["statusCode"] == 200, response
+        assert response["isBase64Encoded"], response
+
+    timed(events[:20], call)  # warm-up
+    return timed(events, call)
+
+
+def route_moto(mode: Mode) -> tuple[list[float], list[float]]:
+    """The pixel route with the real adapters against the moto server."""
+    from app import app
+
+    tokens = tokens_for(store_copies(sent_invoice(["ana@globex.example"]), 50))
+    calls = max(20, mode.cpu_route_calls // 2)
+    events = [pixel_event(tokens[n % len(tokens)]) for n in range(calls)]
+    context = LambdaContext()
+
+    def call(event: dict[str, Any]) -> None:
+        response = app(event, context)
+        assert response["statusCode"] == 200, response
+
+    timed(events[:10], call)  # warm-up: the botocore client, the first connection
+    return timed(events[10:], call)
+
+
+def run(mode: Mode) -> list[Row]:
+    rows: list[Row] = []
+    cpu, wall = pixel_opens(mode, FakeInvoiceStore())
+    rows.append(_row("pixel open: service.record_pixel_open over tests.fakes", cpu, wall, True))
+    service_median = statistics.median(cpu)
+    cpu, wall = pixel_opens(mode, MarshallingInvoiceStore())
+    rows.append(_row("pixel open: service + DynamoDB item marshalling, no I/O", cpu, wall, True))
+    cpu, wall = route_forged(mode)
+    rows.append(_row("pixel route app(event, ctx), forged token (no storage)", cpu, wall, False))
+    route_median = statistics.median(cpu)
+    estimate_ms = (service_median + route_median) * 1000
+    rows.append(
+        Row(
+            SECTION,
+            "pixel request ≈ route dispatch + service (sum of medians)",
+            f"≈ {estimate_ms:.3f} ms CPU",
+            f"< {TARGET_MS:g} ms",
+            verdict(estimate_ms < TARGET_MS),
+            {"estimate_ms": round(estimate_ms, 4)},
+        )
+    )
+    cpu, wall = route_moto(mode)
+    rows.append(
+        _row("pixel route, real adapters vs moto (this process; botocore incl.)", cpu, wall, False)
+    )
+    rows[-1].value += f"; wall median {statistics.median(wall) * 1000:.1f} ms"
+    ses_rows, _ = ses_events(mode)
+    rows.extend(ses_rows)
+    return rows

@@ -1,0 +1,125 @@
+"""Operator commands (tools/admin.py) against moto: account settings, reclassify,
+replaying kept payloads."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from chalicelib import dynamo
+from chalicelib.container import context
+from chalicelib.model import parse_iso
+from tests.integration.conftest import (
+    FIXTURES,
+    HUMAN,
+    Stack,
+    auth,
+    invoice_body,
+    message_to,
+    post_invoice,
+    sns_event,
+)
+from tools import admin
+
+ONE = {"recipients": [{"email": "ana@globex.example"}]}
+
+
+def test_account_settings_are_validated_and_applied(
+    client: Client, api_key: str, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        admin.main(
+            ["account", "--account", "acme", "--time-zone", "Mars/Olympus", "--retention-days", "0"]
+        )
+        == 2
+    )
+    error = capsys.readouterr().err
+    assert "time_zone" in error
+    assert "retention_days" in error
+    assert (
+        admin.main(
+            [
+                "account",
+                "--account",
+                "acme",
+                "--tracking",
+                "off",
+                "--retention-days",
+                "30",
+                "--time-zone",
+                "Europe/Madrid",
+            ]
+        )
+        == 0
+    )
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["tracking"], shown["retention_days"], shown["time_zone"]) == (
+        False,
+        30,
+        "Europe/Madrid",
+    )
+    invoice_id = post_invoice(client, api_key, invoice_body(**ONE)).json_body["id"]
+    assert "/t/" not in message_to(stack, "ana@globex.example").html()
+    item = boto3.client("dynamodb").get_item(
+        TableName="sobre", Key={"pk": {"S": f"INVOICE#{invoice_id}"}, "sk": {"S": "INVOICE"}}
+    )["Item"]
+    expires = int(item["expires_at"]["N"])
+    activity = parse_iso(item["last_activity_at"]["S"])
+    assert abs(expires - (activity + timedelta(days=30)).timestamp()) < 2
+
+
+def test_reclassify_rejudges_stored_opens(client: Client, api_key: str, stack: Stack) -> None:
+    invoice_id = post_invoice(client, api_key, invoice_body(**ONE)).json_body["id"]
+    client.http.get(message_to(stack, "ana@globex.example").pixel_path(), headers=HUMAN)
+    # Pretend older rules had judged this open a scanner's.
+    store = context().invoices
+    invoice = store.get(invoice_id)
+    assert invoice is not None
+    for event in invoice.events:
+        if event.type == "open":
+            event.details["verdict"] = "scanner"
+    invoice.recipients[0].open_count = 0
+    invoice.recipients[0].first_opened_at = None
+    invoice.recipients[0].status = "sent"
+    invoice.status = "sent"
+    store.save(invoice, [])
+    assert (
+        client.http.get("/invoices?status=opened", headers=auth(api_key)).json_body["items"] == []
+    )
+
+    assert admin.main(["reclassify"]) == 0
+    listed = client.http.get("/invoices?status=opened", headers=auth(api_key)).json_body
+    assert [i["id"] for i in listed["items"]] == [invoice_id]
+    assert listed["items"][0]["open_count"] == 1
+    assert admin.main(["reclassify"]) == 0  # idempotent: nothing left to change
+
+
+def test_kept_payloads_can_be_replayed_once_they_make_sense(
+    client: Client, api_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    created = post_invoice(client, api_key, invoice_body(**ONE)).json_body
+    message = json.loads((FIXTURES / "ses-events" / "event-delivery.awsdocs.json").read_text())
+    message["mail"]["tags"].update({"sobre-account": ["acme"], "sobre-invoice": [created["id"]]})
+    message["mail"]["destination"] = message["delivery"]["recipients"] = ["ana@globex.example"]
+    record = sns_event(json.dumps(message))["Records"][0]
+    kept = dynamo.DynamoUnprocessedStore(180)
+    kept.keep("2026-11-29T10:00:00.000Z", "kept by hand", json.dumps(record))
+    kept.keep("2026-11-29T10:00:01.000Z", "garbage", json.dumps({"Sns": {"Message": "hi"}}))
+
+    assert admin.main(["unprocessed", "list"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    listed = [line for line in lines if "reason" in line and "payload" in line]
+    assert {item["reason"] for item in listed} == {"kept by hand", "garbage"}
+
+    assert admin.main(["unprocessed", "replay", "--delete"]) == 0
+    out = capsys.readouterr().out
+    assert "processed" in out
+    assert "unprocessable" in out
+    remaining = kept.list_unprocessed(10)
+    assert [item["reason"] for item in remaining] == ["garbage"]  # kept until it makes sense
+    detail = client.http.get(f"/invoices/{created['id']}", headers=auth(api_key)).json_body
+    assert detail["status"] == "delivered"

@@ -1,0 +1,148 @@
+"""The hosted invoice behind "View invoice": the page, its display beacon, the PDF, and
+what counts as `viewed` — against moto, through Chalice's test client."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+
+from chalice.test import Client
+
+from tests.integration.conftest import (
+    HUMAN,
+    HUMAN_UA,
+    Stack,
+    auth,
+    invoice_body,
+    message_to,
+    post_invoice,
+)
+
+PDF = b"%PDF-1.4\n% a tiny test file\n%%EOF"
+
+
+def send(client: Client, key: str, **overrides: Any) -> dict[str, Any]:
+    body = invoice_body(recipients=[{"email": "ana@globex.example", "name": "Ana"}], **overrides)
+    response = post_invoice(client, key, body)
+    assert response.status_code == 201, response.body
+    return dict(response.json_body)
+
+
+def view_path(stack: Stack) -> str:
+    html = message_to(stack, "ana@globex.example").html()
+    found = re.search(r'href="https://track\.example\.com(/v/[A-Za-z0-9_-]+)"', html)
+    assert found, "no View invoice link in the email"
+    return found.group(1)
+
+
+def recipient(client: Client, key: str, invoice_id: str) -> dict[str, Any]:
+    detail = client.http.get(f"/invoices/{invoice_id}", headers=auth(key)).json_body
+    return dict(detail["recipients"][0])
+
+
+def test_the_email_links_to_a_hosted_page_without_identifying_data(
+    client: Client, api_key: str, stack: Stack
+) -> None:
+    send(client, api_key)
+    path = view_path(stack)
+    assert "INV-2026-001" not in path
+    assert "globex" not in path
+    page = client.http.get(path, headers=HUMAN)
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    text = page.body.decode()
+    assert "INV-2026-001" in text
+    assert "Globex S.L." in text
+    nonce = re.search(r"script-src 'nonce-([^']+)'", page.headers["Content-Security-Policy"])
+    assert nonce is not None
+    assert f'<script nonce="{nonce.group(1)}">' in text
+    assert f"{path}/seen" in text  # the display beacon
+
+
+def test_a_person_viewing_the_page_makes_the_invoice_viewed(
+    client: Client, api_key: str, stack: Stack
+) -> None:
+    invoice_id = send(client, api_key)["id"]
+    path = view_path(stack)
+    client.http.get(path, headers=HUMAN)
+    # The page fetch alone proves nothing: scanners fetch every link.
+    assert recipient(client, api_key, invoice_id)["status"] == "sent"
+    seen = client.http.post(
+        f"{path}/seen",
+        headers={**HUMAN, "Content-Type": "application/json"},
+        body=json.dumps({"trigger": "visible"}),
+    )
+    assert seen.status_code == 204
+    ana = recipient(client, api_key, invoice_id)
+    assert ana["status"] == "viewed"
+    assert ana["viewed_at"] is not None
+    listed = client.http.get("/invoices?status=viewed", headers=auth(api_key)).json_body
+    assert [i["id"] for i in listed["items"]] == [invoice_id]
+    events = client.http.get(f"/invoices/{invoice_id}/events", headers=auth(api_key)).json_body
+    viewed = [e for e in events["items"] if e["type"] == "viewed"]
+    assert viewed[0]["details"]["verdict"] == "human"
+    assert viewed[0]["details"]["trigger"] == "visible"
+
+
+def test_a_scanner_following_the_link_is_recorded_but_never_viewed(
+    client: Client, api_key: str, stack: Stack
+) -> None:
+    invoice_id = send(client, api_key)["id"]
+    path = view_path(stack)
+    scanner = {"User-Agent": "Barracuda Sentinel (EE)"}
+    assert client.http.get(path, headers=scanner).status_code == 200
+    client.http.post(
+        f"{path}/seen", headers={**scanner, "Content-Type": "application/json"}, body="{}"
+    )
+    ana = recipient(client, api_key, invoice_id)
+    assert ana["status"] == "sent"
+    events = client.http.get(f"/invoices/{invoice_id}/events", headers=auth(api_key)).json_body
+    fetches = [e for e in events["items"] if e["type"] in ("view", "viewed")]
+    assert [e["details"]["verdict"] for e in fetches] == ["scanner", "scanner"]
+    assert "ua:scanner:barracuda" in fetches[0]["details"]["reasons"]
+
+
+def test_the_pdf_is_downloadable_from_the_page(client: Client, api_key: str, stack: Stack) -> None:
+    send(client, api_key, pdf_base64=base64.b64encode(PDF).decode())
+    path = view_path(stack)
+    assert f'href="{path}/pdf"' in client.http.get(path, headers=HUMAN).body.decode()
+    for accept in (None, "*/*", "application/pdf"):
+        headers = {} if accept is None else {"Accept": accept}
+        response = client.http.get(f"{path}/pdf", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/pdf"
+        assert response.body == PDF
+
+
+def test_forged_links_are_404_pages(client: Client) -> None:
+    for path in ("/v/forged", "/v/forged/pdf"):
+        response = client.http.get(path)
+        assert response.status_code == 404
+        assert response.headers["Content-Type"].startswith("text/html")
+    assert (
+        client.http.post(
+            "/v/forged/seen", body="{}", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 204
+    )
+
+
+def test_tracking_off_means_no_pixel_no_beacon_nothing_recorded(
+    client: Client, api_key: str, stack: Stack
+) -> None:
+    invoice_id = send(client, api_key, tracking=False)["id"]
+    html = message_to(stack, "ana@globex.example").html()
+    assert "/t/" not in html
+    path = view_path(stack)
+    page = client.http.get(path, headers=HUMAN).body.decode()
+    assert "/seen" not in page
+    client.http.post(
+        f"{path}/seen", headers={**HUMAN, "Content-Type": "application/json"}, body="{}"
+    )
+    pixel = path.replace("/v/", "/t/") + ".gif"
+    client.http.get(pixel, headers={"User-Agent": HUMAN_UA})
+    events = client.http.get(f"/invoices/{invoice_id}/events", headers=auth(api_key)).json_body
+    assert {e["type"] for e in events["items"]} == {"created", "sent"}
+    assert recipient(client, api_key, invoice_id)["status"] == "sent"

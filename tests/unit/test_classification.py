@@ -1,0 +1,781 @@
+"""Who fetched it (chalicelib/classification.py): every verdict, every reason code and
+confidence, the network labels of data/networks.json, and every row of
+tests/fixtures/user-agents.tsv at a person's timing. Pure, except one subprocess that
+checks the user-agent library stays off the pixel's cold start."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import inspect
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib import classification
+from chalicelib.classification import (
+    BURST_SIZE,
+    NETWORKS_FILE,
+    PERSON_VERDICTS,
+    SCANNER_NETWORK_WINDOW,
+    TOO_FAST_AFTER_DELIVERY,
+    VERDICTS,
+    FetchSignals,
+    Judgement,
+    classify,
+    network_label,
+)
+from chalicelib.tracking import truncate_ip
+
+pytestmark = pytest.mark.disable_socket
+
+ROOT = Path(__file__).resolve().parents[2]
+USER_AGENTS_TSV = ROOT / "tests" / "fixtures" / "user-agents.tsv"
+
+SENT = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
+DELIVERED = SENT + timedelta(seconds=2)
+PERSON_LATER = 2 * 3600.0  # seconds after delivery: a person reading their mail
+
+# Real user agents, all rows of tests/fixtures/user-agents.tsv (see its SOURCES.md).
+UA_OUTLOOK = (
+    "Microsoft Office/16.0 (Microsoft Outlook 16.0.12329; Pro), "
+    "Mozilla/4.0 (compatible; ms-office; MSOffice 16)"
+)
+UA_CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/132.0.0.0 Safari/537.36"
+)
+UA_THUNDERBIRD = (
+    "Mozilla/5.0 (X11; Linux x86_64; rv:24.0) Gecko/20100101 Thunderbird/24.4.0 Lightning/2.6.4"
+)
+UA_APPLE_MAIL = "Mail/3445.4.7 CFNetwork/889.9 Darwin/17.2.0 (x86_64)"
+UA_GMAIL_PROXY = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
+UA_MPP = "Mozilla/5.0"
+UA_FAKE_EDGE = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Mozilla/5.0"
+)
+UA_DEFENDER = (  # gophish/gophish#2646: known by its 40.94.x networks, not by this UA
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/101.0.4951.54 Safari/537.36"
+)
+
+
+def fetch(
+    user_agent: str | None,
+    after: float = PERSON_LATER,
+    *,
+    network: str | None = None,
+    method: str | None = "GET",
+    burst: int = 1,
+    repeat: bool = False,
+    from_sender: bool = False,
+    kind: Any = "open",
+    delivered: bool = True,
+    sent: bool = True,
+) -> FetchSignals:
+    """A fetch ``after`` seconds after delivery (after sending when not delivered)."""
+    anchor = DELIVERED if delivered else SENT
+    return FetchSignals(
+        kind=kind,
+        at=anchor + timedelta(seconds=after),
+        user_agent=user_agent,
+        network=network,
+        method=method,
+        sent_at=SENT if sent else None,
+        delivered_at=DELIVERED if delivered else None,
+        burst=burst,
+        repeat=repeat,
+        from_sender=from_sender,
+    )
+
+
+def context(judgement: Judgement) -> tuple[str, ...]:
+    return tuple(r for r in judgement.reasons if r.endswith("-fetch") or r.startswith("after-"))
+
+
+# -- verdicts ---------------------------------------------------------------------------
+
+
+def test_the_verdicts_are_the_documented_six() -> None:
+    assert VERDICTS == ("human", "proxy", "privacy_prefetch", "scanner", "sender", "unknown")
+    assert {"human", "proxy"} == PERSON_VERDICTS
+
+
+@pytest.mark.parametrize("verdict", VERDICTS)
+def test_is_person_only_for_human_and_proxy(verdict: Any) -> None:
+    assert Judgement(verdict, 0.5, ()).is_person is (verdict in ("human", "proxy"))
+
+
+# -- the catalogue: one example of every decisive reason, with verdict and confidence -------
+
+# template -> (signals, verdict, confidence, first reason)
+CATALOGUE: dict[str, tuple[FetchSignals, str, float, str]] = {
+    "sender-preview": (fetch(UA_CHROME, from_sender=True), "sender", 0.95, "sender-preview"),
+    "method:head": (fetch(UA_CHROME, method="HEAD"), "scanner", 0.9, "method:head"),
+    "ua:apple-mail-privacy-protection": (
+        fetch(UA_MPP, 1),
+        "privacy_prefetch",
+        0.9,
+        "ua:apple-mail-privacy-protection",
+    ),
+    "ua:image-proxy:{}": (fetch(UA_GMAIL_PROXY), "proxy", 0.95, "ua:image-proxy:gmail"),
+    "ua:scanner:{}": (fetch("curl/8.5.0"), "scanner", 0.95, "ua:scanner:http-library"),
+    "ua:scanner:fake-edge": (fetch(UA_FAKE_EDGE, 1), "scanner", 0.9, "ua:scanner:fake-edge"),
+    "ua:missing": (fetch(None), "unknown", 0.5, "ua:missing"),
+    "ua:bot": (
+        fetch("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)"),
+        "scanner",
+        0.8,
+        "ua:bot",
+    ),
+    "net:{}": (fetch(UA_DEFENDER, 30, network="40.94.89.0/24"), "scanner", 0.85, "net:microsoft"),
+    "burst:{}": (fetch(UA_CHROME, burst=BURST_SIZE), "scanner", 0.8, f"burst:{BURST_SIZE}"),
+    "timing:too-fast": (fetch(UA_CHROME, 1), "scanner", 0.7, "timing:too-fast"),
+    "ua:unrecognised": (fetch("UA"), "unknown", 0.5, "ua:unrecognised"),
+    "ua:client:{}": (fetch(UA_OUTLOOK), "human", 0.85, "ua:client:outlook"),
+}
+
+
+@pytest.mark.parametrize("template", list(CATALOGUE))
+def test_catalogue_example_gives_its_verdict_confidence_and_reason(template: str) -> None:
+    signals, verdict, confidence, reason = CATALOGUE[template]
+    judgement = classify(signals)
+    assert (judgement.verdict, judgement.confidence) == (verdict, confidence)
+    assert judgement.reasons[0] == reason
+    assert reason.startswith(template.split("{}")[0])
+    assert judgement.is_person is (verdict in PERSON_VERDICTS)
+
+
+def test_every_verdict_is_reachable() -> None:
+    assert {classify(s).verdict for s, *_ in CATALOGUE.values()} == set(VERDICTS)
+
+
+def _template(node: ast.expr, assigned: dict[str, ast.expr]) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "{}"
+            for v in node.values
+        )
+    if isinstance(node, ast.Name) and node.id in assigned:
+        return _template(assigned[node.id], assigned)
+    raise AssertionError(f"a reason the test cannot read: {ast.dump(node)}")
+
+
+def test_the_catalogue_covers_every_reason_classify_can_give() -> None:
+    """Reads classify's source: a new rule must come with its catalogue example."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(classification.classify)))
+    assigned = {
+        target.id: node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    emitted = {
+        _template(argument, assigned)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "judged"
+        for argument in node.args[2:]
+    }
+    assert emitted == set(CATALOGUE)
+
+
+# -- each rule ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [
+        fetch(UA_CHROME, from_sender=True),
+        fetch(UA_CHROME, 1, from_sender=True, method="HEAD"),
+        fetch(UA_MPP, from_sender=True),
+        fetch(None, from_sender=True, network="40.94.89.0/24", burst=5),
+    ],
+)
+def test_the_senders_own_preview_wins_over_everything(signals: FetchSignals) -> None:
+    judgement = classify(signals)
+    assert (judgement.verdict, judgement.confidence) == ("sender", 0.95)
+    assert judgement.reasons[0] == "sender-preview"
+
+
+@pytest.mark.parametrize("method", ["HEAD", "head", "Head"])
+@pytest.mark.parametrize("user_agent", [UA_OUTLOOK, UA_GMAIL_PROXY, UA_MPP, None])
+def test_a_head_request_is_a_scanner_whatever_it_says(method: str, user_agent: str | None) -> None:
+    judgement = classify(fetch(user_agent, method=method))
+    assert (judgement.verdict, judgement.confidence) == ("scanner", 0.9)
+    assert judgement.reasons[0] == "method:head"
+
+
+@pytest.mark.parametrize("method", ["GET", "get", None])
+def test_get_or_no_method_is_judged_on_the_rest(method: str | None) -> None:
+    assert classify(fetch(UA_OUTLOOK, method=method)).verdict == "human"
+
+
+@pytest.mark.parametrize("after", [1, 60, PERSON_LATER, 5 * 86400])
+@pytest.mark.parametrize("user_agent", [UA_MPP, " Mozilla/5.0 ", "Mozilla/5.0\t"])
+def test_mpp_is_a_prefetch_at_any_time(user_agent: str, after: float) -> None:
+    judgement = classify(fetch(user_agent, after))
+    assert (judgement.verdict, judgement.confidence) == ("privacy_prefetch", 0.9)
+    assert judgement.reasons[0] == "ua:apple-mail-privacy-protection"
+
+
+def test_mpp_from_apples_network_is_surer() -> None:
+    judgement = classify(fetch(UA_MPP, 1, network="17.58.63.0/24"))
+    assert (judgement.verdict, judgement.confidence) == ("privacy_prefetch", 0.97)
+    assert judgement.reasons[0] == "ua:apple-mail-privacy-protection"
+    assert "net:apple" in judgement.reasons
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Mozilla/5.0 (Macintosh)",  # more than the bare token: not Apple's relay
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 12_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148",
+    ],
+)
+def test_only_the_bare_token_is_mpp(user_agent: str) -> None:
+    judgement = classify(fetch(user_agent))
+    assert judgement.verdict != "privacy_prefetch"
+    assert "ua:apple-mail-privacy-protection" not in judgement.reasons
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "name"),
+    [
+        (UA_GMAIL_PROXY, "gmail"),
+        ("YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html", "yahoo"),
+        ("RamblerMail/6.0 (incompatible; ImageProxy/6.0)", "webmail"),
+    ],
+)
+def test_webmail_image_proxies_count_as_a_person(user_agent: str, name: str) -> None:
+    judgement = classify(fetch(user_agent))
+    assert (judgement.verdict, judgement.confidence) == ("proxy", 0.95)
+    assert judgement.reasons[0] == f"ua:image-proxy:{name}"
+    assert judgement.is_person
+
+
+def test_gmail_proxy_from_googles_network_names_the_network() -> None:
+    judgement = classify(fetch(UA_GMAIL_PROXY, network="66.249.84.0/24"))
+    assert judgement.verdict == "proxy"
+    assert "net:google" in judgement.reasons
+
+
+# Each scanner token with a user agent carrying it. Rows marked "real" are published
+# strings (the user-agents.tsv source or the vendor's documentation); the others are
+# made up to carry the token, because no verbatim string was found.
+SCANNER_UAS: list[tuple[str, str]] = [
+    ("Barracuda Sentinel (EE)", "barracuda"),  # real (tsv)
+    (
+        "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/534+ (KHTML, like Gecko) BingPreview/1.0b",
+        "bing-preview",
+    ),  # real (tsv)
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Gmail-content-sampling",
+        "gmail-content-sampling",
+    ),  # real (tsv)
+    (
+        "Mozilla/5.0 (compatible; Yahoo Link Preview; "
+        "https://help.yahoo.com/kb/mail/yahoo-link-preview-SLN23615.html)",
+        "yahoo-link-preview",
+    ),  # real (tsv)
+    ("FastmailUA/1.0", "fastmail"),  # real (tsv)
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_13_1) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "HeadlessChrome/62.0.3202.89 Safari/537.36",
+        "headless-chrome",
+    ),  # real (tsv)
+    (
+        "Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) "
+        "PhantomJS/2.1.1 Safari/538.1",
+        "phantomjs",
+    ),
+    ("Mimecast URL Protect", "mimecast"),  # made up
+    ("Proofpoint URL Defense", "proofpoint"),  # made up
+    ("Mozilla/5.0 (compatible; urldefense)", "proofpoint"),  # made up
+    ("Mozilla/5.0 (compatible; linkprotect.cudasvc.com)", "barracuda"),  # made up
+    ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "slack-preview"),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "googlebot"),
+    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "bingbot"),
+    ("python-requests/2.31.0", "http-library"),
+    ("Python-urllib/3.11", "http-library"),
+    ("Python/3.11 aiohttp/3.9.1", "http-library"),
+    ("Go-http-client/1.1", "http-library"),
+    ("okhttp/4.12.0", "http-library"),
+    ("Java/17.0.2", "http-library"),
+    ("curl/8.5.0", "http-library"),
+    ("Wget/1.21.4", "http-library"),
+    ("libwww-perl/6.72", "http-library"),
+]
+
+
+@pytest.mark.parametrize(("user_agent", "name"), SCANNER_UAS, ids=[u for u, _ in SCANNER_UAS])
+def test_scanner_tokens(user_agent: str, name: str) -> None:
+    for variant in (user_agent, user_agent.upper(), user_agent.lower()):
+        judgement = classify(fetch(variant))
+        assert (judgement.verdict, judgement.confidence) == ("scanner", 0.95)
+        assert judgement.reasons[0] == f"ua:scanner:{name}"
+
+
+def test_every_scanner_token_has_an_example() -> None:
+    for token, name in classification._SCANNER_TOKENS:
+        examples = [ua for ua, label in SCANNER_UAS if label == name]
+        assert any(token.lower() in ua.lower() for ua in examples), token
+
+
+def test_fake_edge_is_a_scanner_but_the_real_edge_12_is_not() -> None:
+    judgement = classify(fetch(UA_FAKE_EDGE))
+    assert (judgement.verdict, judgement.confidence) == ("scanner", 0.9)
+    assert judgement.reasons[0] == "ua:scanner:fake-edge"
+    real_edge_12 = UA_FAKE_EDGE.removesuffix(" Mozilla/5.0")
+    assert classify(fetch(real_edge_12)).verdict == "human"
+
+
+@pytest.mark.parametrize("user_agent", [None, "", "   ", "\t"])
+def test_no_user_agent_is_unknown(user_agent: str | None) -> None:
+    judgement = classify(fetch(user_agent))
+    assert (judgement.verdict, judgement.confidence) == ("unknown", 0.5)
+    assert judgement.reasons[0] == "ua:missing"
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+        "facebookexternalhit/1.1",
+        "WhatsApp/2.23.20.0",
+        "TelegramBot (like TwitterBot)",
+    ],
+)
+def test_crawlers_named_by_the_library_are_scanners(user_agent: str) -> None:
+    judgement = classify(fetch(user_agent))
+    assert (judgement.verdict, judgement.confidence) == ("scanner", 0.8)
+    assert judgement.reasons[0] == "ua:bot"
+
+
+def test_a_crawler_that_starts_like_a_browser_is_still_a_crawler() -> None:
+    google_inspection_tool = (
+        "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/120.0.6099.71 Mobile Safari/537.36 "
+        "(compatible; Google-InspectionTool/1.0;)"
+    )
+    assert classify(fetch(google_inspection_tool)).verdict == "scanner"
+
+
+# A short family for every mail client pattern; the made-up strings just carry the
+# client's token (no published verbatim string was found for them).
+CLIENT_UAS: list[tuple[str, str]] = [
+    (UA_OUTLOOK, "outlook"),
+    (
+        "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 10.0; WOW64; Trident/7.0; .NET4.0C; "
+        ".NET4.0E; Microsoft Outlook 16.0.9126; ms-office; MSOffice 16)",
+        "outlook",
+    ),
+    ("MacOutlook/16.46.21021202 (Intelx64 Mac OS X 11.2.2 (Build 20D80))", "outlook-mac"),
+    ("Outlook-iOS/711.2304115.prod.iphone (3.26.0)", "outlook-mobile"),
+    ("Outlook-Android/2.0", "outlook-mobile"),  # made up
+    ("WindowsMail/17.5.9600.22013", "windows-mail"),
+    (UA_THUNDERBIRD, "thunderbird"),
+    (UA_APPLE_MAIL, "apple-mail"),
+    ("Android-Gmail/64562652 (sw411dp; 420dpi) (r7 TP1A.220624.014)", "gmail-android"),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/55.0.2883.87 Safari/537.36 eM Client/8.2.1659.0",
+        "em-client",
+    ),
+    ("Airmail 5.5.3 (Mac OS X)", "mail-client"),  # made up
+    ("Spark/2.11.20 (iPhone; iOS 16.1)", "mail-client"),  # made up
+    ("Postbox/7.0.60", "mail-client"),  # made up
+    ("Mailbird/2.9.83", "mail-client"),  # made up
+    ("Evolution/3.46.4", "mail-client"),  # made up
+    ("KMail/5.22.3", "mail-client"),  # made up
+    (UA_CHROME, "browser"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", "browser"),
+    # Not browser-shaped: the library names them.
+    ("Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)", "ie"),
+    ("Opera/9.80 (Windows NT 6.1) Presto/2.12.388 Version/12.16", "opera"),
+    ("Mozilla/5.0 (iPhone)", "mobile-safari-ui-wkwebview"),
+]
+
+
+@pytest.mark.parametrize(("user_agent", "family"), CLIENT_UAS, ids=[u for u, _ in CLIENT_UAS])
+def test_mail_clients_and_browsers_are_people(user_agent: str, family: str) -> None:
+    first = classify(fetch(user_agent))
+    assert (first.verdict, first.confidence) == ("human", 0.85)
+    assert first.reasons == (f"ua:client:{family}", "first-fetch", "after-delivery:7200s")
+    again = classify(fetch(user_agent, repeat=True))
+    assert (again.verdict, again.confidence) == ("human", 0.9)
+    assert again.reasons == (f"ua:client:{family}", "repeat-fetch", "after-delivery:7200s")
+
+
+def test_every_mail_client_pattern_has_an_example() -> None:
+    families = {family for _, family in CLIENT_UAS}
+    assert {name for _, name in classification._MAIL_CLIENTS} <= families
+
+
+@pytest.mark.parametrize("user_agent", ["UA", "SomethingElse/1.0", "x"])
+def test_an_unrecognised_agent_is_unknown(user_agent: str) -> None:
+    judgement = classify(fetch(user_agent))
+    assert (judgement.verdict, judgement.confidence) == ("unknown", 0.5)
+    assert judgement.reasons[0] == "ua:unrecognised"
+    # ... unless the timing already says machine.
+    fast = classify(fetch(user_agent, 1))
+    assert (fast.verdict, fast.reasons[:2]) == ("scanner", ("timing:too-fast", "ua:client:other"))
+
+
+# -- networks ------------------------------------------------------------------------------
+
+NETWORKS: dict[str, Any] = json.loads(NETWORKS_FILE.read_text())["networks"]
+# Gateways whose fetches are machines whatever the user agent says, and networks that
+# only inform (a webmail proxy's or Apple's relay): the test must know every label.
+SCANNER_LABELS = {"microsoft", "barracuda", "mimecast", "proofpoint"}
+INFORMATIONAL_LABELS = {"google", "yahoo", "apple"}
+
+
+def test_every_network_label_is_known_to_these_tests() -> None:
+    assert set(NETWORKS) == SCANNER_LABELS | INFORMATIONAL_LABELS
+    assert classification._SCANNER_NETWORKS == SCANNER_LABELS
+
+
+def _ranges() -> list[tuple[str, str]]:
+    return [(label, cidr) for label, entry in NETWORKS.items() for cidr in entry["ranges"]]
+
+
+def _truncated(cidr: str) -> list[str]:
+    """The first and last /24 (IPv4) or /48 (IPv6) inside a range, as stored."""
+    network = ipaddress.ip_network(cidr)
+    prefix = 24 if network.version == 4 else 48
+    if network.prefixlen >= prefix:
+        return [str(network)]
+    first = ipaddress.ip_network(f"{network.network_address}/{prefix}", strict=False)
+    last = ipaddress.ip_network(f"{network.broadcast_address}/{prefix}", strict=False)
+    return [str(first), str(last)]
+
+
+@pytest.mark.parametrize(("label", "cidr"), _ranges(), ids=[c for _, c in _ranges()])
+def test_network_label_of_every_range(label: str, cidr: str) -> None:
+    assert network_label(cidr) == label
+    for truncated in _truncated(cidr):
+        assert network_label(truncated) == label, truncated
+
+
+def test_every_label_has_ranges_and_both_families_are_covered() -> None:
+    for label, entry in NETWORKS.items():
+        assert entry["ranges"], label
+        assert entry["meaning"], label
+        assert entry["source"], label
+    versions = {ipaddress.ip_network(c).version for _, c in _ranges()}
+    assert versions == {4, 6}
+
+
+@pytest.mark.parametrize(
+    ("address", "label"),
+    [
+        ("40.94.89.23", "microsoft"),  # Safe Links detonation, gophish/gophish#2646
+        ("40.94.29.84", "microsoft"),  # mautic/mautic#9400
+        ("40.107.218.12", "microsoft"),  # gophish/gophish#973
+        ("2a01:111:f400:7e1a::5", "microsoft"),
+        ("2a01:111:f403:c000::1", "microsoft"),
+        ("::ffff:40.94.89.23", "microsoft"),  # IPv4-mapped
+        ("66.249.84.30", "google"),
+        ("17.58.63.5", "apple"),
+        ("98.137.1.1", "yahoo"),
+        ("148.163.140.9", "proofpoint"),
+        ("205.139.110.30", "mimecast"),
+        ("209.222.82.1", "barracuda"),
+        ("203.0.113.77", None),
+        ("104.28.40.7", None),  # Cloudflare: an iCloud Private Relay egress, not listed
+        ("2001:db8:abcd:12::1", None),
+        ("2a01:111:f402::1", None),  # next to Microsoft's /48s, not in them
+    ],
+)
+def test_network_label_of_an_address_as_the_pixel_stores_it(
+    address: str, label: str | None
+) -> None:
+    assert network_label(truncate_ip(address)) == label
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [None, "", "garbage", "40.94.0.0/33", "999.1.1.0/24", "40.94.x.0/24", "2a01:111:f400::/129"],
+)
+def test_network_label_of_garbage_is_none(garbage: str | None) -> None:
+    assert network_label(garbage) is None
+
+
+def test_an_ipv4_network_never_matches_an_ipv6_range() -> None:
+    # 42.1.1.17 has the same leading bytes as Microsoft's 2a01:111:...: families never mix.
+    assert network_label("42.1.1.0/24") is None
+
+
+@pytest.mark.parametrize("label", sorted(SCANNER_LABELS))
+def test_a_browser_from_a_gateway_network_soon_after_delivery_is_a_scanner(label: str) -> None:
+    network = _truncated(NETWORKS[label]["ranges"][0])[0]
+    window = SCANNER_NETWORK_WINDOW.total_seconds()
+    for after in (0, 30, window):
+        judgement = classify(fetch(UA_DEFENDER, after, network=network))
+        assert (judgement.verdict, judgement.confidence) == ("scanner", 0.85), after
+        assert judgement.reasons[:2] == (f"net:{label}", "ua:client:browser")
+        assert judgement.reasons.count(f"net:{label}") == 1
+    # The current rule: past the window, a gateway network no longer decides. (Arguable:
+    # these ranges are mail gateways, not networks people browse from, at any time.)
+    later = classify(fetch(UA_DEFENDER, window + 1, network=network))
+    assert later.verdict == "human"
+    assert f"net:{label}" in later.reasons
+
+
+@pytest.mark.parametrize("label", sorted(SCANNER_LABELS))
+def test_a_gateway_network_with_no_send_or_delivery_time_is_a_scanner(label: str) -> None:
+    network = _truncated(NETWORKS[label]["ranges"][0])[0]
+    signals = replace(fetch(UA_DEFENDER, network=network), sent_at=None, delivered_at=None)
+    assert classify(signals).verdict == "scanner"
+
+
+def test_the_gateway_window_counts_from_the_send_when_there_is_no_delivery() -> None:
+    network = "40.94.89.0/24"
+    assert classify(fetch(UA_DEFENDER, 30, network=network, delivered=False)).verdict == "scanner"
+    window = SCANNER_NETWORK_WINDOW.total_seconds()
+    late = fetch(UA_DEFENDER, window + 1, network=network, delivered=False)
+    assert classify(late).verdict == "human"
+
+
+@pytest.mark.parametrize("label", sorted(INFORMATIONAL_LABELS))
+def test_other_networks_only_inform(label: str) -> None:
+    network = _truncated(NETWORKS[label]["ranges"][0])[0]
+    judgement = classify(fetch(UA_CHROME, 30, network=network))
+    assert (judgement.verdict, judgement.confidence) == ("human", 0.85)
+    assert judgement.reasons == (
+        "ua:client:browser",
+        "first-fetch",
+        "after-delivery:30s",
+        f"net:{label}",
+    )
+
+
+# -- bursts and timing ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("burst", [BURST_SIZE, BURST_SIZE + 1, 5])
+def test_a_burst_is_a_scanner(burst: int) -> None:
+    judgement = classify(fetch(UA_CHROME, burst=burst))
+    assert (judgement.verdict, judgement.confidence) == ("scanner", 0.8)
+    assert judgement.reasons[:2] == (f"burst:{burst}", "ua:client:browser")
+    # A person seen before does not excuse a burst.
+    assert classify(fetch(UA_CHROME, burst=burst, repeat=True)).verdict == "scanner"
+
+
+def test_less_than_a_burst_is_not() -> None:
+    assert BURST_SIZE >= 2
+    assert classify(fetch(UA_CHROME, burst=BURST_SIZE - 1)).verdict == "human"
+
+
+def test_a_gateway_network_outranks_a_burst() -> None:
+    judgement = classify(fetch(UA_CHROME, 20, network="40.94.89.0/24", burst=BURST_SIZE))
+    assert judgement.reasons[0] == "net:microsoft"
+
+
+def test_a_burst_outranks_timing() -> None:
+    assert classify(fetch(UA_CHROME, 1, burst=BURST_SIZE)).reasons[0] == f"burst:{BURST_SIZE}"
+
+
+def test_too_fast_after_delivery_is_a_scanner() -> None:
+    limit = TOO_FAST_AFTER_DELIVERY.total_seconds()
+    for after in (-5, 0, 1, limit):
+        judgement = classify(fetch(UA_OUTLOOK, after))
+        assert (judgement.verdict, judgement.confidence) == ("scanner", 0.7), after
+        assert judgement.reasons[:2] == ("timing:too-fast", "ua:client:outlook")
+    assert classify(fetch(UA_OUTLOOK, limit + 1)).verdict == "human"
+
+
+@pytest.mark.parametrize("after", [4, 10, 45, 90])
+def test_a_person_can_open_within_a_minute_of_delivery(after: float) -> None:
+    assert after > TOO_FAST_AFTER_DELIVERY.total_seconds()
+    assert classify(fetch(UA_CHROME, after)).verdict == "human"
+
+
+def test_a_repeat_is_never_too_fast() -> None:
+    judgement = classify(fetch(UA_OUTLOOK, 1, repeat=True))
+    assert (judgement.verdict, judgement.confidence) == ("human", 0.9)
+
+
+def test_the_send_time_alone_never_makes_a_fetch_too_fast() -> None:
+    judgement = classify(fetch(UA_OUTLOOK, 1, delivered=False))
+    assert judgement.verdict == "human"
+    assert judgement.reasons == ("ua:client:outlook", "first-fetch", "after-send:1s")
+
+
+# -- context reasons -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("signals", "_verdict", "_confidence", "_reason"), CATALOGUE.values())
+def test_every_verdict_carries_the_context(
+    signals: FetchSignals, _verdict: str, _confidence: float, _reason: str
+) -> None:
+    seconds = int((signals.at - DELIVERED).total_seconds())
+    assert context(classify(signals)) == ("first-fetch", f"after-delivery:{seconds}s")
+    assert context(classify(replace(signals, repeat=True))) == (
+        "repeat-fetch",
+        f"after-delivery:{seconds}s",
+    )
+
+
+def test_context_anchors_on_delivery_then_send_then_nothing() -> None:
+    assert context(classify(fetch(UA_OUTLOOK, 600))) == ("first-fetch", "after-delivery:600s")
+    assert context(classify(fetch(UA_OUTLOOK, 600, delivered=False))) == (
+        "first-fetch",
+        "after-send:600s",
+    )
+    bare = replace(fetch(UA_OUTLOOK), sent_at=None, delivered_at=None)
+    assert classify(bare).reasons == ("ua:client:outlook", "first-fetch")
+
+
+def test_reasons_never_repeat_and_the_decisive_one_comes_first() -> None:
+    for signals, *_ in CATALOGUE.values():
+        for variant in (signals, replace(signals, network="40.94.89.0/24")):
+            reasons = classify(variant).reasons
+            assert len(reasons) == len(set(reasons)), reasons
+            assert not reasons[0].endswith("-fetch")
+            assert not reasons[0].startswith("after-")
+
+
+@pytest.mark.parametrize("kind", ["open", "click", "view"])
+def test_the_kind_of_fetch_does_not_change_the_verdict(kind: str) -> None:
+    for signals, verdict, *_ in CATALOGUE.values():
+        assert classify(replace(signals, kind=kind)).verdict == verdict  # type: ignore[arg-type]
+
+
+def test_confidences_are_rounded_probabilities() -> None:
+    for signals, *_ in CATALOGUE.values():
+        confidence = classify(signals).confidence
+        assert 0 < confidence <= 1
+        assert round(confidence, 2) == confidence
+
+
+# -- tests/fixtures/user-agents.tsv ------------------------------------------------------------
+
+
+def _tsv_rows() -> list[dict[str, str]]:
+    with USER_AGENTS_TSV.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+TSV_ROWS = _tsv_rows()
+KIND_VERDICT = {
+    "human": "human",
+    "proxy": "proxy",
+    "privacy-prefetch": "privacy_prefetch",
+    "security-scanner": "scanner",
+    # Preview bots and headless browsers: "scanner" in the module's own docstring.
+    "unknown": "scanner",
+}
+
+
+def _is_generic_microsoft_scanner(row: dict[str, str]) -> bool:
+    """Microsoft's scanners use ordinary browser user agents (see SOURCES.md)."""
+    return row["kind"] == "security-scanner" and row["client"].startswith("Microsoft")
+
+
+def test_the_tsv_is_well_formed() -> None:
+    assert len(TSV_ROWS) >= 30
+    for row in TSV_ROWS:
+        assert set(row) == {"user_agent", "client", "kind", "source"}
+        assert all(row.values()), row
+        assert row["kind"] in KIND_VERDICT
+    assert len({r["user_agent"] for r in TSV_ROWS}) == len(TSV_ROWS)
+    assert sum(map(_is_generic_microsoft_scanner, TSV_ROWS)) == 2
+
+
+@pytest.mark.parametrize("row", TSV_ROWS, ids=[r["client"] for r in TSV_ROWS])
+def test_every_tsv_row_at_a_persons_timing(row: dict[str, str]) -> None:
+    """Two hours after delivery, network unknown: only the user agent can tell."""
+    judgement = classify(fetch(row["user_agent"]))
+    if _is_generic_microsoft_scanner(row):
+        # The documented limit: by user agent alone, Microsoft's scanners are people.
+        assert (judgement.verdict, judgement.reasons[0]) == ("human", "ua:client:browser")
+    else:
+        assert judgement.verdict == KIND_VERDICT[row["kind"]], judgement.reasons
+    assert judgement.is_person is (judgement.verdict in ("human", "proxy"))
+
+
+@pytest.mark.parametrize(
+    "row",
+    [r for r in TSV_ROWS if _is_generic_microsoft_scanner(r)],
+    ids=lambda r: r["client"],
+)
+def test_microsofts_scanners_are_caught_only_by_network_or_timing(row: dict[str, str]) -> None:
+    ua = row["user_agent"]
+    by_network = classify(fetch(ua, 30, network="40.94.89.0/24", kind="click"))
+    assert (by_network.verdict, by_network.reasons[0]) == ("scanner", "net:microsoft")
+    by_ipv6_network = classify(fetch(ua, 30, network="2a01:111:f403:c000::/48", kind="click"))
+    assert (by_ipv6_network.verdict, by_ipv6_network.reasons[0]) == ("scanner", "net:microsoft")
+    by_timing = classify(fetch(ua, 1, kind="click"))
+    assert (by_timing.verdict, by_timing.reasons[0]) == ("scanner", "timing:too-fast")
+    assert classify(fetch(ua, 30, kind="click")).verdict == "human"
+    assert classify(fetch(ua, 30, network="203.0.113.0/24", kind="click")).verdict == "human"
+
+
+# -- the user-agent library stays off the pixel's cold start -------------------------------
+
+_LAZY_IMPORT_PROBE = """
+import sys
+from datetime import UTC, datetime
+import chalicelib.status  # what the pixel handler loads
+from chalicelib.classification import FetchSignals, classify
+
+def judge(ua):
+    at = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    return classify(FetchSignals("open", at, ua, None, "GET", None, None, 1, False))
+
+for ua in json.loads(sys.argv[1]):
+    judge(ua)
+assert "ua_parser" not in sys.modules, "loaded for a common user agent"
+judge("SomethingElse/1.0")
+assert "ua_parser" in sys.modules, "never loaded for an unrecognised agent"
+print("ok")
+"""
+
+
+def test_common_agents_do_not_load_the_user_agent_library() -> None:
+    common = [
+        UA_OUTLOOK,
+        UA_CHROME,
+        UA_THUNDERBIRD,
+        UA_APPLE_MAIL,
+        UA_GMAIL_PROXY,
+        UA_MPP,
+        UA_FAKE_EDGE,
+        "Outlook-iOS/711.2304115.prod.iphone (3.26.0)",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 12_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148",
+        "curl/8.5.0",
+        "",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", "import json\n" + _LAZY_IMPORT_PROBE, json.dumps(common)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
