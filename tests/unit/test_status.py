@@ -24,6 +24,7 @@ from chalicelib.classification import (
     PERSON_VERDICTS,
     SCANNER_NETWORK_WINDOW,
     TOO_FAST_AFTER_DELIVERY,
+    TOO_FAST_LINK_AFTER_DELIVERY,
     VERDICTS,
 )
 from chalicelib.ids import TrackingTarget
@@ -756,8 +757,9 @@ def _assert_verdict_follows_the_rules(
             other is not event and abs(parse_iso(other.at) - parse_iso(event.at)) <= BURST_WINDOW
             for other in fetches
         )
+        limit = TOO_FAST_AFTER_DELIVERY if event.type == "open" else TOO_FAST_LINK_AFTER_DELIVERY
         too_fast = recipient.delivered_at is not None and _within(
-            event, recipient.delivered_at, TOO_FAST_AFTER_DELIVERY.total_seconds()
+            event, recipient.delivered_at, limit.total_seconds()
         )
         if gateway:
             assert (verdict, reasons[0]) == ("scanner", "net:microsoft")
