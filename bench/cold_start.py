@@ -46,6 +46,21 @@ times = {"import_s": t1 - t0, "first_pixel_s": t2 - t1}
 print(os.environ["BENCH_MARK"] + json.dumps(times), flush=True)
 """
 
+# The same, timing the steps of the first pixel apart (the order the pixel does them in).
+SPLIT = CHILD.replace(
+    "response = app.app(",
+    """from chalicelib import container, dynamo
+t_dynamo = time.perf_counter()
+container.context()
+dynamo.InvoiceItem._get_connection().connection.client
+t_client = time.perf_counter()
+response = app.app(""",
+).replace(
+    'times = {"import_s": t1 - t0, "first_pixel_s": t2 - t1}',
+    'times = {"import_s": t1 - t0, "dynamo_s": t_dynamo - t1, "client_s": t_client - t_dynamo, '
+    '"request_s": t2 - t_client}',
+)
+
 BASELINE = "import boto3"
 BARE = "pass"
 # For scale: the least a handler that reads and writes one item with boto3 does.
@@ -115,12 +130,14 @@ def run(mode: Mode, stack_env: dict[str, str], work: Path) -> list[Row]:
         "boto3": (BASELINE, False),
         "app": (CHILD, False),
         "minimal": (MINIMAL, False),
+        "split": (SPLIT, False),
     }
     if not mode.smoke:
         variants |= {"boto3_nopyc": (BASELINE, True), "app_nopyc": (CHILD, True)}
     times: dict[str, list[float]] = {name: [] for name in variants}
     inside: list[dict[str, float]] = []
     inside_nopyc: list[dict[str, float]] = []
+    split: list[dict[str, float]] = []
     for round_ in range(mode.cold_runs + 1):
         for name, (code, no_pyc) in variants.items():
             run_env = env
@@ -136,6 +153,8 @@ def run(mode: Mode, stack_env: dict[str, str], work: Path) -> list[Row]:
             times[name].append(elapsed)
             if name == "app":
                 inside.append(_child_times(stdout))
+            elif name == "split":
+                split.append(_child_times(stdout))
             elif name == "app_nopyc":
                 inside_nopyc.append(_child_times(stdout))
 
@@ -181,6 +200,20 @@ def run(mode: Mode, stack_env: dict[str, str], work: Path) -> list[Row]:
             data={"runs_ms": [round(t * 1000, 1) for t in times["minimal"]]},
         )
     )
+    steps = {
+        key: statistics.median(x[key] for x in split) * 1000
+        for key in ("import_s", "dynamo_s", "client_s", "request_s")
+    }
+    rows.append(
+        Row(
+            SECTION,
+            "  where it goes (a run timing each step)",
+            f"import app {steps['import_s']:.0f} ms, then pynamodb + botocore imports "
+            f"{steps['dynamo_s']:.0f} ms, DynamoDB client {steps['client_s']:.0f} ms, "
+            f"the request {steps['request_s']:.0f} ms",
+            data={"median_ms": {k.removesuffix("_s"): round(v, 1) for k, v in steps.items()}},
+        )
+    )
     if "app_nopyc" in med:
         nopyc_import = statistics.median(x["import_s"] for x in inside_nopyc) * 1000
         rows.append(
@@ -199,12 +232,24 @@ def run(mode: Mode, stack_env: dict[str, str], work: Path) -> list[Row]:
         )
     _, _, stderr = _run(CHILD, env, importtime=True)
     top, total = top_imports(stderr)
+    modules = sorted(importtime_lines(stderr), reverse=True)[:15]
     rows.append(
         Row(
             SECTION,
-            "imports of import app + first pixel (self time by package)",
+            "-X importtime, import app + first pixel: by package",
             f"{total:.0f} ms: " + ", ".join(f"{name} {ms:.0f}" for name, ms in top[:6]),
-            data={"top_packages_ms": top, "total_ms": round(total, 1)},
+            data={
+                "top_packages_self_ms": top,
+                "total_ms": round(total, 1),
+                "top_modules_self_ms": [(name, round(us / 1000, 1)) for us, _, name in modules],
+            },
+        )
+    )
+    rows.append(
+        Row(
+            SECTION,
+            "  slowest modules (self ms)",
+            ", ".join(f"{name} {us / 1000:.1f}" for us, _, name in modules[:6]),
         )
     )
     return rows

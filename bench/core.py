@@ -4,6 +4,7 @@ the local AWS environment, and the botocore-level DynamoDB request counter."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import statistics
 import sys
@@ -69,14 +70,36 @@ class Mode:
     @staticmethod
     def of(smoke: bool) -> Mode:
         if smoke:
-            return Mode(True, (1, 5), 200, 200, 20, 10, 50, 1, 20, False)
-        return Mode(False, (1, 5, 50), 10_000, 5_000, 500, 300, 1_000, 7, 200, True)
+            return Mode(
+                smoke=True,
+                recipient_counts=(1, 5),
+                index_invoices=200,
+                cpu_opens=200,
+                cpu_invoices=20,
+                cpu_events_per_type=10,
+                cpu_route_calls=50,
+                cold_runs=1,
+                concurrent=20,
+                package=False,
+            )
+        return Mode(
+            smoke=False,
+            recipient_counts=(1, 5, 50),
+            index_invoices=10_000,
+            cpu_opens=5_000,
+            cpu_invoices=500,
+            cpu_events_per_type=300,
+            cpu_route_calls=1_000,
+            cold_runs=7,
+            concurrent=200,
+            package=True,
+        )
 
 
 def percentile(values: list[float], pct: float) -> float:
     """Nearest-rank percentile (``pct`` in 0..100) of a non-empty list."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -173,8 +196,9 @@ def use_environment(values: dict[str, str]) -> None:
 @dataclass(frozen=True)
 class Backends:
     """The emulators the bench started: moto (DynamoDB, SES, SNS) and, when installed,
-    dynalite (DynamoDB only; its conditional writes are atomic per item, moto's are a
-    check then a put, so concurrent writers can both pass the check on moto)."""
+    dynalite (DynamoDB only). dynalite locks an item for a conditional write, as
+    DynamoDB does; moto's threaded server takes no lock between checking the condition
+    and writing, so concurrent conditional writers may not exclude each other there."""
 
     moto: str
     dynalite: str | None
@@ -210,7 +234,6 @@ WRITE_OPERATIONS = frozenset(
     {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 )
 READ_OPERATIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
-CONDITIONAL_FAILED = "ConditionalCheckFailed"
 
 
 @dataclass
@@ -218,6 +241,8 @@ class Tally:
     """What one measured operation cost."""
 
     calls: Counter[str] = field(default_factory=Counter)  # DynamoDB operation -> count
+    conditional_failures: int = 0  # ConditionalCheckFailedException responses
+    errors: Counter[str] = field(default_factory=Counter)  # any other error code
     attempts: int = 0  # HTTP requests sent to DynamoDB (retries included)
     scanned: int = 0  # ScannedCount of Query/Scan, + 1 per item GetItem returned
     returned: int = 0  # Count of Query/Scan, + 1 per item GetItem returned
@@ -232,17 +257,18 @@ class Tally:
     def reads(self) -> int:
         return sum(n for op, n in self.calls.items() if op in READ_OPERATIONS)
 
-    @property
-    def conditional_failures(self) -> int:
-        return self.calls[CONDITIONAL_FAILED]
-
     def describe(self) -> str:
         parts = [f"{n} {op}" for op, n in sorted(self.calls.items()) if n and op]
-        return " + ".join(parts) if parts else "none"
+        text = " + ".join(parts) if parts else "none"
+        if self.errors:
+            text += " (errors: " + ", ".join(f"{n} {c}" for c, n in self.errors.items()) + ")"
+        return text
 
     def as_json(self) -> dict[str, Any]:
         return {
             "requests": dict(self.calls),
+            "conditional_check_failed": self.conditional_failures,
+            "errors": dict(self.errors),
             "writes": self.writes,
             "reads": self.reads,
             "http_attempts": self.attempts,
@@ -306,9 +332,9 @@ class RequestCounter:
                 return
             code = parsed.get("Error", {}).get("Code", "")
             if code == "ConditionalCheckFailedException":
-                tally.calls[CONDITIONAL_FAILED] += 1
+                tally.conditional_failures += 1
             elif code:
-                tally.calls[f"error:{code}"] += 1
+                tally.errors[code] += 1
             if operation in ("Query", "Scan"):
                 tally.scanned += int(parsed.get("ScannedCount", 0))
                 tally.returned += int(parsed.get("Count", 0))

@@ -99,12 +99,12 @@ class MarshallingInvoiceStore(FakeInvoiceStore):
 
 
 def _world_with_invoices(
-    world: World | None, store: FakeInvoiceStore, count: int, emails: Sequence[str]
+    base: World, store: FakeInvoiceStore, count: int, emails: Sequence[str]
 ) -> tuple[Context, list[Invoice]]:
-    """A context over fakes holding ``count`` copies of an invoice the service sent."""
+    """A context over ``base``'s fakes (and ``store``) holding ``count`` copies of an
+    invoice the service sent."""
     from chalicelib import service
 
-    base = world or make_world()
     ctx = make_context(
         invoices=store,
         accounts=base.accounts,
@@ -169,7 +169,7 @@ def pixel_opens(mode: Mode, store: FakeInvoiceStore) -> tuple[list[float], list[
     return cpu, wall
 
 
-def ses_events(mode: Mode) -> tuple[list[Row], dict[str, Any]]:
+def ses_events(mode: Mode) -> list[Row]:
     from chalicelib import service
 
     per_type: dict[str, dict[str, float]] = {}
@@ -217,7 +217,7 @@ def ses_events(mode: Mode) -> tuple[list[Row], dict[str, Any]]:
         _row("SES event, duplicate delivery, service over fakes", dup_cpu, dup_wall, False),
     ]
     rows[0].value += f"; slowest type {worst[0]} median {worst[1]['median_ms']:.3f} ms"
-    return rows, per_type
+    return rows
 
 
 def route_forged(mode: Mode) -> tuple[list[float], list[float]]:
@@ -279,6 +279,5 @@ def run(mode: Mode) -> list[Row]:
         _row("pixel route, real adapters vs moto (this process; botocore incl.)", cpu, wall, False)
     )
     rows[-1].value += f"; wall median {statistics.median(wall) * 1000:.1f} ms"
-    ses_rows, _ = ses_events(mode)
-    rows.extend(ses_rows)
+    rows.extend(ses_events(mode))
     return rows

@@ -111,24 +111,21 @@ def run(recipient_counts: tuple[int, ...], backends: Backends) -> list[Row]:
                 return post(emails(count))
 
             created, tally = measured(send)
-            expected_writes = 2 + math.ceil(count / 25)
+            batches = math.ceil(count / 25)
             sent = tally.other.get("sesv2.SendEmail", 0)
-            rows.append(
-                row(
-                    f"POST /invoices, {count} recipient{'s' if count > 1 else ''}",
-                    tally,
-                    f"{expected_writes} writes (2 PutItem + {math.ceil(count / 25)} BatchWrite), "
-                    "0 reads",
-                    tally.writes == expected_writes and tally.reads == 0,
-                    recipients=count,
-                    requests_per_recipient=round(sum(tally.calls.values()) / count, 3),
-                    ses_send_email_calls=sent,
-                    invoice_id=created["id"],
-                )
+            per_recipient = sum(tally.calls.values()) / count
+            result = row(
+                f"POST /invoices, {count} recipient{'s' if count > 1 else ''}",
+                tally,
+                f"{2 + batches} writes (2 PutItem + {batches} BatchWrite), 0 reads",
+                tally.writes == 2 + batches and tally.reads == 0,
+                recipients=count,
+                requests_per_recipient=round(per_recipient, 3),
+                ses_send_email_calls=sent,
+                invoice_id=created["id"],
             )
-            rows[
-                -1
-            ].value += f"; {sum(tally.calls.values()) / count:.2f}/recipient; {sent} SendEmail"
+            result.value += f"; {per_recipient:.2f}/recipient; {sent} SendEmail"
+            rows.append(result)
 
         # The pixel.
         one = post(["ana@globex.example"])

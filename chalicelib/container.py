@@ -62,7 +62,15 @@ def build_context(settings: Settings) -> Context:
         signer=TokenSigner(token_secret(settings)),
         metrics=PowertoolsMetrics(),
         clock=utc_now,
+        # Reports, reminders and alerts: status crossings wait here for the scheduler.
+        alerts=_Lazy(_report_store),
     )
+
+
+def _report_store() -> Any:
+    from chalicelib.dynamo_reports import DynamoReportStore  # lazy: only on a crossing
+
+    return DynamoReportStore()
 
 
 @lru_cache(maxsize=1)

@@ -51,15 +51,7 @@ class _Meta:
 
 def configure(table_name: str, region: str) -> None:
     """Point every model at the stage's table (before first use)."""
-    for model in (
-        InvoiceItem,
-        ArchivePageItem,
-        PdfChunkItem,
-        MessageRefItem,
-        AccountItem,
-        ApiKeyItem,
-        UnprocessedItem,
-    ):
+    for model in MODELS:
         model.Meta.table_name = table_name
         model.Meta.region = region
 
@@ -120,6 +112,16 @@ class ArchivePageItem(Model):
     expires_at = TTLAttribute()
 
 
+class ParkedFactItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)  # INVOICE#<id>
+    sk = UnicodeAttribute(range_key=True)  # PARKED#<fact key>
+    fact = UnicodeAttribute()  # JSON of status.Fact
+    expires_at = TTLAttribute()
+
+
 class PdfChunkItem(Model):
     class Meta(_Meta):
         pass
@@ -173,6 +175,19 @@ class UnprocessedItem(Model):
     expires_at = TTLAttribute()
 
 
+# Every model of the single table (configure() and the table-definition test use it).
+MODELS: tuple[type[Model], ...] = (
+    InvoiceItem,
+    ArchivePageItem,
+    ParkedFactItem,
+    PdfChunkItem,
+    MessageRefItem,
+    AccountItem,
+    ApiKeyItem,
+    UnprocessedItem,
+)
+
+
 def _pack(events: list[TimelineEvent]) -> bytes:
     raw = json.dumps([e.to_dict() for e in events], separators=(",", ":"))
     return zlib.compress(raw.encode("utf-8"), 6)
@@ -199,6 +214,8 @@ _DETAIL_FIELDS = (
     "has_pdf",
     "archived_keys",
     "archive_pages",
+    "reminders_sent",
+    "last_reminder_at",
 )
 
 
@@ -292,26 +309,42 @@ class DynamoInvoiceStore:
         return True
 
     def get(self, invoice_id: str) -> Invoice | None:
-        try:
-            item = InvoiceItem.get(f"INVOICE#{invoice_id}", "INVOICE", consistent_read=True)
-        except InvoiceItem.DoesNotExist:
-            return None
-        return _from_item(item)
+        # One query: the invoice item and any parked facts ("INVOICE" < "PARKED#..."),
+        # never the archive pages ("EVENTS#..." sorts before both).
+        found = self._query(invoice_id, InvoiceItem.sk >= "INVOICE")
+        return found[0] if found else None
 
     def get_with_archive(self, invoice_id: str) -> tuple[Invoice, list[TimelineEvent]] | None:
+        # One query reads the invoice item, its archive pages and any parked facts.
+        return self._query(invoice_id, None)
+
+    def _query(self, invoice_id: str, condition: Any) -> tuple[Invoice, list[TimelineEvent]] | None:
         invoice: Invoice | None = None
         archived: list[TimelineEvent] = []
-        # One query reads the invoice item and its archive pages (same partition).
-        for raw in (
-            InvoiceItem._get_connection()
-            .query(f"INVOICE#{invoice_id}", consistent_read=True)
-            .get("Items", [])
-        ):
-            if raw["sk"]["S"] == "INVOICE":
+        parked: list[dict[str, Any]] = []
+        connection = InvoiceItem._get_connection()
+        for raw in connection.query(
+            f"INVOICE#{invoice_id}", range_key_condition=condition, consistent_read=True
+        ).get("Items", []):
+            sk = raw["sk"]["S"]
+            if sk == "INVOICE":
                 invoice = _from_item(InvoiceItem.from_raw_data(raw))
-            elif raw["sk"]["S"].startswith("EVENTS#"):
+            elif sk.startswith("EVENTS#"):
                 archived.extend(_unpack(ArchivePageItem.from_raw_data(raw).events))
-        return (invoice, archived) if invoice is not None else None
+            elif sk.startswith("PARKED#"):
+                parked.append(json.loads(ParkedFactItem.from_raw_data(raw).fact))
+        if invoice is None:
+            return None
+        invoice.parked = parked
+        return invoice, archived
+
+    def park(self, invoice_id: str, fact: dict[str, Any], expires_at: int) -> None:
+        ParkedFactItem(
+            pk=f"INVOICE#{invoice_id}",
+            sk=f"PARKED#{fact['key']}",
+            fact=json.dumps(fact, separators=(",", ":")),
+            expires_at=datetime.fromtimestamp(expires_at).astimezone(),
+        ).save()
 
     def save(self, invoice: Invoice, archive: list[TimelineEvent]) -> None:
         expiry = self._expiry(invoice)
@@ -340,6 +373,15 @@ class DynamoInvoiceStore:
                 raise ConcurrentUpdate(invoice.id) from exc
             raise
         invoice.version = item.version
+        if invoice.parked:
+            # Folded into the write above. A crash before this delete only leaves facts
+            # that the next write finds already recorded (same keys).
+            with ParkedFactItem.batch_write() as batch:
+                for fact in invoice.parked:
+                    batch.delete(
+                        ParkedFactItem(pk=f"INVOICE#{invoice.id}", sk=f"PARKED#{fact['key']}")
+                    )
+            invoice.parked = []
 
     def list_page(
         self, partitions: list[str], index: str, limit: int, cursor: dict[str, Any] | None
@@ -463,6 +505,10 @@ class DynamoAccountStore:
         AccountItem(
             pk=f"ACCOUNT#{account.id}", sk="ACCOUNT", data=json.dumps(asdict(account))
         ).save()
+        # Reports: the scheduled jobs enumerate accounts from a directory, never a Scan.
+        from chalicelib.dynamo_reports import list_account  # lazy: not on request paths
+
+        list_account(account.id)
 
     def account_id_for_key(self, key_hash: str) -> str | None:
         try:

@@ -48,6 +48,7 @@ EventType = Literal[
     "subscription",
     "view",  # the hosted invoice page was fetched
     "viewed",  # the hosted invoice page confirmed it was displayed
+    "reminder",  # a reminder email went to the recipient (chalicelib/reports.py)
 ]
 # Fetches of something only the recipient's copy links to; each gets a verdict.
 FETCH_TYPES: frozenset[str] = frozenset({"open", "click", "view", "viewed"})
@@ -160,7 +161,13 @@ class Invoice:
     # Keys of events moved to archive pages; kept so late duplicates are still caught.
     archived_keys: list[str] = field(default_factory=list)
     archive_pages: int = 0
+    # Reminders sent for this invoice (each also a `reminder` fact per recipient).
+    reminders_sent: int = 0
+    last_reminder_at: str | None = None
     version: int | None = None
+    # Facts parked beside the invoice by writers that lost too many races (see
+    # service._update); folded in, then removed, by the next write. Never stored here.
+    parked: list[dict[str, Any]] = field(default_factory=list)
 
     def recipient(self, recipient_id: str) -> Recipient | None:
         return next((r for r in self.recipients if r.id == recipient_id), None)

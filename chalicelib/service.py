@@ -9,8 +9,8 @@ import json
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from chalicelib.observability import logger
 from chalicelib.ports import (
     Account,
     AccountStore,
+    AlertOutbox,
     InvalidCursor,
     InvoiceStore,
     Mailer,
@@ -48,6 +49,7 @@ from chalicelib.tracking import MAX_USER_AGENT, pixel_open, strip_token, truncat
 # Optimistic-lock retries: concurrent opens of one invoice are rare but do happen
 # (a scanner fetching every image at once); each retry waits a little, with jitter.
 MAX_WRITE_ATTEMPTS = 12
+PARK_AFTER_ATTEMPTS = 3
 MAX_PAGE = 100
 DEFAULT_PAGE = 25
 
@@ -66,6 +68,9 @@ class Context:
     signer: ids.TokenSigner
     metrics: MetricsSink
     clock: Callable[[], datetime]
+    # Reports, reminders and alerts: where status crossings are kept for the scheduled
+    # job (None: not recorded, as in benchmarks). See `_update_watching`.
+    alerts: AlertOutbox | None = None
 
     def expires_at(self, from_time: datetime) -> int:
         """The TTL (epoch seconds) for tracking data touched at ``from_time``."""
@@ -342,26 +347,107 @@ def _update(
     invoice_id: str,
     change: Callable[[Invoice], bool],
     preloaded: Invoice | None = None,
+    parkable: Sequence[Fact] = (),
 ) -> Updated | None:
     """Read, change, write with an optimistic lock; re-read and retry on a lost race.
-    Returns the invoice as finally seen, or None when it does not exist."""
+    Returns the invoice as finally seen, or None when it does not exist.
+
+    A burst of fetches of one invoice (a scanner, or hundreds of opens at once) makes
+    writers lose race after race. After PARK_AFTER_ATTEMPTS lost races the ``parkable``
+    facts are parked beside the invoice (one unconditional write that cannot lose):
+    every write folds the parked facts in and removes them, so once any writer wins,
+    everyone's facts are in. Nothing is lost even if this writer never wins."""
     invoice = preloaded
+    seen = preloaded
+    parked = False
     for attempt in range(MAX_WRITE_ATTEMPTS):
         if invoice is None:
             invoice = ctx.invoices.get(invoice_id)
             if invoice is None:
                 return None
-        if not change(invoice):
-            return Updated(invoice, changed=False)
+        seen = invoice
+        folding = _fold_parked(invoice)
+        changed = change(invoice)
+        if not changed and not folding:
+            return Updated(invoice, changed=parked)
         archive = split_for_archive(invoice)
         try:
             ctx.invoices.save(invoice, archive)
         except ConcurrentUpdate:
             invoice = None
+            if parkable and not parked and attempt + 1 >= PARK_AFTER_ATTEMPTS:
+                expires = ctx.expires_at(ctx.clock())
+                for fact in parkable:
+                    ctx.invoices.park(invoice_id, asdict(fact), expires)
+                parked = True
+                ctx.metrics.count("FactsParked", len(parkable))
             time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))  # noqa: S311
             continue
-        return Updated(invoice, changed=True)
+        return Updated(invoice, changed=changed or parked)
+    if parked and seen is not None:
+        return Updated(seen, changed=True)  # kept beside the invoice; the next write folds it
     raise Unavailable(f"Too many concurrent updates to invoice {invoice_id}; retry.")
+
+
+def _fold_parked(invoice: Invoice) -> bool:
+    """Apply the facts parked beside ``invoice``; True when there are any to remove."""
+    for parked in invoice.parked:
+        apply_fact(invoice, Fact(**parked))
+    return bool(invoice.parked)
+
+
+# -- alerts hook (issue "Reports, reminders, alerts and evidence") --------------------
+
+
+def _update_watching(
+    ctx: Context,
+    invoice_id: str,
+    change: Callable[[Invoice], bool],
+    preloaded: Invoice | None = None,
+    parkable: Sequence[Fact] = (),
+) -> Updated | None:
+    """``_update``, then keep an alert for every recipient whose status crossed to
+    opened (by a person), viewed, bounced or complained: one extra write, only when a
+    status crosses (never for a repeated open), and never a reason to fail the caller.
+    The scheduled job delivers them (chalicelib/report_service.py)."""
+    before: dict[str, str] = {}
+
+    def watched(invoice: Invoice) -> bool:
+        before.clear()
+        before.update({r.id: r.status for r in invoice.recipients})
+        return change(invoice)
+
+    updated = _update(ctx, invoice_id, watched, preloaded, parkable)
+    if updated is None or not updated.changed or ctx.alerts is None:
+        return updated
+    if all(before.get(r.id) == r.status for r in updated.invoice.recipients):
+        return updated
+    try:
+        from chalicelib.alerts import crossings  # lazy: only when a status moved
+
+        alerts = crossings(before, updated.invoice)
+        if alerts:
+            ctx.alerts.record(alerts, ctx.clock())
+            ctx.metrics.count("AlertsRecorded", len(alerts))
+    except Exception:
+        logger.exception("alert not recorded", extra={"invoice_id": invoice_id})
+        ctx.metrics.count("AlertsNotRecorded")
+    return updated
+
+
+def record_reminder(ctx: Context, invoice_id: str, facts: list[Fact], at: str) -> Invoice | None:
+    """Keep a reminder in the invoice's history: a ``reminder`` fact per recipient
+    reminded, ``reminders_sent`` + 1 and ``last_reminder_at`` (one conditional write)."""
+
+    def record(invoice: Invoice) -> bool:
+        invoice.reminders_sent += 1
+        invoice.last_reminder_at = at
+        for fact in facts:
+            apply_fact(invoice, fact)
+        return True
+
+    updated = _update(ctx, invoice_id, record)
+    return updated.invoice if updated else None
 
 
 # -- tracking ------------------------------------------------------------------------
@@ -381,8 +467,11 @@ def record_pixel_open(
         ctx.metrics.count("PixelTokenRejected")
         return False
     fact = pixel_open(target, ctx.clock(), user_agent, source_ip, method, request_id)
-    updated = _update(
-        ctx, target.invoice_id, lambda invoice: invoice.tracking and apply_fact(invoice, fact)
+    updated = _update_watching(
+        ctx,
+        target.invoice_id,
+        lambda invoice: invoice.tracking and apply_fact(invoice, fact),
+        parkable=[fact],
     )
     if updated is None or not updated.changed:
         return False
@@ -437,7 +526,9 @@ def view_invoice(ctx: Context, raw_token: str, request: FetchRequest) -> HostedI
         return None
     if invoice.tracking:
         fact = _fetch_fact("view", target, ctx, request)
-        updated = _update(ctx, invoice.id, lambda current: apply_fact(current, fact), invoice)
+        updated = _update(
+            ctx, invoice.id, lambda current: apply_fact(current, fact), invoice, [fact]
+        )
         invoice = updated.invoice if updated else invoice
     return HostedInvoice(invoice, recipient, account)
 
@@ -449,8 +540,11 @@ def confirm_view(ctx: Context, raw_token: str, request: FetchRequest) -> bool:
     if target is None:
         return False
     fact = _fetch_fact("viewed", target, ctx, request)
-    updated = _update(
-        ctx, target.invoice_id, lambda invoice: invoice.tracking and apply_fact(invoice, fact)
+    updated = _update_watching(
+        ctx,
+        target.invoice_id,
+        lambda invoice: invoice.tracking and apply_fact(invoice, fact),
+        parkable=[fact],
     )
     return bool(updated and updated.changed)
 
@@ -543,26 +637,23 @@ def apply_notification(ctx: Context, notification: SesNotification) -> str:
         ctx.metrics.count("SesEventsIgnored")
         return "ignored"
 
-    def change(invoice: Invoice) -> bool:
-        if account_id is not None and invoice.account_id != account_id:
-            return False
-        changed = False
-        for event in notification.events:
-            recipient = invoice.recipient_by_email(event.email) or (
-                invoice.recipient(recipient_id) if recipient_id else None
-            )
-            if recipient is None:
-                continue
-            fact = Fact(event.key, event.type, event.at, recipient.id, "ses", event.details)
-            changed = apply_fact(invoice, fact) or changed
-        return changed
-
     before = ctx.invoices.get(invoice_id)
     if before is None or (account_id is not None and before.account_id != account_id):
         logger.info("SES event for an unknown invoice", extra=log_keys)
         ctx.metrics.count("SesEventsIgnored")
         return "ignored"
-    updated = _update(ctx, invoice_id, change, preloaded=before)
+    facts = []
+    for event in notification.events:
+        recipient = before.recipient_by_email(event.email) or (
+            before.recipient(recipient_id) if recipient_id else None
+        )
+        if recipient is not None:
+            facts.append(Fact(event.key, event.type, event.at, recipient.id, "ses", event.details))
+
+    def change(invoice: Invoice) -> bool:
+        return any([apply_fact(invoice, fact) for fact in facts])
+
+    updated = _update_watching(ctx, invoice_id, change, preloaded=before, parkable=facts)
     if updated is None or not updated.changed:
         logger.info("duplicate SES event", extra=log_keys)
         return "duplicate"
@@ -588,6 +679,7 @@ def get_invoice_with_timeline(
     if found is None or found[0].account_id != account.id:
         raise NotFound(f"No invoice {invoice_id}.")
     invoice, archived = found
+    _fold_parked(invoice)  # shown at once; stored by the invoice's next write
     # An archive page written by a writer that then lost its race repeats events that
     # are still inline (or in a later page): the key says they are the same event.
     unique = {e.key: e for e in archived} | {e.key: e for e in invoice.events}

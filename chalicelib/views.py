@@ -115,6 +115,8 @@ def invoice_detail(invoice: Invoice, timeline: list[TimelineEvent]) -> dict[str,
             "tracking": invoice.tracking,
             "has_pdf": invoice.has_pdf,
             "metadata": invoice.metadata,
+            "reminders_sent": invoice.reminders_sent,
+            "last_reminder_at": invoice.last_reminder_at,
             "lines": [
                 {
                     "description": ln.description,

@@ -159,7 +159,9 @@ def main() -> None:
         chalice = children.start(
             "api",
             [
-                str(Path(sys.executable).parent / "chalice"),
+                sys.executable,
+                "-m",
+                "infra.chalice_local",  # chalice local, with a real listen backlog
                 "local",
                 "--host",
                 "127.0.0.1",
@@ -183,7 +185,7 @@ def main() -> None:
     except BaseException:
         children.stop()
         raise
-    write_local_env(api_url, outbox_url, aws_url, topic_arn, api_key)
+    write_local_env(api_url, outbox_url, aws_url, topic_arn, api_key, env["SOBRE_TOKEN_SECRET"])
     print_banner(api_url, outbox_url, aws_url, topic_arn, api_key)
     while True:
         for process in children.processes:
@@ -216,7 +218,7 @@ def create_key(env: dict[str, str]) -> str:
 
 
 def write_local_env(
-    api_url: str, outbox_url: str, aws_url: str, topic_arn: str, api_key: str
+    api_url: str, outbox_url: str, aws_url: str, topic_arn: str, api_key: str, token_secret: str
 ) -> None:
     lines = {
         "SOBRE_API_URL": api_url,
@@ -228,6 +230,10 @@ def write_local_env(
         "AWS_REGION": "us-east-1",
         "SOBRE_EVENTS_TOPIC_ARN": topic_arn,
         "SOBRE_API_KEY": api_key,
+        # This run's tracking-token secret (local only; the file is mode 600, git-ignored),
+        # so operator commands such as `tools.admin run-schedule` can build links.
+        "SOBRE_TOKEN_SECRET": token_secret,
+        "SOBRE_BASE_URL": api_url,
     }
     # Written whole then renamed: whoever waits for the file never reads half of it.
     path = STATE_DIR / "local.env"
@@ -246,7 +252,7 @@ Sobre is running (Ctrl-C stops everything; the emulator keeps data in memory onl
 
   API               {api_url}
   Outbox            {outbox_url}/   (every message sent; opening one loads its pixel)
-  Dashboard         {api_url}/   (coming)
+  Dashboard         {api_url}/   (sign in with the demo key)
   AWS emulator      {aws_url}   (DynamoDB, SES, SNS)
   SES events topic  {topic_arn}
                     (SES events emulated: Send, Delivery, Bounce, Complaint; try

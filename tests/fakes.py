@@ -84,6 +84,7 @@ class FakeInvoiceStore:
         self.archive_pages: dict[str, dict[int, list[TimelineEvent]]] = {}
         self.pdfs: dict[str, bytes] = {}
         self.refs: dict[str, tuple[MessageRef, int]] = {}
+        self.parked: dict[str, dict[str, dict[str, Any]]] = {}
         self.saves = 0
         self.conflicts = 0
 
@@ -100,7 +101,14 @@ class FakeInvoiceStore:
 
     def get(self, invoice_id: str) -> Invoice | None:
         stored = self.invoices.get(invoice_id)
-        return copy.deepcopy(stored) if stored is not None else None
+        if stored is None:
+            return None
+        invoice = copy.deepcopy(stored)
+        invoice.parked = copy.deepcopy(list(self.parked.get(invoice_id, {}).values()))
+        return invoice
+
+    def park(self, invoice_id: str, fact: dict[str, Any], expires_at: int) -> None:
+        self.parked.setdefault(invoice_id, {})[fact["key"]] = copy.deepcopy(fact)
 
     def get_with_archive(self, invoice_id: str) -> tuple[Invoice, list[TimelineEvent]] | None:
         invoice = self.get(invoice_id)
@@ -127,8 +135,12 @@ class FakeInvoiceStore:
         new_version = (invoice.version or 0) + 1
         kept = copy.deepcopy(invoice)
         kept.version = new_version
+        kept.parked = []
         self.invoices[invoice.id] = kept
         invoice.version = new_version
+        for fact in invoice.parked:  # folded into this write, as in DynamoDB
+            self.parked.get(invoice.id, {}).pop(fact["key"], None)
+        invoice.parked = []
         self.saves += 1
 
     def list_page(

@@ -6,6 +6,9 @@
     python -m tools.admin unprocessed replay [--id <id>] [--delete]
     python -m tools.admin account --account acme [--tracking off] [--retention-days 90] ...
     python -m tools.admin reclassify          # re-judge every stored open with today's rules
+    python -m tools.admin reports --account acme [--reminders on] [--reminder-after-days 3] ...
+    python -m tools.admin run-schedule --now --account acme   # digest, reminders, alerts now
+    python -m tools.admin run-schedule [--at 2026-12-01T06:00:00Z] [--job hourly|alerts|all]
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     account.add_argument("--tracking", choices=["on", "off"], help="pixel and view beacon")
     account.add_argument("--retention-days", type=int, help="tracking data kept this long")
     commands.add_parser("reclassify", help="recompute every stored open's verdict")
+    _add_report_commands(commands)
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -68,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "account":
             return _account(args)
+        if args.command == "reports":
+            return _reports(args)
+        if args.command == "run-schedule":
+            return _run_schedule(args)
         if args.command == "reclassify":
             from chalicelib.container import context
 
@@ -98,6 +106,99 @@ def _account(args: argparse.Namespace) -> int:
         print(f"error: no account {args.account!r}", file=sys.stderr)
         return 2
     print(json.dumps(asdict(account), indent=2))
+    return 0
+
+
+# -- reports, reminders and alerts (issue "Reports, reminders, alerts and evidence") ----
+
+
+def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    reports = commands.add_parser("reports", help="show or change an account's report settings")
+    reports.add_argument("--account", required=True)
+    reports.add_argument("--digest-when-quiet", choices=["on", "off"])
+    reports.add_argument("--unopened-after-days", type=int)
+    reports.add_argument("--reminders", choices=["on", "off"])
+    reports.add_argument("--reminder-after-days", type=int)
+    reports.add_argument("--reminder-max", type=int)
+    reports.add_argument("--alert-emails", choices=["on", "off"])
+    run = commands.add_parser(
+        "run-schedule", help="run the scheduled jobs once (no EventBridge locally)"
+    )
+    run.add_argument("--now", action="store_true", help="one account, now: see --account")
+    run.add_argument("--account", help="with --now: the account (digest of the last 24 h)")
+    run.add_argument(
+        "--at", help="the hourly job as at this time (ISO 8601); alerts always run now"
+    )
+    run.add_argument("--job", choices=["hourly", "alerts", "all"], default="all")
+
+
+def _reports(args: argparse.Namespace) -> int:
+    from chalicelib.report_service import REPORT_SETTINGS, update_report_settings
+
+    changes: dict[str, object] = {}
+    for name, (kind, _, _) in REPORT_SETTINGS.items():
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value == "on" if kind is bool else value
+    store = dynamo.DynamoAccountStore()
+    account = (
+        update_report_settings(store, args.account, changes)
+        if changes
+        else store.get_account(args.account)
+    )
+    if account is None:
+        print(f"error: no account {args.account!r}", file=sys.stderr)
+        return 2
+    # Accounts written before the scheduled jobs existed join their directory here.
+    from chalicelib.dynamo_reports import list_account
+
+    list_account(account.id)
+    shown = ["report_address", "time_zone", "locale", *REPORT_SETTINGS]
+    print(json.dumps({name: getattr(account, name) for name in shown}, indent=2))
+    return 0
+
+
+def _run_schedule(args: argparse.Namespace) -> int:
+    import dataclasses
+    import secrets
+
+    from chalicelib import report_service
+    from chalicelib.container import build_context
+    from chalicelib.dynamo_reports import DynamoReportStore
+    from chalicelib.model import parse_iso
+    from chalicelib.webhook_client import HttpWebhookPoster
+
+    settings = get_settings()
+    signed = bool(settings.token_secret or settings.token_secret_parameter)
+    if not signed:
+        # Reminders carry tracking links signed with the API's secret; without it they
+        # would not verify. Digests and alerts need no secret.
+        print(
+            "note: SOBRE_TOKEN_SECRET is not set, so reminders are skipped "
+            "(set it to the API's secret to send them)",
+            file=sys.stderr,
+        )
+        settings = dataclasses.replace(settings, token_secret=secrets.token_urlsafe(32))
+    now = parse_iso(args.at) if args.at else utc_now()
+    ctx = dataclasses.replace(build_context(settings), clock=lambda: now)
+    jobs = report_service.Jobs(ctx, DynamoReportStore(), HttpWebhookPoster(settings.stage))
+    if args.now:
+        if not args.account:
+            print("error: --now needs --account", file=sys.stderr)
+            return 2
+        print(json.dumps(report_service.run_now(jobs, args.account, reminders=signed)))
+        return 0
+    outcome: dict[str, object] = {}
+    if args.job in ("hourly", "all"):
+        outcome["hourly"] = (
+            report_service.run_hourly(jobs) if signed else "skipped: no SOBRE_TOKEN_SECRET"
+        )
+    if args.job in ("alerts", "all"):
+        # Always at the real time: the queue's cursor must never move past the present,
+        # or alerts recorded until then would be skipped.
+        live = dataclasses.replace(jobs, ctx=dataclasses.replace(ctx, clock=utc_now))
+        outcome["alerts"] = report_service.run_alerts(live)
+    print(json.dumps(outcome))
     return 0
 
 

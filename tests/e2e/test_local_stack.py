@@ -204,7 +204,7 @@ def test_make_run_writes_local_env_and_serves_everything(local_stack: LocalStack
             assert response.status == 200
     banner = (local_stack.state / "run.log").read_text()
     assert f"Outbox            {env['SOBRE_OUTBOX_URL']}/" in banner
-    assert f"Dashboard         {env['SOBRE_API_URL']}/   (coming)" in banner
+    assert f"Dashboard         {env['SOBRE_API_URL']}/   (sign in with the demo key)" in banner
     status, listed = api(local_stack, "GET", "/invoices")
     assert (status, listed["items"]) == (200, [])
 

@@ -71,6 +71,10 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "RestAPI": "AWS::Serverless::Api",
         "SesEvents": "AWS::Serverless::Function",
         "SesEventsRole": "AWS::IAM::Role",
+        "HourlyReports": "AWS::Serverless::Function",
+        "HourlyReportsRole": "AWS::IAM::Role",
+        "AlertDeliveries": "AWS::Serverless::Function",
+        "AlertDeliveriesRole": "AWS::IAM::Role",
         # infra/template.yaml
         "SobreTable": "AWS::DynamoDB::Table",
         "SesEventsTopic": "AWS::SNS::Topic",
@@ -88,6 +92,10 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "ApiThrottlesAlarm": "AWS::CloudWatch::Alarm",
         "SesEventsErrorsAlarm": "AWS::CloudWatch::Alarm",
         "SesEventsThrottlesAlarm": "AWS::CloudWatch::Alarm",
+        "HourlyReportsErrorsAlarm": "AWS::CloudWatch::Alarm",
+        "HourlyReportsThrottlesAlarm": "AWS::CloudWatch::Alarm",
+        "AlertDeliveriesErrorsAlarm": "AWS::CloudWatch::Alarm",
+        "AlertDeliveriesThrottlesAlarm": "AWS::CloudWatch::Alarm",
         "SesBounceRateAlarm": "AWS::CloudWatch::Alarm",
         "SesComplaintRateAlarm": "AWS::CloudWatch::Alarm",
         "ApiDomain": "AWS::ApiGateway::DomainName",
@@ -134,7 +142,7 @@ def test_functions_get_the_resource_settings_and_never_the_secret(
         assert not set(local) & set(RESOURCE_SETTINGS)
         assert local["SOBRE_STAGE"] == stage
     functions = of_type(transformed, "AWS::Lambda::Function")
-    assert set(functions) == {"APIHandler", "SesEvents"}
+    assert set(functions) == {"APIHandler", "SesEvents", "HourlyReports", "AlertDeliveries"}
     for function in functions.values():
         variables = function["Properties"]["Environment"]["Variables"]
         assert RESOURCE_SETTINGS.items() <= variables.items()

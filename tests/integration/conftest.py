@@ -8,7 +8,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from chalice.test import Client
@@ -18,8 +18,10 @@ from chalicelib.model import utc_now
 from chalicelib.settings import get_settings
 from infra.local_stack import create_table, provision_messaging
 from tests.emulators import aws_environment, moto_server
+from tools.local_mail import LocalMessage, messages
 
 SENDER = "billing@example.com"
+TRACKING_BASE = "https://track.example.com"
 # A person's mail client (Apple Mail on macOS): opens with it count as a person's.
 HUMAN_UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
@@ -37,15 +39,7 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def reset_caches() -> None:
     get_settings.cache_clear()
     container.context.cache_clear()
-    for model in (
-        dynamo.InvoiceItem,
-        dynamo.ArchivePageItem,
-        dynamo.PdfChunkItem,
-        dynamo.MessageRefItem,
-        dynamo.AccountItem,
-        dynamo.ApiKeyItem,
-        dynamo.UnprocessedItem,
-    ):
+    for model in dynamo.MODELS:
         model._connection = None  # pynamodb caches its client (and endpoint) per model
 
 
@@ -59,7 +53,7 @@ def use_endpoint(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
     for name, value in aws_environment(endpoint).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SOBRE_TOKEN_SECRET", "integration-test-secret-0123456789")
-    monkeypatch.setenv("SOBRE_BASE_URL", "https://track.example.com")
+    monkeypatch.setenv("SOBRE_BASE_URL", TRACKING_BASE)
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Sobre")
     reset_caches()
 
@@ -147,40 +141,26 @@ def invoke_sns(client: Client, *messages: str) -> Any:
     return client.lambda_.invoke("ses_events", sns_event(*messages)).payload
 
 
-@dataclass(frozen=True)
-class SentMessage:
-    message_id: str
-    to: str
-    raw: str
-
-    def html(self) -> str:
-        import email
-
-        parsed = email.message_from_string(self.raw)
-        for part in parsed.walk():
-            if part.get_content_type() == "text/html":
-                payload = part.get_payload(decode=True)
-                return cast(bytes, payload).decode(part.get_content_charset() or "utf-8")
-        raise AssertionError("no HTML part")
-
-    def pixel_path(self) -> str:
-        import re
-
-        found = re.search(r'src="https://track\.example\.com(/t/[A-Za-z0-9_-]+\.gif)"', self.html())
-        assert found, "no pixel in the HTML part"
-        return found.group(1)
+def pixel_path(message: LocalMessage) -> str:
+    """The path of the message's tracking pixel (the base URL is the tests')."""
+    url = message.pixel_url()
+    assert url is not None, "no pixel in the HTML part"
+    assert url.startswith(TRACKING_BASE), url
+    return url.removeprefix(TRACKING_BASE)
 
 
-def sent_messages(stack: Stack) -> list[SentMessage]:
+def html_of(message: LocalMessage) -> str:
+    html = message.html()
+    assert html is not None, "no HTML part"
+    return html
+
+
+def sent_messages(stack: Stack) -> list[LocalMessage]:
     """What SES (moto) accepted, read from moto's own inspection endpoint."""
-    with urllib.request.urlopen(f"{stack.endpoint}/moto-api/data.json") as response:
-        data = json.load(response)
-    return [
-        SentMessage(m["id"], m["destinations"][0], m["raw_data"]) for m in data["ses"]["RawMessage"]
-    ]
+    return messages(stack.endpoint)
 
 
-def message_to(stack: Stack, address: str) -> SentMessage:
+def message_to(stack: Stack, address: str) -> LocalMessage:
     matches = [m for m in sent_messages(stack) if m.to == address]
     assert len(matches) == 1, f"expected one message to {address}, got {len(matches)}"
     return matches[0]

@@ -18,8 +18,10 @@ from tests.integration.conftest import (
     HUMAN,
     Stack,
     auth,
+    html_of,
     invoice_body,
     message_to,
+    pixel_path,
     post_invoice,
     sns_event,
 )
@@ -63,7 +65,7 @@ def test_account_settings_are_validated_and_applied(
         "Europe/Madrid",
     )
     invoice_id = post_invoice(client, api_key, invoice_body(**ONE)).json_body["id"]
-    assert "/t/" not in message_to(stack, "ana@globex.example").html()
+    assert "/t/" not in html_of(message_to(stack, "ana@globex.example"))
     item = boto3.client("dynamodb").get_item(
         TableName="sobre", Key={"pk": {"S": f"INVOICE#{invoice_id}"}, "sk": {"S": "INVOICE"}}
     )["Item"]
@@ -74,7 +76,7 @@ def test_account_settings_are_validated_and_applied(
 
 def test_reclassify_rejudges_stored_opens(client: Client, api_key: str, stack: Stack) -> None:
     invoice_id = post_invoice(client, api_key, invoice_body(**ONE)).json_body["id"]
-    client.http.get(message_to(stack, "ana@globex.example").pixel_path(), headers=HUMAN)
+    client.http.get(pixel_path(message_to(stack, "ana@globex.example")), headers=HUMAN)
     # Pretend older rules had judged this open a scanner's.
     store = context().invoices
     invoice = store.get(invoice_id)

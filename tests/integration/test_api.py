@@ -14,9 +14,11 @@ from tests.integration.conftest import (
     HUMAN,
     Stack,
     auth,
+    html_of,
     invoice_body,
     make_key,
     message_to,
+    pixel_path,
     post_invoice,
     sent_messages,
 )
@@ -38,7 +40,7 @@ def test_two_recipients_one_opens_and_the_status_query_says_who(
     assert created.headers["Location"] == f"/invoices/{created.json_body['id']}"
     assert len(sent_messages(stack)) == 2  # one SES message per recipient
     # When only Ana's mail client loads her pixel
-    client.http.get(message_to(stack, "ana@globex.example").pixel_path(), headers=HUMAN)
+    client.http.get(pixel_path(message_to(stack, "ana@globex.example")), headers=HUMAN)
     # Then the invoice is listed as opened, with Ana opened and Luis not
     listed = client.http.get("/invoices?status=opened", headers=auth(api_key)).json_body
     assert [i["id"] for i in listed["items"]] == [created.json_body["id"]]
@@ -54,11 +56,11 @@ def test_each_message_is_tagged_and_has_its_own_pixel(
 ) -> None:
     post_invoice(client, api_key, invoice_body())
     ana, luis = message_to(stack, "ana@globex.example"), message_to(stack, "luis@globex.example")
-    assert ana.pixel_path() != luis.pixel_path()
+    assert pixel_path(ana) != pixel_path(luis)
     for message in (ana, luis):
-        assert "INV-2026-001" in message.html()
-        assert "INV-2026-001" not in message.pixel_path()
-        assert "globex" not in message.pixel_path()
+        assert "INV-2026-001" in html_of(message)
+        assert "INV-2026-001" not in pixel_path(message)
+        assert "globex" not in pixel_path(message)
 
 
 @pytest.mark.parametrize(
@@ -253,7 +255,7 @@ def test_bad_list_queries_are_400(client: Client, api_key: str, query: str, fiel
 def test_timeline_lists_everything_in_order(client: Client, api_key: str, stack: Stack) -> None:
     invoice_id = post_invoice(client, api_key, invoice_body()).json_body["id"]
     client.http.get(
-        message_to(stack, "luis@globex.example").pixel_path(),
+        pixel_path(message_to(stack, "luis@globex.example")),
         headers={"User-Agent": "Thunderbird/115"},
     )
     items = client.http.get(f"/invoices/{invoice_id}/events", headers=auth(api_key)).json_body

@@ -15,6 +15,7 @@ from tests.integration.conftest import (
     HUMAN_UA,
     Stack,
     auth,
+    html_of,
     invoice_body,
     message_to,
     post_invoice,
@@ -31,7 +32,7 @@ def send(client: Client, key: str, **overrides: Any) -> dict[str, Any]:
 
 
 def view_path(stack: Stack) -> str:
-    html = message_to(stack, "ana@globex.example").html()
+    html = html_of(message_to(stack, "ana@globex.example"))
     found = re.search(r'href="https://track\.example\.com(/v/[A-Za-z0-9_-]+)"', html)
     assert found, "no View invoice link in the email"
     return found.group(1)
@@ -133,7 +134,7 @@ def test_tracking_off_means_no_pixel_no_beacon_nothing_recorded(
     client: Client, api_key: str, stack: Stack
 ) -> None:
     invoice_id = send(client, api_key, tracking=False)["id"]
-    html = message_to(stack, "ana@globex.example").html()
+    html = html_of(message_to(stack, "ana@globex.example"))
     assert "/t/" not in html
     path = view_path(stack)
     page = client.http.get(path, headers=HUMAN).body.decode()

@@ -19,7 +19,7 @@ from chalice.test import Client
 from chalicelib.settings import get_settings
 from infra.demo import minimal_pdf
 from infra.outbox import Outbox, make_server
-from tests.integration.conftest import Stack, invoice_body, message_to, post_invoice
+from tests.integration.conftest import Stack, html_of, invoice_body, message_to, post_invoice
 from tools.local_mail import SobreLookup
 
 HOSTILE = '<script>alert("x")</script> & Co'
@@ -111,7 +111,7 @@ def test_a_message_is_shown_as_a_mail_client_shows_it(
     assert "img-src http: https: data:" in policy
     assert "sandbox" in policy
     assert "script-src" not in policy  # default-src 'none' forbids scripts
-    sent_html = message_to(stack, "ana@globex.example").html()
+    sent_html = html_of(message_to(stack, "ana@globex.example"))
     assert html.text == sent_html
     assert "/t/" in html.text  # the tracking pixel, loaded by whoever opens it
 

@@ -32,6 +32,7 @@ from tests.integration.conftest import (
     invoice_body,
     make_key,
     message_to,
+    pixel_path,
 )
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -166,7 +167,7 @@ def create(client: Client, key: str, body: Any = None, **headers: str) -> HTTPRe
 def opened(client: Client, api_key: str, stack: Stack) -> str:
     """An invoice whose first recipient has opened the email once; its id."""
     invoice_id: str = create(client, api_key).json_body["id"]
-    pixel = message_to(stack, "ana@globex.example").pixel_path()
+    pixel = pixel_path(message_to(stack, "ana@globex.example"))
     response = call(client, "GET", pixel, headers={"User-Agent": THUNDERBIRD})
     assert response.status_code == 200
     return invoice_id
@@ -227,7 +228,11 @@ def test_security_in_the_spec_is_what_the_api_enforces(
     """Without a key, operations the spec protects answer 401 and public ones do not."""
     operation = spec_document()["paths"][path][method.lower()]
     protected = operation.get("security", spec_document()["security"]) != []
-    concrete = path.replace("{invoice_id}", UNKNOWN_INVOICE).replace("{token}", "nope.gif")
+    concrete = (
+        path.replace("{invoice_id}", UNKNOWN_INVOICE)
+        .replace("{token}", "nope.gif")
+        .replace("{name}", "app.js")  # a dashboard asset
+    )
     headers = {"Content-Type": "application/json"}
     body = b"{}" if method == "POST" else None
     response = call(
@@ -483,7 +488,7 @@ def test_resend_when_storage_fails(
 )
 def test_pixel(client: Client, api_key: str, stack: Stack, suffix: str, accept: str | None) -> None:
     invoice_id = create(client, api_key).json_body["id"]
-    path = message_to(stack, "luis@globex.example").pixel_path().removesuffix(".gif") + suffix
+    path = pixel_path(message_to(stack, "luis@globex.example")).removesuffix(".gif") + suffix
     headers = {"User-Agent": HUMAN_UA} | ({} if accept is None else {"Accept": accept})
     response = call(client, "GET", path, headers=headers)
     assert response.status_code == 200
@@ -504,7 +509,7 @@ def test_pixel_for_a_forged_token(client: Client, path: str) -> None:
 
 def test_pixel_head(client: Client, api_key: str, stack: Stack) -> None:
     invoice_id = create(client, api_key).json_body["id"]
-    path = message_to(stack, "ana@globex.example").pixel_path()
+    path = pixel_path(message_to(stack, "ana@globex.example"))
     response = call(client, "HEAD", path)
     assert response.status_code == 200
     assert response.body == b""

@@ -13,6 +13,7 @@ from tests.integration.conftest import (
     auth,
     invoice_body,
     message_to,
+    pixel_path,
     post_invoice,
     use_endpoint,
 )
@@ -39,8 +40,8 @@ def sent(client: Client, api_key: str, stack: Stack) -> dict[str, str]:
     created = post_invoice(client, api_key, invoice_body()).json_body
     return {
         "invoice_id": created["id"],
-        "ana": message_to(stack, "ana@globex.example").pixel_path(),
-        "luis": message_to(stack, "luis@globex.example").pixel_path(),
+        "ana": pixel_path(message_to(stack, "ana@globex.example")),
+        "luis": pixel_path(message_to(stack, "luis@globex.example")),
     }
 
 

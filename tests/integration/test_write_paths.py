@@ -23,6 +23,7 @@ from tests.integration.conftest import (
     invoice_body,
     make_key,
     message_to,
+    pixel_path,
     post_invoice,
     reset_caches,
     sns_event,
@@ -77,7 +78,7 @@ def test_send_open_deliver_list(backend: str, client: Client, stack: Stack) -> N
     event = sns_event(delivery_for(invoice_id, ana["id"], ana["email"]))
     outcomes = [client.lambda_.invoke("ses_events", event).payload for _ in range(3)]
     assert [o["processed"] for o in outcomes] == [1, 0, 0]
-    client.http.get(message_to(stack, "ana@globex.example").pixel_path(), headers=HUMAN)
+    client.http.get(pixel_path(message_to(stack, "ana@globex.example")), headers=HUMAN)
 
     opened = client.http.get("/invoices?status=opened", headers=auth(key)).json_body["items"]
     assert [i["id"] for i in opened] == [invoice_id]
@@ -91,7 +92,7 @@ def test_send_open_deliver_list(backend: str, client: Client, stack: Stack) -> N
 def test_concurrent_opens_are_each_counted_once(backend: str, client: Client, stack: Stack) -> None:
     key = make_key("acme")
     created = post_invoice(client, key, invoice_body(recipients=[{"email": "a@example.com"}]))
-    token = message_to(stack, "a@example.com").pixel_path().removeprefix("/t/")
+    token = pixel_path(message_to(stack, "a@example.com")).removeprefix("/t/")
     ctx = context()
 
     def open_once(n: int) -> bool:
@@ -115,7 +116,7 @@ def test_timeline_overflow_is_archived_and_still_read_whole(
 
     key = make_key("acme")
     created = post_invoice(client, key, invoice_body(recipients=[{"email": "a@example.com"}]))
-    token = message_to(stack, "a@example.com").pixel_path().removeprefix("/t/")
+    token = pixel_path(message_to(stack, "a@example.com")).removeprefix("/t/")
     ctx = context()
     opens = INLINE_EVENT_LIMIT + 30
     for n in range(opens):
@@ -128,3 +129,27 @@ def test_timeline_overflow_is_archived_and_still_read_whole(
     detail = client.http.get(f"/invoices/{invoice_id}", headers=auth(key)).json_body
     assert detail["open_count"] == opens
     assert len(detail["recipients"][0]["opens"]) == opens
+
+
+def test_a_burst_of_opens_on_one_invoice_loses_none(
+    backend: str, client: Client, stack: Stack
+) -> None:
+    """Many writers on one item lose race after race; the losers park their opens
+    beside the invoice, and every write folds the parked ones in."""
+    key = make_key("acme")
+    created = post_invoice(client, key, invoice_body(recipients=[{"email": "a@example.com"}]))
+    token = pixel_path(message_to(stack, "a@example.com")).removeprefix("/t/")
+    ctx = context()
+    opens = 60
+
+    def open_once(n: int) -> bool:
+        agent = f"{HUMAN_UA} Mail/{n}"
+        return service.record_pixel_open(ctx, token, agent, "192.0.2.7", "GET", f"burst-{n}")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert all(pool.map(open_once, range(opens)))
+    invoice_id = created.json_body["id"]
+    detail = client.http.get(f"/invoices/{invoice_id}", headers=auth(key)).json_body
+    assert detail["open_count"] == opens
+    events = client.http.get(f"/invoices/{invoice_id}/events", headers=auth(key)).json_body
+    assert [e["type"] for e in events["items"]].count("open") == opens

@@ -40,7 +40,8 @@ BOTO3_ACTIONS: dict[tuple[str, str, str | None], str] = {
     ("sesv2", "send_email", "Template"): "ses:SendEmail",
 }
 # pynamodb: Model / Index / TableConnection method -> action. Saves inside a
-# ``with Model.batch_write() as batch`` block are BatchWriteItem, not PutItem.
+# ``with Model.batch_write() as batch`` block are BatchWriteItem, not PutItem (and
+# deletes there are BatchWriteItem, not DeleteItem).
 PYNAMODB_ACTIONS: dict[str, str] = {
     "get": "dynamodb:GetItem",
     "refresh": "dynamodb:GetItem",
@@ -226,7 +227,7 @@ class _Scanner(ast.NodeVisitor):
             if not pynamodb_update:
                 return  # dict.get, set.update, ...
         action = PYNAMODB_ACTIONS[method]
-        if method == "save" and _dotted(receiver) in self._batches:
+        if method in ("save", "delete") and _dotted(receiver) in self._batches:
             action = PYNAMODB_ACTIONS["batch_write"]
         target = "table"
         if method in ("query", "count", "scan") and (

@@ -5,20 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import TTLAttribute
-from pynamodb.models import Model
 
 from chalicelib import dynamo
 from infra.local_stack import create_table_args, table_properties
 
-MODELS: list[type[Model]] = [
-    dynamo.InvoiceItem,
-    dynamo.ArchivePageItem,
-    dynamo.PdfChunkItem,
-    dynamo.MessageRefItem,
-    dynamo.AccountItem,
-    dynamo.ApiKeyItem,
-    dynamo.UnprocessedItem,
-]
+MODELS = dynamo.MODELS
 
 
 def key_schema(entries: list[dict[str, str]]) -> dict[str, str]:

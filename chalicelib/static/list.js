@@ -1,0 +1,152 @@
+// The sent-invoices table: one focusable row per invoice, updated in place (rows are
+// kept by invoice id, so a refresh keeps focus, selection and scroll).
+
+import { el, icon } from "./dom.js";
+import { calendarDate, currentLanguage, dateTime, money, number, t } from "./i18n.js";
+
+const PROBLEM_STATUSES = new Set(["failed", "rejected", "bounced", "complained"]);
+
+export function statusBadge(status) {
+  return el("span", {
+    class: `badge badge-${status}`,
+    "data-status": status,
+    text: t(`status.${status}`),
+  });
+}
+
+export function hasProblem(invoice) {
+  return invoice.problem_count > 0 || PROBLEM_STATUSES.has(invoice.status);
+}
+
+/** The activity icons: an open envelope (with the count) once a person opened it, a
+ * machine marker when only machines fetched it, an eye when viewed online, a warning
+ * when a recipient bounced, complained or failed. */
+export function activity(invoice) {
+  const opened = invoice.open_count > 0;
+  const cell = el("span", { class: "activity" });
+  if (opened) {
+    cell.append(
+      el(
+        "span",
+        { class: "activity-open", "data-activity": "opened" },
+        icon("envelopeOpen", t("iconOpened", { count: invoice.open_count }), "tone-opened"),
+        el("span", { class: "count", "aria-hidden": "true", text: number(invoice.open_count) }),
+      ),
+    );
+  } else {
+    cell.append(
+      el(
+        "span",
+        { class: "activity-open", "data-activity": "not-opened" },
+        icon("envelope", t("iconNotOpened"), "tone-muted"),
+      ),
+    );
+    if (invoice.machine_open_count > 0) {
+      cell.append(
+        el(
+          "span",
+          { class: "activity-machine", "data-activity": "machine-only" },
+          icon("machine", t("iconMachineOnly", { count: invoice.machine_open_count }), "tone-machine"),
+        ),
+      );
+    }
+  }
+  if (invoice.viewed_at || invoice.status === "viewed") {
+    cell.append(
+      el("span", { "data-activity": "viewed" }, icon("eye", t("iconViewed"), "tone-viewed")),
+    );
+  }
+  if (hasProblem(invoice)) {
+    const count = Math.max(1, invoice.problem_count);
+    cell.append(
+      el(
+        "span",
+        { "data-activity": "problem" },
+        icon("warning", t("iconProblem", { count }), "tone-problem"),
+      ),
+    );
+  }
+  return cell;
+}
+
+function buildRow(invoice, selected) {
+  const sent = invoice.sent_at
+    ? el("time", { datetime: invoice.sent_at, text: dateTime(invoice.sent_at) })
+    : el("span", { class: "muted", text: t("notSent") });
+  return el(
+    "tr",
+    {
+      class: "row",
+      tabindex: "-1",
+      "data-id": invoice.id,
+      "data-status": invoice.status,
+      "aria-current": selected ? "true" : null,
+      title: t("rowHint", { number: invoice.number }),
+    },
+    el("td", { class: "col-activity" }, activity(invoice)),
+    el(
+      "td",
+      { class: "col-invoice" },
+      el("span", { class: "number", text: invoice.number }),
+      el("span", { class: "customer-inline", text: invoice.customer.name }),
+    ),
+    el("td", { class: "col-customer", text: invoice.customer.name }),
+    el(
+      "td",
+      { class: "col-total num" },
+      el("span", { class: "total", text: money(invoice.total, invoice.currency) }),
+      el("span", { class: "due", text: t("due", { date: calendarDate(invoice.due_date) }) }),
+    ),
+    el("td", { class: "col-sent" }, sent),
+    el("td", { class: "col-status" }, statusBadge(invoice.status)),
+  );
+}
+
+const signatures = new WeakMap();
+
+/** Shows ``invoices`` in ``tbody``: unchanged rows are kept as they are, changed ones
+ * rebuilt, and focus stays on the invoice it was on. */
+export function renderRows(tbody, invoices, selectedId) {
+  const existing = new Map([...tbody.children].map((row) => [row.dataset.id, row]));
+  const focusedId = tbody.contains(document.activeElement)
+    ? document.activeElement.closest("tr")?.dataset.id
+    : null;
+  const rows = invoices.map((invoice) => {
+    const selected = invoice.id === selectedId;
+    const signature = JSON.stringify([invoice, selected, currentLanguage()]);
+    const row = existing.get(invoice.id);
+    if (row && signatures.get(row) === signature) return row;
+    const fresh = buildRow(invoice, selected);
+    signatures.set(fresh, signature);
+    return fresh;
+  });
+  const unchanged =
+    rows.length === tbody.children.length && rows.every((row, i) => tbody.children[i] === row);
+  if (!unchanged) tbody.replaceChildren(...rows);
+  const byId = (id) => (id ? tbody.querySelector(`tr[data-id="${CSS.escape(id)}"]`) : null);
+  if (focusedId && !tbody.contains(document.activeElement)) {
+    byId(focusedId)?.focus({ preventScroll: true });
+  }
+  const previous = tbody.querySelector('tr[tabindex="0"]');
+  rove(tbody, byId(focusedId) || previous || byId(selectedId) || tbody.firstElementChild);
+}
+
+/** One tab stop for the whole table (the row last focused); arrow keys move within. */
+export function rove(tbody, current) {
+  for (const row of tbody.children) row.tabIndex = row === current ? 0 : -1;
+}
+
+/** Whether ``invoice`` matches a search (number or customer; case and accents ignored). */
+export function matches(invoice, query) {
+  const wanted = fold(query);
+  if (!wanted) return true;
+  return fold(invoice.number).includes(wanted) || fold(invoice.customer.name).includes(wanted);
+}
+
+function fold(text) {
+  return String(text || "")
+    .normalize("NFD")
+    .replace(/\p{Diacritic}/gu, "")
+    .toLowerCase()
+    .trim();
+}

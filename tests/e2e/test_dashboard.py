@@ -1,0 +1,867 @@
+"""End to end: the dashboard (``GET /``) in headless Chromium against the local stack as
+``make run`` starts it (infra/run.py on free ports, its own state directory), with the
+demo invoices of ``make demo`` sent through the public API and opened the way mail
+clients open them: a person's browser, Apple's privacy prefetch, the hosted invoice's
+display beacon. Screenshots go to tests/artifacts/ (git-ignored)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import boto3
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
+
+from tests.e2e.test_local_stack import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP_CHROME,
+    LocalStack,
+    eventually,
+    read_env,
+    stop,
+)
+from tests.emulators import ROOT, free_port
+from tools.local_mail import messages
+
+pytestmark = pytest.mark.e2e
+
+APPLE_PRIVACY_PREFETCH = "Mozilla/5.0"
+VIEWER_ZONE = "America/New_York"
+# A first pixel fetch within 3 s of the delivery, or a page display within 10 s, is what
+# security gateways do: people read later.
+READING_DELAY = timedelta(seconds=4.5)
+VIEWING_DELAY = timedelta(seconds=11)
+UPDATE_WITHIN_MS = 10_000
+# Chromium reports every 4xx answer to fetch() on the console; only the sign-in with a
+# wrong key expects one.
+UNAUTHORIZED_LOAD = re.compile(r"Failed to load resource: .*status of 401")
+
+
+# -- the stack and its data ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    state = tmp_path_factory.mktemp("sobre-dashboard")
+    ports = {
+        "SOBRE_PORT": free_port(),
+        "SOBRE_AWS_PORT": free_port(),
+        "SOBRE_OUTBOX_PORT": free_port(),
+    }
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "SOBRE_STATE_DIR": str(state)}
+    with (state / "run.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra.run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = LocalStack(process, state, ports, {})
+    try:
+        deadline = time.monotonic() + 120
+        while not (state / "local.env").exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"make run did not come up:\n{running.log()}")
+            time.sleep(0.2)
+        running.env = read_env(state / "local.env")
+        yield running
+    finally:
+        stop(process)
+
+
+def call(stack: LocalStack, method: str, path: str, body: Any = None, key: str = "") -> Any:
+    request = urllib.request.Request(
+        stack.api + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {key or stack.env['SOBRE_API_KEY']}",
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status in (200, 201)
+        return json.load(response)
+
+
+def stack_env(stack: LocalStack) -> dict[str, str]:
+    return {**os.environ, **stack.env, "SOBRE_TABLE_NAME": "sobre"}
+
+
+def new_account(stack: LocalStack, account: str, sender: str) -> str:
+    """A new account's API key, made with the operator command."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.admin", "api-key", "--account", account, "--from", sender],
+        cwd=ROOT,
+        env=stack_env(stack),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def moment(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def wait_until(when: datetime) -> None:
+    time.sleep(max(0.0, (when - datetime.now(UTC)).total_seconds()))
+
+
+def tracking_token(stack: LocalStack, address: str) -> str:
+    """The token of the last message sent to ``address`` (read from the emulator)."""
+    mine = [m for m in messages(stack.env["AWS_ENDPOINT_URL"]) if m.to == address]
+    assert mine, f"no message to {address}"
+    url = mine[-1].pixel_url()
+    assert url is not None
+    found = re.search(r"/t/([A-Za-z0-9_-]+)\.gif$", url)
+    assert found, url
+    return found.group(1)
+
+
+def fetch_pixel(stack: LocalStack, address: str, user_agent: str) -> None:
+    request = urllib.request.Request(
+        f"{stack.api}/t/{tracking_token(stack, address)}.gif", headers={"User-Agent": user_agent}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert (response.status, response.headers["Content-Type"]) == (200, "image/gif")
+
+
+def confirm_view(stack: LocalStack, address: str) -> None:
+    """What the hosted invoice's script sends once a person has had it on screen."""
+    request = urllib.request.Request(
+        f"{stack.api}/v/{tracking_token(stack, address)}/seen",
+        method="POST",
+        data=b'{"trigger": "visible"}',
+        headers={"User-Agent": DESKTOP_CHROME, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204
+
+
+@dataclass
+class Demo:
+    ids: dict[str, str]  # invoice number -> id
+    key: str
+
+    def detail(self, stack: LocalStack, number: str) -> Any:
+        return call(stack, "GET", f"/invoices/{self.ids[number]}")
+
+
+DEMO_NUMBERS = ["DEMO-1001", "DEMO-1002", "DEMO-1003", "DEMO-1004"]
+SETTLED = {"delivered", "bounced", "complained"}
+
+
+@pytest.fixture(scope="module")
+def demo(stack: LocalStack) -> Demo:
+    """``make demo``, one invoice that only bounces, then: Ana García opens DEMO-1001 in
+    her browser, Apple's privacy relay prefetches DEMO-1002 for Bill (a machine), Gavin
+    views DEMO-1004 online. DEMO-1003 stays unopened."""
+    run = subprocess.run(
+        [sys.executable, "-m", "infra.demo"],
+        cwd=ROOT,
+        env=stack_env(stack),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    bounced = call(
+        stack,
+        "POST",
+        "/invoices",
+        {
+            "number": "E2E-BOUNCE",
+            "customer": {"name": "Gone Away Ltd"},
+            "recipients": [{"email": "bounce@simulator.amazonses.com"}],
+            "currency": "EUR",
+            "total": "10.00",
+            "due_date": "2030-01-31",
+        },
+    )
+    listed = call(stack, "GET", "/invoices?limit=100")["items"]
+    ids = {item["number"]: item["id"] for item in listed}
+    assert set(DEMO_NUMBERS) <= set(ids)
+    ids["E2E-BOUNCE"] = bounced["id"]
+    demo = Demo(ids, stack.env["SOBRE_API_KEY"])
+
+    def delivered() -> dict[str, datetime] | None:
+        times: dict[str, datetime] = {}
+        for number in [*DEMO_NUMBERS, "E2E-BOUNCE"]:
+            for recipient in demo.detail(stack, number)["recipients"]:
+                if recipient["status"] not in SETTLED:
+                    return None
+                if recipient["delivered_at"]:
+                    times[recipient["email"]] = moment(recipient["delivered_at"])
+        return times
+
+    arrived = eventually(delivered, timeout=30)
+    wait_until(max(arrived.values()) + READING_DELAY)
+    fetch_pixel(stack, "ana.garcia@globex.example", DESKTOP_CHROME)
+    fetch_pixel(stack, "bill.lumbergh@initech.example", APPLE_PRIVACY_PREFETCH)
+    wait_until(arrived["gavin@hooli.example"] + VIEWING_DELAY)
+    confirm_view(stack, "gavin@hooli.example")
+
+    def judged() -> bool | None:
+        statuses = {n: demo.detail(stack, n) for n in DEMO_NUMBERS}
+        done = (
+            statuses["DEMO-1001"]["open_count"] == 1
+            and statuses["DEMO-1002"]["machine_open_count"] == 1
+            and statuses["DEMO-1004"]["status"] == "viewed"
+        )
+        return True if done else None
+
+    eventually(judged)
+    return demo
+
+
+# -- the browser ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (Debian's chromium package)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def flat(text: str) -> str:
+    """Page text with Intl's no-break spaces as plain spaces, and collapsed."""
+    return re.sub(r"\s+", " ", text.replace("\u202f", " ").replace("\xa0", " ")).strip()
+
+
+@dataclass
+class Dashboard:
+    page: Page
+    url: str
+    errors: list[str] = field(default_factory=list)
+    expected: list[re.Pattern[str]] = field(default_factory=list)
+    requested: list[str] = field(default_factory=list)
+
+    def open(self) -> None:
+        self.page.goto(self.url)
+        expect(self.page.locator("#api-key")).to_be_visible()
+
+    def sign_in(self, key: str) -> None:
+        self.open()
+        self.page.fill("#api-key", key)
+        self.page.keyboard.press("Enter")
+        expect(self.page.locator("#dashboard")).to_be_visible()
+        expect(self.page.locator("#invoices")).to_have_attribute("aria-busy", "false")
+
+    def row(self, number: str) -> Locator:
+        return self.page.locator("#rows tr.row", has=self.page.locator(".number", has_text=number))
+
+    def numbers(self) -> list[str]:
+        return self.page.locator("#rows tr.row .number").all_inner_texts()
+
+    def chip(self, label: str) -> None:
+        self.page.get_by_role("button", name=label, exact=True).click()
+
+    def detail_field(self, name: str) -> str:
+        return flat(self.page.locator(f'#detail [data-field="{name}"] dd').inner_text())
+
+    def screenshot(self, name: str, locator: Locator | None = None) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / name
+        if locator is None:
+            self.page.screenshot(path=str(path), full_page=True)
+        else:
+            locator.screenshot(path=str(path))
+        assert path.stat().st_size > 5_000
+        return path
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.expected)]
+
+
+Opener = Callable[..., Dashboard]
+
+
+@pytest.fixture
+def dashboard(browser: Browser, stack: LocalStack) -> Iterator[Opener]:
+    """Opens the dashboard in a fresh browser context (its own sessionStorage); every
+    console error and uncaught exception fails the test."""
+    opened: list[tuple[Any, Dashboard]] = []
+
+    def open_dashboard(
+        locale: str = "en-US", width: int = 1280, height: int = 900, zone: str = VIEWER_ZONE
+    ) -> Dashboard:
+        context = browser.new_context(
+            user_agent=DESKTOP_CHROME,
+            viewport={"width": width, "height": height},
+            locale=locale,
+            timezone_id=zone,
+        )
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        view = Dashboard(page, f"{stack.api}/")
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                view.errors.append(message.text)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: view.errors.append(f"uncaught: {error}"))
+        page.on("request", lambda request: view.requested.append(request.url))
+        opened.append((context, view))
+        return view
+
+    yield open_dashboard
+    problems = [e for _, view in opened for e in view.unexpected_errors()]
+    # Nothing from a CDN or anywhere else: the page works offline on the local stack.
+    elsewhere = [
+        url for _, view in opened for url in view.requested if not url.startswith(f"{stack.api}/")
+    ]
+    for context, _ in opened:
+        context.close()
+    assert problems == [], f"console errors: {problems}"
+    assert elsewhere == [], f"requests to other origins: {elsewhere}"
+    assert any(url.endswith("/app/assets/app.js") for _, v in opened for url in v.requested)
+
+
+# -- the tests ---------------------------------------------------------------------------
+
+
+def test_a_wrong_key_gets_a_clear_message(stack: LocalStack, dashboard: Opener) -> None:
+    view = dashboard()
+    view.expected.append(UNAUTHORIZED_LOAD)
+    view.open()
+    page = view.page
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_have_text("Enter your API key.")
+    page.fill("#api-key", "sobre_this-is-not-a-key")
+    page.get_by_role("button", name="Sign in").click()
+    error = page.get_by_role("alert").filter(has_text="not accepted")
+    expect(error).to_contain_text("That API key was not accepted")
+    expect(page.locator("#api-key")).to_have_attribute("aria-invalid", "true")
+    assert page.locator("#dashboard").is_hidden()
+    assert page.evaluate("sessionStorage.length") == 0
+    assert "sobre_" not in page.url
+    assert low_contrast(page) == []
+    view.screenshot("dashboard-wrong-key.png")
+    assert [e for e in view.errors if UNAUTHORIZED_LOAD.search(e)], "the 401 was not even sent"
+
+
+def test_sign_in_lists_the_demo_invoices_with_their_activity(
+    stack: LocalStack, demo: Demo, dashboard: Opener
+) -> None:
+    view = dashboard()
+    view.sign_in(demo.key)
+    page = view.page
+    expect(page.locator("#rows tr.row")).to_have_count(5)
+    assert set(view.numbers()) == {*DEMO_NUMBERS, "E2E-BOUNCE"}
+    # The key is in this tab's sessionStorage only: not in the URL, not in localStorage.
+    assert page.evaluate("sessionStorage.getItem('sobre.apiKey')") == demo.key
+    assert demo.key not in page.evaluate("JSON.stringify(Object.values(localStorage))")
+    assert demo.key not in page.url
+
+    opened = view.row("DEMO-1001")
+    expect(opened.locator('[data-activity="opened"] [role="img"]')).to_have_attribute(
+        "aria-label", "Opened by a person once"
+    )
+    expect(opened.locator(".count")).to_have_text("1")
+    expect(opened.locator(".badge")).to_have_text("Opened")
+    expect(opened.locator(".total")).to_have_text("€1,210.00")
+    machine_only = view.row("DEMO-1002")
+    expect(machine_only.locator('[data-activity="not-opened"]')).to_be_visible()
+    expect(machine_only.locator('[data-activity="machine-only"] [role="img"]')).to_have_attribute(
+        "aria-label", re.compile(r"^Fetched once by a machine only")
+    )
+    expect(machine_only.locator('[data-activity="problem"]')).to_be_visible()  # the bounce
+    unopened = view.row("DEMO-1003")
+    expect(unopened.locator('[data-activity="not-opened"]')).to_be_visible()
+    expect(unopened.locator('[data-activity="machine-only"]')).to_have_count(0)
+    expect(unopened.locator('[data-activity="problem"]')).to_be_visible()  # the complaint
+    viewed = view.row("DEMO-1004")
+    expect(viewed.locator('[data-activity="viewed"] [role="img"]')).to_have_attribute(
+        "aria-label", "Viewed online"
+    )
+    expect(viewed.locator(".badge")).to_have_text("Viewed online")
+    expect(view.row("E2E-BOUNCE").locator(".badge")).to_have_text("Bounced")
+    # Most recent activity first, as the API lists them.
+    api_order = [i["number"] for i in call(stack, "GET", "/invoices")["items"]]
+    assert view.numbers() == api_order
+    expect(page.locator("#count")).to_have_text("5 invoices, all loaded")
+    expect(page.locator("#load-more")).to_be_hidden()
+    assert low_contrast(page) == []
+    view.screenshot("dashboard-list.png")
+
+
+def test_filters_and_search(demo: Demo, dashboard: Opener) -> None:
+    view = dashboard()
+    view.sign_in(demo.key)
+    page = view.page
+    view.chip("Viewed by customer")
+    expect(page.locator("#rows tr.row")).to_have_count(2)
+    assert set(view.numbers()) == {"DEMO-1001", "DEMO-1004"}
+    statuses = page.locator("#rows tr.row").evaluate_all("rows => rows.map(r => r.dataset.status)")
+    assert set(statuses) == {"opened", "viewed"}
+    expect(page.get_by_role("button", name="Viewed by customer")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    view.chip("Not opened")
+    expect(page.locator("#rows tr.row")).to_have_count(2)
+    assert set(view.numbers()) == {"DEMO-1002", "DEMO-1003"}
+    view.chip("Problems")
+    expect(page.locator("#rows tr.row")).to_have_count(1)
+    assert view.numbers() == ["E2E-BOUNCE"]
+    view.chip("All")
+    expect(page.locator("#rows tr.row")).to_have_count(5)
+
+    search = page.get_by_label("Search loaded invoices")
+    search.fill("globex")
+    expect(page.locator("#rows tr.row")).to_have_count(1)
+    assert view.numbers() == ["DEMO-1001"]
+    search.fill("1004")
+    assert view.numbers() == ["DEMO-1004"]
+    search.fill("zzz")
+    expect(page.locator("#empty")).to_have_text("No loaded invoice matches “zzz”.")
+    expect(page.locator("#search-hint")).to_contain_text("among the 5 invoices loaded so far")
+
+
+CONTRAST = """() => {
+    const parse = (c) => {
+        const [r, g, b, a = 1] = c.match(/[\\d.]+/g).map(Number);
+        return { r, g, b, a };
+    };
+    const luminance = ({ r, g, b }) => {
+        const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (node) => {
+        for (let n = node; n; n = n.parentElement) {
+            const colour = parse(getComputedStyle(n).backgroundColor);
+            if (colour.a > 0) return colour;
+        }
+        return { r: 255, g: 255, b: 255, a: 1 };
+    };
+    const failures = [];
+    const seen = new Set();
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+        const node = walker.currentNode.parentElement;
+        if (!walker.currentNode.textContent.trim() || seen.has(node)) continue;
+        seen.add(node);
+        if (!node.checkVisibility() || node.closest(".visually-hidden, option")) continue;
+        const style = getComputedStyle(node);
+        const fg = parse(node instanceof SVGElement ? style.fill : style.color);
+        const [l1, l2] = [luminance(fg), luminance(background(node))].sort((x, y) => y - x);
+        const ratio = (l1 + 0.05) / (l2 + 0.05);
+        const size = parseFloat(style.fontSize);
+        const large = size >= 24 || (Number(style.fontWeight) >= 700 && size >= 18.66);
+        if (ratio < (large ? 3 : 4.5)) {
+            failures.push(`${node.textContent.trim().slice(0, 40)}: ${ratio.toFixed(2)}`);
+        }
+    }
+    return failures;
+}"""
+
+
+def low_contrast(page: Page) -> list[str]:
+    """Visible text below WCAG AA contrast (4.5:1, 3:1 for large text)."""
+    return cast(list[str], page.evaluate(CONTRAST))
+
+
+def ny_time(iso: str) -> str:
+    """What en-US Intl shows for ``iso`` (dateStyle medium, timeStyle short) in New York."""
+    local = moment(iso).astimezone(ZoneInfo(VIEWER_ZONE))
+    hour = local.hour % 12 or 12
+    return f"{local:%b} {local.day}, {local.year}, {hour}:{local:%M} {local:%p}"
+
+
+def test_the_detail_shows_who_opened_it_and_when(
+    stack: LocalStack, demo: Demo, dashboard: Opener
+) -> None:
+    view = dashboard(height=2600)  # tall enough for the whole detail in one screenshot
+    view.sign_in(demo.key)
+    page = view.page
+    # By keyboard: Tab from the search box reaches the table (one tab stop), arrow keys
+    # move between rows, Enter opens one.
+    page.get_by_label("Search loaded invoices").focus()
+    page.keyboard.press("Tab")
+    rows = page.locator("#rows tr.row")
+    expect(rows.first).to_be_focused()
+    for _ in range(view.numbers().index("DEMO-1001")):
+        page.keyboard.press("ArrowDown")
+    row = view.row("DEMO-1001")
+    expect(row).to_be_focused()
+    page.keyboard.press("Enter")
+    title = page.locator("#detail-title")
+    expect(title).to_have_text("DEMO-1001")
+    expect(title).to_be_focused()
+    expect(row).to_have_attribute("aria-current", "true")
+
+    detail = demo.detail(stack, "DEMO-1001")
+    ana = next(r for r in detail["recipients"] if r["email"] == "ana.garcia@globex.example")
+    assert detail["first_opened_by"]["recipient_id"] == ana["id"]
+    expect(page.locator('#detail [data-field="opens-total"]')).to_have_text(
+        "Opened once by a person"
+    )
+    first = view.detail_field("first-opened")
+    assert first.startswith(ny_time(detail["first_opened_at"])), first
+    assert re.search(r"\((now|\d+ (seconds?|minutes?) ago)\)$", first), first
+    assert view.detail_field("last-opened").startswith(ny_time(detail["last_opened_at"]))
+    assert view.detail_field("first-opened-by") == "Ana García <ana.garcia@globex.example>"
+    assert view.detail_field("machine-opens") == "None"
+    assert view.detail_field("viewed-at") == "Not yet"
+    assert view.detail_field("sent-at").startswith(ny_time(detail["sent_at"]))
+    expect(page.locator("#detail")).to_contain_text(f"Times in your time zone ({VIEWER_ZONE}).")
+
+    recipients = page.locator("#detail table.recipients tbody tr")
+    expect(recipients).to_have_count(2)
+    ana_row = page.locator(f'#detail tr[data-recipient="{ana["id"]}"]')
+    expect(ana_row.locator('[data-field="opens"]')).to_have_text("1")
+    expect(ana_row.locator(".badge")).to_have_text("Opened")
+    other = page.locator("#detail table.recipients tbody tr", has_text="cuentas@globex.example")
+    expect(other.locator('[data-field="opens"]')).to_have_text("0")
+    expect(other.locator(".badge")).to_have_text("Delivered")
+
+    chart = page.locator("#detail figure.timeline svg.chart[role='img']")
+    expect(chart).to_have_count(1)
+    expect(chart.locator("g.mk-person")).to_have_count(1)
+    expect(chart.locator("g.mk-delivery")).to_have_count(2)
+    label = cast(str, chart.get_attribute("aria-label"))
+    assert "1 open by a person, 0 machine opens, 0 problems" in label
+
+    events = call(stack, "GET", f"/invoices/{detail['id']}/events")["items"]
+    history = page.locator("#detail ol.events > li")
+    expect(history).to_have_count(len(events))
+    open_item = page.locator("#detail li.event-open")
+    expect(open_item).to_have_count(1)
+    expect(open_item.locator(".verdict")).to_have_text("Person")
+    expect(open_item.locator('.reasons li[data-code="ua:client:browser"]')).to_have_text(
+        "mail client or browser: browser"
+    )
+    expect(open_item.locator(".reasons li").filter(has_text="after delivery")).to_have_count(1)
+    expect(page.get_by_role("button", name="Resend to failed recipients")).to_have_count(0)
+    assert low_contrast(page) == []
+    view.screenshot("dashboard-detail.png")
+
+    # Arrow keys move between rows and Escape closes the detail, back on its row.
+    page.keyboard.press("Escape")
+    expect(page.locator("#detail")).to_be_hidden()
+    expect(row).to_be_focused()
+    row_index = view.numbers().index("DEMO-1001")
+    page.keyboard.press("ArrowDown" if row_index == 0 else "ArrowUp")
+    expect(row).not_to_be_focused()
+
+
+def test_machine_opens_are_told_apart_in_the_detail(demo: Demo, dashboard: Opener) -> None:
+    view = dashboard()
+    view.sign_in(demo.key)
+    page = view.page
+    view.row("DEMO-1002").click()
+    expect(page.locator("#detail-title")).to_have_text("DEMO-1002")
+    expect(page.locator('#detail [data-field="opens-total"]')).to_have_text(
+        "Not opened by a person yet"
+    )
+    assert view.detail_field("machine-opens").startswith("1, not counted")
+    assert view.detail_field("problems") == "1 recipient"
+    prefetch = page.locator("#detail li.event-open")
+    expect(prefetch.locator(".verdict")).to_have_text("Apple Mail privacy prefetch")
+    expect(prefetch.locator(".verdict")).to_have_attribute("data-verdict", "privacy_prefetch")
+    expect(
+        prefetch.locator('.reasons li[data-code="ua:apple-mail-privacy-protection"]')
+    ).to_be_visible()
+    expect(page.locator("#detail svg.chart g.mk-machine")).to_have_count(1)
+    expect(page.locator("#detail svg.chart g.mk-problem")).to_have_count(1)
+    bounced = page.locator("#detail table.recipients tr", has_text="bounce@simulator.amazonses.com")
+    expect(bounced.locator(".problem-line").first).to_have_text("Bounce: Permanent General")
+    expect(bounced.locator(".badge")).to_have_text("Bounced")
+
+
+def test_a_new_open_appears_by_itself(stack: LocalStack, demo: Demo, dashboard: Opener) -> None:
+    view = dashboard(height=420)  # the page scrolls: the scroll position must survive
+    view.sign_in(demo.key)
+    page = view.page
+    row = view.row("DEMO-1003")
+    expect(row.locator('[data-activity="not-opened"]')).to_be_visible()
+    row.click()
+    expect(page.locator('#detail [data-field="opens-total"]')).to_have_text(
+        "Not opened by a person yet"
+    )
+    page.evaluate("window.sameDocument = true")
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 0
+    focused = page.evaluate("document.activeElement.id")
+    assert focused == "detail-title"
+
+    # Delivered long before now: a person's open, not a gateway's.
+    fetch_pixel(stack, "procurement@umbrella.example", DESKTOP_CHROME)
+    started = time.monotonic()
+    expect(row.locator('[data-activity="opened"]')).to_be_visible(timeout=UPDATE_WITHIN_MS)
+    expect(page.locator('#detail [data-field="opens-total"]')).to_have_text(
+        "Opened once by a person", timeout=UPDATE_WITHIN_MS
+    )
+    assert time.monotonic() - started < UPDATE_WITHIN_MS / 1000
+    assert view.detail_field("first-opened-by") == "Procurement <procurement@umbrella.example>"
+    # Without reloading, and the reader's place is kept.
+    assert page.evaluate("window.sameDocument") is True
+    expect(row).to_have_attribute("aria-current", "true")
+    assert page.evaluate("document.activeElement.id") == focused
+    assert abs(page.evaluate("window.scrollY") - scrolled) <= 4
+
+
+def test_spanish(demo: Demo, dashboard: Opener) -> None:
+    view = dashboard(locale="es-ES", zone="Europe/Madrid")
+    view.sign_in(demo.key)
+    page = view.page
+    assert page.evaluate("document.documentElement.lang") == "es"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Facturas enviadas")
+    expect(page.get_by_role("button", name="Vistas por el cliente")).to_be_visible()
+    expect(page.get_by_role("button", name="Cerrar sesión")).to_be_visible()
+    row = view.row("DEMO-1001")
+    assert flat(row.locator(".total").inner_text()) == "1210,00 €"
+    expect(row.locator(".badge")).to_have_text("Abierta")
+    expect(row.locator('[data-activity="opened"] [role="img"]')).to_have_attribute(
+        "aria-label", "Abierta una vez por una persona"
+    )
+    expect(view.row("DEMO-1004").locator(".badge")).to_have_text("Vista en línea")
+    view.chip("Vistas por el cliente")
+    expect(view.row("DEMO-1004")).to_have_count(1)
+    expect(view.row("DEMO-1001")).to_have_count(1)
+    expect(view.row("DEMO-1002")).to_have_count(0)
+    view.chip("Todas")
+    expect(page.locator("#count")).to_have_text("5 facturas, todas cargadas")
+    view.screenshot("dashboard-list-es.png")
+
+    row.click()
+    expect(page.locator('#detail [data-field="opens-total"]')).to_have_text(
+        "Abierta una vez por una persona"
+    )
+    expect(page.locator("#detail")).to_contain_text("Horas en tu zona horaria (Europe/Madrid).")
+    expect(page.locator("#recipients-title")).to_have_text("Destinatarios")
+    expect(page.locator("#detail li.event-open .verdict")).to_have_text("Persona")
+    first = view.detail_field("first-opened")
+    assert re.search(r"\((ahora|hace \d+ (segundos?|minutos?))\)$", first), first
+
+    # Every message exists in both languages, with the same plural forms.
+    missing = page.evaluate(
+        """async () => {
+            const { MESSAGES } = await import(new URL("app/assets/i18n.js", document.baseURI));
+            const keys = (tree, prefix = "") => Object.entries(tree).flatMap(([k, v]) =>
+                typeof v === "string" ? [prefix + k] : keys(v, `${prefix}${k}.`));
+            const en = new Set(keys(MESSAGES.en)), es = new Set(keys(MESSAGES.es));
+            return [...en].filter((k) => !es.has(k)).concat([...es].filter((k) => !en.has(k)));
+        }"""
+    )
+    assert missing == []
+
+    # Switching language re-renders in place, and the choice is remembered (not the key).
+    page.get_by_label("Idioma").select_option("en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sent invoices")
+    expect(page.locator('#detail [data-field="opens-total"]')).to_have_text(
+        "Opened once by a person"
+    )
+    assert flat(row.locator(".total").inner_text()) == "€1,210.00"
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sent invoices")
+    assert page.evaluate("localStorage.getItem('sobre.language')") == "en"
+
+
+def test_usable_at_375_px(demo: Demo, dashboard: Opener) -> None:
+    view = dashboard(locale="es-ES", width=375, height=812)
+    view.sign_in(demo.key)
+    page = view.page
+    expect(page.locator("#rows tr.row")).to_have_count(5)
+    overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert page.evaluate(overflow) <= 0
+    for number in DEMO_NUMBERS:
+        box = view.row(number).bounding_box()
+        assert box is not None
+        assert box["width"] <= 375
+    view.screenshot("dashboard-list-375.png")
+    view.row("DEMO-1001").click()
+    panel = page.locator("#detail")
+    expect(page.locator("#detail-title")).to_have_text("DEMO-1001")
+    box = panel.bounding_box()
+    viewport = page.evaluate("document.documentElement.clientWidth")
+    assert box is not None
+    assert (box["x"], box["width"]) == (0, viewport)  # it covers the list
+    assert page.evaluate("document.getElementById('list-panel').inert") is True
+    assert page.evaluate(overflow) <= 0
+    view.screenshot("dashboard-detail-375.png", panel)
+    page.get_by_role("button", name="Cerrar el detalle").click()
+    expect(panel).to_be_hidden()
+    assert page.evaluate("document.getElementById('list-panel').inert") is False
+    expect(view.row("DEMO-1001")).to_be_focused()
+
+
+def test_resend_to_failed_recipients(stack: LocalStack, dashboard: Opener) -> None:
+    # An account whose sender SES has not verified: every message is refused.
+    sender = "billing@unverified.example"
+    key = new_account(stack, "unverified-e2e", sender)
+    created = call(
+        stack,
+        "POST",
+        "/invoices",
+        {
+            "number": "E2E-FAILED",
+            "customer": {"name": "Retry S.A."},
+            "recipients": [{"email": "one@retry.example"}, {"email": "two@retry.example"}],
+            "currency": "EUR",
+            "total": "50.00",
+            "due_date": "2030-01-31",
+        },
+        key,
+    )
+    assert created["status"] == "failed"
+    view = dashboard()
+    view.sign_in(key)
+    page = view.page
+    row = view.row("E2E-FAILED")
+    expect(row.locator(".badge")).to_have_text("Failed")
+    expect(row.locator('[data-activity="problem"]')).to_be_visible()
+    view.chip("Problems")
+    expect(page.locator("#rows tr.row")).to_have_count(1)
+    row.click()
+    resend = page.get_by_role("button", name="Resend to failed recipients")
+    expect(page.locator("#detail .resend")).to_contain_text("2 recipients could not be sent to.")
+    resend.click()
+    expect(page.locator("#detail .resend-result")).to_contain_text("2 recipients still failed")
+    expect(page.locator("#detail .problem-line").first).to_contain_text("Last failure:")
+
+    env = stack.env
+    boto3.client(
+        "ses",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    ).verify_email_identity(EmailAddress=sender)
+    resend.click()
+    expect(page.locator("#detail .resend-result")).to_have_text("Sent again to 2 recipients.")
+    expect(page.locator("#detail .detail-status .badge")).not_to_have_text("Failed")
+    expect(resend).to_have_count(0)
+    detail = call(stack, "GET", f"/invoices/{created['id']}", key=key)
+    assert {r["status"] for r in detail["recipients"]} <= {"sent", "delivered"}
+    assert [r["send_attempts"] for r in detail["recipients"]] == [3, 3]
+
+
+def test_load_more_pages_through_the_cursor(stack: LocalStack, dashboard: Opener) -> None:
+    key = new_account(stack, "paging-e2e", "billing@example.com")
+    ids = []
+    for n in range(27):
+        created = call(
+            stack,
+            "POST",
+            "/invoices",
+            {
+                "number": f"PAGE-{n:03d}",
+                "customer": {"name": f"Customer {n}"},
+                "recipients": [{"email": f"page{n}@customer.example"}],
+                "currency": "USD",
+                "total": "1.00",
+                "due_date": "2030-01-31",
+            },
+            key,
+        )
+        ids.append(created["id"])
+
+    # Once every delivery is in, nothing moves in the list while it is paged.
+    def delivered() -> bool | None:
+        listed = call(stack, "GET", "/invoices?status=delivered&limit=100", key=key)["items"]
+        return True if len(listed) == len(ids) else None
+
+    eventually(delivered, timeout=30)
+    view = dashboard()
+    view.sign_in(key)
+    page = view.page
+    expect(page.locator("#rows tr.row")).to_have_count(25)
+    expect(page.locator("#count")).to_have_text("25 invoices shown")
+    page.get_by_role("button", name="Load more").click()
+    expect(page.locator("#rows tr.row")).to_have_count(27)
+    expect(page.locator("#load-more")).to_be_hidden()
+    expect(page.locator("#count")).to_have_text("27 invoices, all loaded")
+    assert sorted(view.numbers()) == [f"PAGE-{n:03d}" for n in range(27)]
+    # The auto-refresh reads to the same depth: the list stays 27 long.
+    page.wait_for_timeout(6_000)
+    expect(page.locator("#rows tr.row")).to_have_count(27)
+
+
+def test_statuses_are_merged_by_activity_across_cursors(
+    stack: LocalStack, dashboard: Opener
+) -> None:
+    """The merge of a multi-status filter ("Viewed by customer" = viewed + opened), with
+    the API replaced by pages of two: nothing is shown before an item that may still
+    come, and every item once."""
+    view = dashboard()
+    view.open()
+    result = view.page.evaluate(
+        """async () => {
+            const { Feed } = await import(new URL("app/assets/feed.js", document.baseURI));
+            const at = (n) => `2026-01-01T00:00:${String(n).padStart(2, "0")}.000Z`;
+            const item = (id, n) => ({ id, last_activity_at: at(n) });
+            const data = {
+                viewed: [item("v9", 9), item("v7", 7), item("moved", 5), item("v3", 3)],
+                opened: [item("o10", 10), item("o8", 8), item("o6", 6), item("moved", 4)],
+            };
+            const calls = [];
+            const fetchPage = async ({ status, cursor }) => {
+                calls.push(status);
+                const start = Number(cursor || 0);
+                const next = start + 2 < data[status].length ? String(start + 2) : null;
+                return { items: data[status].slice(start, start + 2), next };
+            };
+            const feed = new Feed("viewed", fetchPage);
+            await feed.loadUntil(3);
+            const first = feed.visible().map((i) => i.id);
+            const firstCalls = calls.length;
+            await feed.loadUntil(100);
+            const all = feed.visible().map((i) => i.id);
+            return { first, firstCalls, all, complete: feed.complete };
+        }"""
+    )
+    assert result["first"] == ["o10", "v9", "o8"]
+    assert result["firstCalls"] == 2  # one page of each status
+    assert result["all"] == ["o10", "v9", "o8", "v7", "o6", "moved", "v3"]
+    assert result["complete"] is True
+
+
+def test_sign_out_forgets_the_key(demo: Demo, dashboard: Opener) -> None:
+    view = dashboard()
+    view.sign_in(demo.key)
+    page = view.page
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#signin-notice")).to_have_text(
+        "You are signed out. The key was removed from this tab."
+    )
+    assert page.evaluate("sessionStorage.getItem('sobre.apiKey')") is None
+    expect(page.locator("#rows tr")).to_have_count(0)
+    page.reload()
+    expect(page.locator("#api-key")).to_be_visible()
+    assert page.locator("#dashboard").is_hidden()
+
+
+def test_the_page_is_served_with_a_strict_policy(stack: LocalStack) -> None:
+    with urllib.request.urlopen(f"{stack.api}/", timeout=10) as response:
+        policy = response.headers["Content-Security-Policy"]
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "unsafe-eval" not in policy
+    with urllib.request.urlopen(f"{stack.api}/app/assets/app.js", timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
