@@ -354,12 +354,10 @@ def _update(
 
     A burst of fetches of one invoice (a scanner, or hundreds of opens at once) makes
     writers lose race after race. After PARK_AFTER_ATTEMPTS lost races the ``parkable``
-    facts are parked beside the invoice (one unconditional write that cannot lose):
-    every write folds the parked facts in and removes them, so once any writer wins,
-    everyone's facts are in. Nothing is lost even if this writer never wins."""
+    facts are parked beside the invoice (one unconditional write that cannot lose) and
+    the writer is done: every write folds the parked facts in and removes them, so the
+    next writer to win carries everyone's facts, and nothing is lost meanwhile."""
     invoice = preloaded
-    seen = preloaded
-    parked = False
     for attempt in range(MAX_WRITE_ATTEMPTS):
         if invoice is None:
             invoice = ctx.invoices.get(invoice_id)
@@ -369,23 +367,21 @@ def _update(
         folding = _fold_parked(invoice)
         changed = change(invoice)
         if not changed and not folding:
-            return Updated(invoice, changed=parked)
+            return Updated(invoice, changed=False)
         archive = split_for_archive(invoice)
         try:
             ctx.invoices.save(invoice, archive)
         except ConcurrentUpdate:
             invoice = None
-            if parkable and not parked and attempt + 1 >= PARK_AFTER_ATTEMPTS:
+            if parkable and attempt + 1 >= PARK_AFTER_ATTEMPTS:
                 expires = ctx.expires_at(ctx.clock())
                 for fact in parkable:
                     ctx.invoices.park(invoice_id, asdict(fact), expires)
-                parked = True
                 ctx.metrics.count("FactsParked", len(parkable))
+                return Updated(seen, changed=True)
             time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))  # noqa: S311
             continue
-        return Updated(invoice, changed=changed or parked)
-    if parked and seen is not None:
-        return Updated(seen, changed=True)  # kept beside the invoice; the next write folds it
+        return Updated(invoice, changed=changed)
     raise Unavailable(f"Too many concurrent updates to invoice {invoice_id}; retry.")
 
 
