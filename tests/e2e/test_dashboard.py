@@ -31,10 +31,9 @@ from tests.e2e.test_local_stack import (
     DESKTOP_CHROME,
     LocalStack,
     eventually,
-    read_env,
-    stop,
+    running_stack,
 )
-from tests.emulators import ROOT, free_port
+from tests.emulators import ROOT
 from tools.local_mail import messages
 
 pytestmark = pytest.mark.e2e
@@ -56,33 +55,8 @@ UNAUTHORIZED_LOAD = re.compile(r"Failed to load resource: .*status of 401")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    state = tmp_path_factory.mktemp("sobre-dashboard")
-    ports = {
-        "SOBRE_PORT": free_port(),
-        "SOBRE_AWS_PORT": free_port(),
-        "SOBRE_OUTBOX_PORT": free_port(),
-    }
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "SOBRE_STATE_DIR": str(state)}
-    with (state / "run.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.run"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = LocalStack(process, state, ports, {})
-    try:
-        deadline = time.monotonic() + 120
-        while not (state / "local.env").exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"make run did not come up:\n{running.log()}")
-            time.sleep(0.2)
-        running.env = read_env(state / "local.env")
+    with running_stack(tmp_path_factory.mktemp("sobre-dashboard")) as running:
         yield running
-    finally:
-        stop(process)
 
 
 def call(stack: LocalStack, method: str, path: str, body: Any = None, key: str = "") -> Any:

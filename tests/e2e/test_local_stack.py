@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,9 +87,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    state = tmp_path_factory.mktemp("sobre-state")
+@contextmanager
+def running_stack(state: Path) -> Iterator[LocalStack]:
+    """`make run` (infra/run.py) on free ports, its state in ``state``; stopped after."""
     ports = {
         "SOBRE_PORT": free_port(),
         "SOBRE_AWS_PORT": free_port(),
@@ -115,6 +116,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         yield stack
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with running_stack(tmp_path_factory.mktemp("sobre-state")) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
