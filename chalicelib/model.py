@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 RecipientStatus = Literal[
     "pending",
@@ -19,17 +19,7 @@ RecipientStatus = Literal[
     "complained",
 ]
 InvoiceStatus = RecipientStatus
-STATUSES: tuple[str, ...] = (
-    "pending",
-    "failed",
-    "sent",
-    "delivered",
-    "opened",
-    "viewed",
-    "rejected",
-    "bounced",
-    "complained",
-)
+STATUSES: tuple[str, ...] = get_args(RecipientStatus)
 PROBLEM_STATUSES = frozenset({"failed", "rejected", "bounced", "complained"})
 
 EventType = Literal[

@@ -22,12 +22,10 @@ from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
 from tests.e2e.test_local_stack import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP_CHROME,
     LocalStack,
     eventually,
@@ -207,16 +205,6 @@ def demo(stack: LocalStack) -> Demo:
 
 
 # -- the browser ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (Debian's chromium package)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def flat(text: str) -> str:
