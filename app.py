@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from chalice.app import Chalice, ConvertToMiddleware
 
-from chalicelib.api import api
-from chalicelib.dashboard import dashboard
+from chalicelib.alerts.routes import webhooks_api
+from chalicelib.alerts.schedules import alert_schedule
+from chalicelib.dashboard.routes import dashboard
 from chalicelib.http import accept_binary_routes
 from chalicelib.observability import logger, metrics
-from chalicelib.public import public
-from chalicelib.scheduled import scheduled
-from chalicelib.sns_events import events
-from chalicelib.webhooks_api import reports_api
+from chalicelib.reports.routes import reports_api
+from chalicelib.reports.schedules import report_schedule
+from chalicelib.sending.routes import invoices_api
+from chalicelib.tracking.routes import public
+from chalicelib.tracking.subscriptions import ses_events
 
 app = Chalice(app_name="sobre")
 app.api.binary_types.append("application/pdf")  # the hosted invoice's download
 app.register_middleware(accept_binary_routes, "http")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
-app.register_blueprint(api)
-app.register_blueprint(public)
-app.register_blueprint(events)
-app.register_blueprint(reports_api)  # reports, reminders, alerts, evidence
-app.register_blueprint(scheduled)  # scheduled jobs (EventBridge)
+app.register_blueprint(invoices_api)  # send, list and read invoices
+app.register_blueprint(public)  # the pixel and the hosted invoice (no API key)
+app.register_blueprint(ses_events)  # SES events from SNS
+app.register_blueprint(reports_api)  # evidence, the events export, "remind now"
+app.register_blueprint(webhooks_api)
+app.register_blueprint(report_schedule)  # digests and reminders (EventBridge)
+app.register_blueprint(alert_schedule)  # alert emails and webhook deliveries
 app.register_blueprint(dashboard)

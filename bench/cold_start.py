@@ -49,10 +49,11 @@ print(os.environ["BENCH_MARK"] + json.dumps(times), flush=True)
 # The same, timing the steps of the first pixel apart (the order the pixel does them in).
 SPLIT = CHILD.replace(
     "response = app.app(",
-    """from chalicelib import container, dynamo
+    """from chalicelib import container
+from chalicelib.adapters.dynamo import models
 t_dynamo = time.perf_counter()
 container.context()
-dynamo.InvoiceItem._get_connection().connection.client
+models.InvoiceItem._get_connection().connection.client
 t_client = time.perf_counter()
 response = app.app(""",
 ).replace(

@@ -176,16 +176,14 @@ def stack_environment(endpoint: str) -> dict[str, str]:
 def reset_app_caches() -> None:
     """Forget settings, the built Context and pynamodb's cached clients, so that the
     next request reads the environment again."""
-    from pynamodb.models import Model
-
-    from chalicelib import container, dynamo
+    from chalicelib import container
+    from chalicelib.adapters.dynamo import models
     from chalicelib.settings import get_settings
 
     get_settings.cache_clear()
     container.context.cache_clear()
-    for value in vars(dynamo).values():
-        if isinstance(value, type) and issubclass(value, Model) and value is not Model:
-            value._connection = None
+    for model in models.MODELS:
+        model._connection = None
 
 
 def use_environment(values: dict[str, str]) -> None:

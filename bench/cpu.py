@@ -33,9 +33,13 @@ from bench.fixtures import (
     store_copies,
     tokens_for,
 )
-from chalicelib.model import Invoice, parse_iso
-from chalicelib.ports import MessageRef
-from chalicelib.service import Context
+from chalicelib.adapters.dynamo import invoices as dynamo_invoices
+from chalicelib.adapters.dynamo import models
+from chalicelib.context import Context
+from chalicelib.core.model import Invoice, MessageRef, parse_iso
+from chalicelib.sending import service as sending_service
+from chalicelib.tracking import service as tracking_service
+from chalicelib.tracking import ses_service
 from tests.fakes import FakeInvoiceStore, World, make_context, make_world
 
 SECTION = "3 CPU per request"
@@ -59,8 +63,8 @@ def timed(inputs: Sequence[T], call: Callable[[T], object]) -> tuple[list[float]
 
 class MarshallingInvoiceStore(FakeInvoiceStore):
     """The fake store, but keeping each invoice as the DynamoDB item the real adapter
-    writes (``dynamo._to_item`` → pynamodb ``serialize``) and reading it back the same
-    way (``from_raw_data`` → ``dynamo._from_item``): the adapter's own CPU, no I/O."""
+    writes (``dynamo_invoices._to_item`` → pynamodb ``serialize``) and reading it back the same
+    way (``from_raw_data`` → ``dynamo_invoices._from_item``): the adapter's own CPU, no I/O."""
 
     def __init__(self, retention_days: int = 180) -> None:
         super().__init__()
@@ -68,10 +72,9 @@ class MarshallingInvoiceStore(FakeInvoiceStore):
         self._retention = timedelta(days=retention_days)
 
     def _put(self, invoice: Invoice) -> None:
-        from chalicelib import dynamo
 
         expires = parse_iso(invoice.last_activity_at) + self._retention
-        self.raw[invoice.id] = dynamo._to_item(invoice, expires).serialize()
+        self.raw[invoice.id] = dynamo_invoices._to_item(invoice, expires).serialize()
 
     def create(self, invoice: Invoice, pdf: bytes | None) -> bool:
         if invoice.id in self.raw:
@@ -81,10 +84,9 @@ class MarshallingInvoiceStore(FakeInvoiceStore):
         return True
 
     def get(self, invoice_id: str) -> Invoice | None:
-        from chalicelib import dynamo
 
         raw = self.raw.get(invoice_id)
-        return dynamo._from_item(dynamo.InvoiceItem.from_raw_data(raw)) if raw else None
+        return dynamo_invoices._from_item(models.InvoiceItem.from_raw_data(raw)) if raw else None
 
     def save(self, invoice: Invoice, archive: list[Any]) -> None:
         from chalicelib.errors import ConcurrentUpdate
@@ -103,7 +105,6 @@ def _world_with_invoices(
 ) -> tuple[Context, list[Invoice]]:
     """A context over ``base``'s fakes (and ``store``) holding ``count`` copies of an
     invoice the service sent."""
-    from chalicelib import service
 
     ctx = make_context(
         invoices=store,
@@ -116,7 +117,9 @@ def _world_with_invoices(
     owner = account()
     base.accounts.put_account(owner)
     with quiet():
-        template = service.send_invoice(ctx, owner, invoice_body(list(emails)), None).invoice
+        template = sending_service.send_invoice(
+            ctx, owner, invoice_body(list(emails)), None
+        ).invoice
     stored = store.get(template.id)
     assert stored is not None
     copies = []
@@ -141,7 +144,6 @@ def _row(measure: str, cpu: list[float], wall: list[float], target: bool, **data
 
 
 def pixel_opens(mode: Mode, store: FakeInvoiceStore) -> tuple[list[float], list[float]]:
-    from chalicelib import service
 
     world = make_world()
     ctx, invoices = _world_with_invoices(
@@ -157,7 +159,7 @@ def pixel_opens(mode: Mode, store: FakeInvoiceStore) -> tuple[list[float], list[
     def open_pixel(n: int) -> None:
         world.clock.advance(1)
         results.append(
-            service.record_pixel_open(
+            tracking_service.record_pixel_open(
                 ctx, tokens[n % len(tokens)], USER_AGENT, "203.0.113.9", "GET", f"req-{n}"
             )
         )
@@ -170,7 +172,6 @@ def pixel_opens(mode: Mode, store: FakeInvoiceStore) -> tuple[list[float], list[
 
 
 def ses_events(mode: Mode) -> list[Row]:
-    from chalicelib import service
 
     per_type: dict[str, dict[str, float]] = {}
     all_cpu: list[float] = []
@@ -193,7 +194,7 @@ def ses_events(mode: Mode) -> list[Row]:
         outcomes: list[dict[str, int]] = []
 
         def process(event: dict[str, Any], ctx: Context = ctx, out: list[Any] = outcomes) -> None:
-            out.append(service.process_sns_event(ctx, event))
+            out.append(ses_service.process_sns_event(ctx, event))
 
         cpu, wall = timed(events, process)
         assert all(o["processed"] == 1 for o in outcomes), (case.file, outcomes[:3])
@@ -256,7 +257,9 @@ def route_moto(mode: Mode) -> tuple[list[float], list[float]]:
 def run(mode: Mode) -> list[Row]:
     rows: list[Row] = []
     cpu, wall = pixel_opens(mode, FakeInvoiceStore())
-    rows.append(_row("pixel open: service.record_pixel_open over tests.fakes", cpu, wall, True))
+    rows.append(
+        _row("pixel open: tracking_service.record_pixel_open over tests.fakes", cpu, wall, True)
+    )
     service_median = statistics.median(cpu)
     cpu, wall = pixel_opens(mode, MarshallingInvoiceStore())
     rows.append(_row("pixel open: service + DynamoDB item marshalling, no I/O", cpu, wall, True))

@@ -34,6 +34,10 @@ from bench.fixtures import (
     store_copies,
     tokens_for,
 )
+from chalicelib.accounts import service as account_service
+from chalicelib.adapters.dynamo import accounts as dynamo_accounts
+from chalicelib.adapters.dynamo import models
+from chalicelib.tracking import service as tracking_service
 
 SECTION = "1 DynamoDB requests"
 T = TypeVar("T")
@@ -46,13 +50,14 @@ def measured(action: Callable[[], T]) -> tuple[T, Tally]:
 
 
 def make_key() -> str:
-    from chalicelib import dynamo, service
-    from chalicelib.model import utc_now
+    from chalicelib.core.model import utc_now
     from chalicelib.settings import get_settings
 
     settings = get_settings()
-    dynamo.configure(settings.table_name, settings.aws_region)
-    return service.create_api_key(dynamo.DynamoAccountStore(), utc_now(), ACCOUNT, SENDER)
+    models.configure(settings.table_name, settings.aws_region)
+    return account_service.create_api_key(
+        dynamo_accounts.DynamoAccountStore(), utc_now(), ACCOUNT, SENDER
+    )
 
 
 def row(measure: str, tally: Tally, target: str, ok: bool | None, **data: Any) -> Row:
@@ -207,7 +212,6 @@ def _one_query(tally: Tally) -> bool:
 def contended_opens(backends: Backends, threads: int = 8, opens: int = 24) -> list[Row]:
     """Opens of one invoice from several threads at once, through the service with the
     real adapters: the optimistic lock at work. On each DynamoDB backend."""
-    from chalicelib import service
     from chalicelib.container import context
 
     rows = []
@@ -218,7 +222,7 @@ def contended_opens(backends: Backends, threads: int = 8, opens: int = 24) -> li
             ctx = context()
 
             def open_once(n: int, ctx: Any = ctx, token: str = token) -> bool:
-                return service.record_pixel_open(
+                return tracking_service.record_pixel_open(
                     ctx, token, USER_AGENT, "198.51.100.7", "GET", f"c{n}"
                 )
 

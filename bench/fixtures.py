@@ -12,8 +12,10 @@ from typing import Any
 
 from bench.core import ACCOUNT, ROOT, SENDER
 from chalicelib import ids
-from chalicelib.model import Invoice
-from chalicelib.ports import Account
+from chalicelib.adapters.dynamo import invoices as dynamo_invoices
+from chalicelib.adapters.dynamo import models
+from chalicelib.core.model import Account, Invoice
+from chalicelib.sending import service as sending_service
 
 SES_EVENTS = ROOT / "tests" / "fixtures" / "ses-events"
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/132.0"
@@ -207,14 +209,13 @@ def clone(template: Invoice, last_activity_at: str | None = None) -> Invoice:
 def sent_invoice(addresses: list[str] | tuple[str, ...]) -> Invoice:
     """An invoice as the service stores it after sending (in-memory fakes)."""
     from bench.core import quiet
-    from chalicelib import service
     from tests.fakes import make_world
 
     world = make_world()
     owner = account()
     world.accounts.put_account(owner)
     with quiet():
-        sent = service.send_invoice(world.ctx, owner, invoice_body(list(addresses)), None)
+        sent = sending_service.send_invoice(world.ctx, owner, invoice_body(list(addresses)), None)
     stored = world.invoices.get(sent.invoice.id)
     assert stored is not None
     return stored
@@ -223,11 +224,10 @@ def sent_invoice(addresses: list[str] | tuple[str, ...]) -> Invoice:
 def store_copies(template: Invoice, count: int) -> list[Invoice]:
     """``count`` copies of ``template`` written to the real table (one PutItem each)."""
     from bench.core import TABLE
-    from chalicelib import dynamo
     from chalicelib.settings import get_settings
 
-    dynamo.configure(TABLE, get_settings().aws_region)
-    store = dynamo.DynamoInvoiceStore(180)
+    models.configure(TABLE, get_settings().aws_region)
+    store = dynamo_invoices.DynamoInvoiceStore(180)
     copies = []
     for _ in range(count):
         invoice = clone(template)

@@ -20,7 +20,11 @@ from bench.core import (
     verdict,
 )
 from bench.fixtures import USER_AGENT, account, clone, invoice_body
-from chalicelib.model import Invoice, iso
+from chalicelib.adapters.dynamo import invoices as dynamo_invoices
+from chalicelib.adapters.dynamo import models
+from chalicelib.core.model import Invoice, iso
+from chalicelib.sending import service as sending_service
+from chalicelib.tracking import service as tracking_service
 
 SECTION = "2 index vs scan"
 INDEX_TABLE = "sobre-bench-index"
@@ -29,7 +33,6 @@ OPENED_EVERY = 100  # 1 %
 
 def templates() -> tuple[Invoice, Invoice]:
     """A sent and an opened invoice (two recipients), made by the service itself."""
-    from chalicelib import service
     from tests.fakes import make_world
 
     world = make_world()
@@ -37,11 +40,13 @@ def templates() -> tuple[Invoice, Invoice]:
     world.accounts.put_account(owner)
     body = invoice_body(["ana@globex.example", "luis@globex.example"])
     with quiet():
-        sent = service.send_invoice(world.ctx, owner, body, None).invoice
-        opened = service.send_invoice(world.ctx, owner, body, None).invoice
+        sent = sending_service.send_invoice(world.ctx, owner, body, None).invoice
+        opened = sending_service.send_invoice(world.ctx, owner, body, None).invoice
         token = world.ctx.signer.token_for(opened.id, opened.recipients[0].id)
         world.clock.advance(3600)
-        service.record_pixel_open(world.ctx, token, USER_AGENT, "198.51.100.7", "GET", "r1")
+        tracking_service.record_pixel_open(
+            world.ctx, token, USER_AGENT, "198.51.100.7", "GET", "r1"
+        )
     sent_now, opened_now = world.invoices.get(sent.id), world.invoices.get(opened.id)
     assert sent_now is not None
     assert opened_now is not None
@@ -52,7 +57,6 @@ def templates() -> tuple[Invoice, Invoice]:
 def run(mode: Mode, backends: Backends) -> list[Row]:
     """On dynalite when installed: faster here at bulk writes and scans than moto, and
     it pages scans at 1 MB as DynamoDB does. Else on moto."""
-    from chalicelib import dynamo
 
     count = mode.index_invoices
     sent, opened = templates()
@@ -62,16 +66,16 @@ def run(mode: Mode, backends: Backends) -> list[Row]:
     for n in range(count):
         template = opened if n % OPENED_EVERY == 0 else sent
         invoice = clone(template, iso(start + timedelta(seconds=n)))
-        items.append(dynamo._to_item(invoice, expires))
+        items.append(dynamo_invoices._to_item(invoice, expires))
     opened_count = len(range(0, count, OPENED_EVERY))
 
     rows: list[Row] = []
     backend = "dynalite" if backends.dynalite else "moto"
     with dynamodb_at(backends.dynalite, INDEX_TABLE):
         try:
-            dynamo.configure(INDEX_TABLE, REGION)
+            models.configure(INDEX_TABLE, REGION)
             began = time.perf_counter()
-            with COUNTER.measure() as load, dynamo.InvoiceItem.batch_write() as batch:
+            with COUNTER.measure() as load, models.InvoiceItem.batch_write() as batch:
                 for item in items:
                     batch.save(item)
             load_seconds = time.perf_counter() - began
@@ -84,7 +88,7 @@ def run(mode: Mode, backends: Backends) -> list[Row]:
                 )
             )
 
-            store = dynamo.DynamoInvoiceStore(180)
+            store = dynamo_invoices.DynamoInvoiceStore(180)
             partition = f"{ACCOUNT}#opened#0"
             began = time.perf_counter()
             found_index = 0
@@ -100,13 +104,13 @@ def run(mode: Mode, backends: Backends) -> list[Row]:
 
             began = time.perf_counter()
             with COUNTER.measure() as scan:
-                condition = (dynamo.InvoiceItem.account_id == ACCOUNT) & (
-                    dynamo.InvoiceItem.status == "opened"
+                condition = (models.InvoiceItem.account_id == ACCOUNT) & (
+                    models.InvoiceItem.status == "opened"
                 )
-                found_scan = sum(1 for _ in dynamo.InvoiceItem.scan(condition))
+                found_scan = sum(1 for _ in models.InvoiceItem.scan(condition))
             scan_seconds = time.perf_counter() - began
         finally:
-            dynamo.configure(TABLE, REGION)
+            models.configure(TABLE, REGION)
 
     assert found_index == found_scan == opened_count, (found_index, found_scan, opened_count)
     rows.append(

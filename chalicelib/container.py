@@ -1,14 +1,20 @@
-"""Builds the production ``Context`` once per Lambda container, lazily: nothing here
-runs at import time, so a cold start pays only for what its first request uses."""
+"""The composition root: the one place that builds adapters and wires them into what
+the use cases run over (``Context`` for requests, ``Jobs`` for schedules and the report
+and webhook routes). Built once per Lambda container, lazily: nothing here runs at
+import time, so a cold start pays only for what its first request uses."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from chalicelib.context import Context, Jobs
+from chalicelib.core.model import Account, parse_iso, utc_now
 from chalicelib.ids import TokenSigner
-from chalicelib.model import utc_now
-from chalicelib.service import Context
+from chalicelib.ports import AccountStore, ReportStore, UnprocessedStore
 from chalicelib.settings import Settings, get_settings
 
 
@@ -37,27 +43,33 @@ def token_secret(settings: Settings) -> bytes:
 
 
 def build_context(settings: Settings) -> Context:
-    from chalicelib import dynamo
+    from chalicelib.adapters.dynamo import models
+    from chalicelib.adapters.dynamo.invoices import DynamoInvoiceStore
+    from chalicelib.observability import PowertoolsMetrics
 
-    dynamo.configure(settings.table_name, settings.aws_region)
+    models.configure(settings.table_name, settings.aws_region)
 
     def mailer() -> Any:
-        from chalicelib.mailer import SesMailer
+        from chalicelib.adapters.ses import SesMailer
 
         return SesMailer(settings.configuration_set, settings.aws_region, settings.send_attempts)
 
     def accounts() -> Any:
-        from chalicelib.cache import CachedAccountStore
+        from chalicelib.adapters.cache import CachedAccountStore
+        from chalicelib.adapters.dynamo.accounts import DynamoAccountStore
 
-        return CachedAccountStore(dynamo.DynamoAccountStore(), settings.api_key_cache_seconds)
+        return CachedAccountStore(DynamoAccountStore(), settings.api_key_cache_seconds)
 
-    from chalicelib.observability import PowertoolsMetrics
+    def unprocessed() -> Any:
+        from chalicelib.adapters.dynamo.unprocessed import DynamoUnprocessedStore
+
+        return DynamoUnprocessedStore(settings.retention_days)
 
     return Context(
         settings=settings,
-        invoices=dynamo.DynamoInvoiceStore(settings.retention_days),
+        invoices=DynamoInvoiceStore(settings.retention_days),
         accounts=_Lazy(accounts),
-        unprocessed=_Lazy(lambda: dynamo.DynamoUnprocessedStore(settings.retention_days)),
+        unprocessed=_Lazy(unprocessed),
         mailer=_Lazy(mailer),
         signer=TokenSigner(token_secret(settings)),
         metrics=PowertoolsMetrics(),
@@ -67,8 +79,8 @@ def build_context(settings: Settings) -> Context:
     )
 
 
-def _report_store() -> Any:
-    from chalicelib.dynamo_reports import DynamoReportStore  # lazy: only on a crossing
+def _report_store() -> ReportStore:
+    from chalicelib.adapters.dynamo.reports import DynamoReportStore  # lazy: only on a crossing
 
     return DynamoReportStore()
 
@@ -76,3 +88,64 @@ def _report_store() -> Any:
 @lru_cache(maxsize=1)
 def context() -> Context:
     return build_context(get_settings())
+
+
+def build_jobs(ctx: Context) -> Jobs:
+    from chalicelib.adapters.webhook_http import HttpWebhookPoster
+
+    return Jobs(ctx, _report_store(), HttpWebhookPoster(ctx.settings.stage))
+
+
+def jobs(scheduled_at: str | datetime | None = None) -> Jobs:
+    """The jobs over DynamoDB, SES and HTTP; ``scheduled_at`` (a scheduled event's
+    ``time``) fixes their clock, so a run is reproducible."""
+    ctx = context()
+    if scheduled_at is not None:
+        fixed = parse_iso(scheduled_at) if isinstance(scheduled_at, str) else scheduled_at
+        ctx = replace(ctx, clock=lambda: fixed)
+    return build_jobs(ctx)
+
+
+def authenticate(authorization: str | None) -> Account:
+    """The account of an ``Authorization: Bearer <key>`` header (``Unauthorized``
+    otherwise): every authenticated route starts here."""
+    from chalicelib.accounts.service import authenticate as account_for_key
+
+    return account_for_key(context(), authorization)
+
+
+# -- for operator commands (tools/admin.py): no token secret needed, nothing cached ------
+
+
+def _configured(settings: Settings) -> None:
+    from chalicelib.adapters.dynamo import models
+
+    models.configure(settings.table_name, settings.aws_region)
+
+
+def account_store(settings: Settings) -> AccountStore:
+    from chalicelib.adapters.dynamo.accounts import DynamoAccountStore
+
+    _configured(settings)
+    return DynamoAccountStore()
+
+
+def unprocessed_store(settings: Settings) -> UnprocessedStore:
+    from chalicelib.adapters.dynamo.unprocessed import DynamoUnprocessedStore
+
+    _configured(settings)
+    return DynamoUnprocessedStore(settings.retention_days)
+
+
+def report_store(settings: Settings) -> ReportStore:
+    _configured(settings)
+    return _report_store()
+
+
+def all_invoice_ids(settings: Settings) -> Iterator[str]:
+    """Every stored invoice id, by scanning the table: for operator commands
+    (``make reclassify``), never for a request path."""
+    from chalicelib.adapters.dynamo.invoices import DynamoInvoiceStore
+
+    _configured(settings)
+    return DynamoInvoiceStore(settings.retention_days).invoice_ids()

@@ -48,3 +48,11 @@ class Unavailable(DomainError):
 
 class ConcurrentUpdate(Exception):
     """Raised by a repository when an optimistic-lock write lost a race."""
+
+
+class InvalidCursor(ValueError):
+    """A list cursor that this store did not produce for this query."""
+
+
+class SendRejected(Exception):
+    """SES refused this message for good (or kept throttling after every retry)."""

@@ -20,7 +20,8 @@ _MAC_BYTES = 16
 _TOKEN_VERSION = b"\x01"
 
 
-def _b32(raw: bytes) -> str:
+def b32(raw: bytes) -> str:
+    """Lower-case base32 without padding: the alphabet of every Sobre id."""
     return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
 
 
@@ -30,11 +31,19 @@ def _unb32(text: str) -> bytes:
 
 
 def new_invoice_id() -> str:
-    return "inv_" + _b32(secrets.token_bytes(_INVOICE_ID_BYTES))
+    return "inv_" + b32(secrets.token_bytes(_INVOICE_ID_BYTES))
 
 
 def new_recipient_id() -> str:
-    return "rcp_" + _b32(secrets.token_bytes(_RECIPIENT_ID_BYTES))
+    return "rcp_" + b32(secrets.token_bytes(_RECIPIENT_ID_BYTES))
+
+
+def new_webhook_id() -> str:
+    return "whk_" + b32(secrets.token_bytes(10))
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
 
 
 def new_api_key() -> str:
@@ -69,7 +78,7 @@ class TokenSigner:
         Keyed, so ids cannot be predicted from a key."""
         message = f"idem\x00{account_id}\x00{idempotency_key}".encode()
         digest = hmac.new(self._secret, message, hashlib.sha256).digest()
-        return "inv_" + _b32(digest[:_INVOICE_ID_BYTES])
+        return "inv_" + b32(digest[:_INVOICE_ID_BYTES])
 
     def token_for(self, invoice_id: str, recipient_id: str) -> str:
         payload = _TOKEN_VERSION + _unb32(invoice_id[4:]) + _unb32(recipient_id[4:])
@@ -96,4 +105,4 @@ class TokenSigner:
             return None
         invoice_raw = payload[1 : 1 + _INVOICE_ID_BYTES]
         recipient_raw = payload[1 + _INVOICE_ID_BYTES :]
-        return TrackingTarget("inv_" + _b32(invoice_raw), "rcp_" + _b32(recipient_raw))
+        return TrackingTarget("inv_" + b32(invoice_raw), "rcp_" + b32(recipient_raw))

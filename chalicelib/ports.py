@@ -1,71 +1,24 @@
-"""The ports the domain needs from the outside world. Adapters (DynamoDB, SES) and
-in-memory fakes implement them; domain code only ever sees these Protocols."""
+"""The ports the use cases need from the outside world: Protocols only. Adapters
+(chalicelib/adapters: DynamoDB, SES, HTTP) and the in-memory fakes of the tests
+implement them; use cases only ever see these."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from chalicelib.model import Invoice, TimelineEvent
-
-if TYPE_CHECKING:
-    from chalicelib.alerts import Alert, AttemptResult, Delivery, Task, Webhook
-
-
-@dataclass
-class Account:
-    id: str
-    name: str
-    from_address: str
-    reply_to: str | None = None
-    report_address: str | None = None
-    time_zone: str = "UTC"
-    locale: str = "en"
-    tracking: bool = True
-    # Status-index shards for this account's invoices (see DESIGN.md); only ever raised.
-    index_shards: int = 1
-    # Days tracking data is kept after an invoice's last activity; None: the default.
-    retention_days: int | None = None
-    created_at: str = ""
-    # Reports, reminders and alerts (chalicelib/reports.py, chalicelib/alerts.py).
-    digest_when_quiet: bool = False  # send the daily digest even when nothing happened
-    unopened_after_days: int = 3  # the digest lists invoices delivered, unopened this long
-    reminders: bool = False  # remind recipients who have not opened (opt-in)
-    reminder_after_days: int = 3  # ... this many days after delivery or the last reminder
-    reminder_max: int = 2  # ... at most this many times
-    alert_emails: bool = True  # email report_address on each opened/viewed/bounced/complained
-
-
-@dataclass(frozen=True)
-class MessageRef:
-    message_id: str
-    account_id: str
-    invoice_id: str
-    recipient_id: str
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Invoice]
-    cursor: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class OutgoingEmail:
-    from_address: str
-    to_address: str
-    raw_mime: bytes
-    tags: dict[str, str]
-
-
-class InvalidCursor(ValueError):
-    """A list cursor that this store did not produce for this query."""
-
-
-class SendRejected(Exception):
-    """SES refused this message for good (or kept throttling after every retry)."""
+from chalicelib.core.alerts import Alert
+from chalicelib.core.model import (
+    Account,
+    Invoice,
+    Lease,
+    MessageRef,
+    OutgoingEmail,
+    Page,
+    TimelineEvent,
+)
+from chalicelib.core.webhooks import AttemptResult, Delivery, Task, Webhook
 
 
 class InvoiceStore(Protocol):
@@ -116,6 +69,10 @@ class UnprocessedStore(Protocol):
     def delete_unprocessed(self, item_id: str) -> None: ...
 
 
+class MetricsSink(Protocol):
+    def count(self, name: str, value: int = 1, **dimensions: str) -> None: ...
+
+
 class Mailer(Protocol):
     def send(self, email: OutgoingEmail) -> str:
         """Send one message; returns SES's message id or raises ``SendRejected``."""
@@ -127,15 +84,6 @@ class Mailer(Protocol):
 class AlertOutbox(Protocol):
     def record(self, alerts: list[Alert], recorded_at: datetime) -> None:
         """Keep alerts for the scheduled job to deliver (one write; never sends)."""
-
-
-@dataclass(frozen=True)
-class Lease:
-    """The scheduled job's exclusive hold on the task queue, and where it stopped."""
-
-    position: str | None
-    version: int | None
-    until: str
 
 
 class ReportStore(AlertOutbox, Protocol):

@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parseaddr
 from typing import Any, Literal
 
-from chalicelib.ses_events import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT
+from chalicelib.core.model import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT
 from chalicelib.settings import Settings
 from tools.local_mail import LocalMessage, SobreLookup, messages
 

@@ -1,7 +1,7 @@
 """In-memory implementations of the ports in ``chalicelib.ports`` (plus a metrics sink
 and a settable clock), for unit tests and benchmarks.
 
-They follow the DynamoDB adapters' contracts (``chalicelib.dynamo``) where the domain
+They follow the DynamoDB adapters' contracts (``chalicelib.adapters.dynamo``) where the domain
 can observe them: conditional create, optimistic locking on save with a version that
 starts at 1, copies in and out (no shared mutable state with the caller), list pages
 sorted by last activity (newest first) over the same partition keys as the indexes.
@@ -18,12 +18,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.errors import ConcurrentUpdate
-from chalicelib.ids import TokenSigner
-from chalicelib.model import Invoice, Recipient, TimelineEvent
-from chalicelib.ports import Account, MessageRef, OutgoingEmail, Page, SendRejected
-from chalicelib.service import Context
+from chalicelib.context import Context
+from chalicelib.core.model import (
+    Account,
+    Invoice,
+    MessageRef,
+    OutgoingEmail,
+    Page,
+    Recipient,
+    TimelineEvent,
+)
+from chalicelib.core.status import Fact
+from chalicelib.errors import ConcurrentUpdate, SendRejected
+from chalicelib.ids import TokenSigner, TrackingTarget
 from chalicelib.settings import EVENTS_TOPIC_NAME, Settings
+from chalicelib.tracking.facts import FetchRequest, fetch_fact
 
 DEFAULT_NOW = datetime(2026, 1, 5, 9, 30, 0, tzinfo=UTC)
 DEFAULT_SECRET = b"sobre-unit-test-secret-0123456789"
@@ -349,3 +358,15 @@ def make_world(**settings_overrides: Any) -> World:
         settings=make_settings(**settings_overrides),
     )
     return World(ctx, invoices, accounts, unprocessed, mailer, metrics, clock)
+
+
+def pixel_open(
+    target: TrackingTarget,
+    at: datetime,
+    user_agent: str | None,
+    source_ip: str | None,
+    method: str,
+    request_id: str | None,
+) -> Fact:
+    """The fact one pixel fetch records (``tracking.facts.fetch_fact`` for an open)."""
+    return fetch_fact("open", target, at, FetchRequest(user_agent, source_ip, method, request_id))

@@ -1,7 +1,8 @@
 """In-memory ``ReportStore`` and ``WebhookPoster`` for the reports, reminders and
-alerts tests (chalicelib/report_service.py), following the DynamoDB adapter's contracts
-(chalicelib/dynamo_reports.py): conditional markers, versioned webhooks and deliveries,
-the due-task queue read behind a lease, pages of invoices by activity and status."""
+alerts tests (chalicelib/reports, chalicelib/alerts), following the DynamoDB adapter's
+contracts (chalicelib/adapters/dynamo): conditional markers, versioned webhooks and
+deliveries, the due-task queue read behind a lease, pages of invoices by activity and
+status."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.alerts import Alert, AttemptResult, Delivery, Task, Webhook, alert_task
-from chalicelib.errors import ConcurrentUpdate
-from chalicelib.model import Invoice, iso
-from chalicelib.ports import Account, InvalidCursor, Lease, Page
-from chalicelib.report_service import Jobs
+from chalicelib.context import Jobs
+from chalicelib.core.alerts import Alert
+from chalicelib.core.model import Account, Invoice, Lease, Page, iso
+from chalicelib.core.webhooks import AttemptResult, Delivery, Task, Webhook, alert_task
+from chalicelib.errors import ConcurrentUpdate, InvalidCursor
 from tests.fakes import FakeInvoiceStore, World, _list_projection, make_world
 
 

@@ -18,10 +18,15 @@ import json
 import sys
 from dataclasses import asdict
 
-from chalicelib import dynamo, service
+from chalicelib import container
+from chalicelib.accounts import service as account_service
+from chalicelib.alerts import delivery as alert_delivery
+from chalicelib.core.model import utc_now
 from chalicelib.errors import DomainError
-from chalicelib.model import utc_now
+from chalicelib.reports import service as report_jobs
 from chalicelib.settings import get_settings
+from chalicelib.tracking import service as tracking_service
+from chalicelib.tracking import ses_service
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,11 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    dynamo.configure(settings.table_name, settings.aws_region)
     try:
         if args.command == "api-key":
-            new_key = service.create_api_key(
-                dynamo.DynamoAccountStore(),
+            new_key = account_service.create_api_key(
+                container.account_store(settings),
                 utc_now(),
                 args.account,
                 args.from_address,
@@ -77,10 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run-schedule":
             return _run_schedule(args)
         if args.command == "reclassify":
-            from chalicelib.container import context
-
-            store = dynamo.DynamoInvoiceStore(settings.retention_days)
-            print(json.dumps(service.reclassify(context(), store.invoice_ids())))
+            ids = container.all_invoice_ids(settings)
+            print(json.dumps(tracking_service.reclassify(container.context(), ids)))
             return 0
         return _unprocessed(args)
     except DomainError as exc:
@@ -96,9 +98,9 @@ def _account(args: argparse.Namespace) -> int:
     }
     if args.tracking is not None:
         changes["tracking"] = args.tracking == "on"
-    store = dynamo.DynamoAccountStore()
+    store = container.account_store(get_settings())
     account = (
-        service.update_account(store, args.account, changes)
+        account_service.update_account(store, args.account, changes)
         if changes
         else store.get_account(args.account)
     )
@@ -133,14 +135,15 @@ def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 
 def _reports(args: argparse.Namespace) -> int:
-    from chalicelib.report_service import REPORT_SETTINGS, update_report_settings
+    from chalicelib.accounts.service import update_report_settings
+    from chalicelib.accounts.settings import REPORT_SETTINGS
 
     changes: dict[str, object] = {}
-    for name, (kind, _, _) in REPORT_SETTINGS.items():
+    for name, setting in REPORT_SETTINGS.items():
         value = getattr(args, name)
         if value is not None:
-            changes[name] = value == "on" if kind is bool else value
-    store = dynamo.DynamoAccountStore()
+            changes[name] = value == "on" if setting.kind is bool else value
+    store = container.account_store(get_settings())
     account = (
         update_report_settings(store, args.account, changes)
         if changes
@@ -150,9 +153,7 @@ def _reports(args: argparse.Namespace) -> int:
         print(f"error: no account {args.account!r}", file=sys.stderr)
         return 2
     # Accounts written before the scheduled jobs existed join their directory here.
-    from chalicelib.dynamo_reports import list_account
-
-    list_account(account.id)
+    container.report_store(get_settings()).list_account(account.id)
     shown = ["report_address", "time_zone", "locale", *REPORT_SETTINGS]
     print(json.dumps({name: getattr(account, name) for name in shown}, indent=2))
     return 0
@@ -162,11 +163,7 @@ def _run_schedule(args: argparse.Namespace) -> int:
     import dataclasses
     import secrets
 
-    from chalicelib import report_service
-    from chalicelib.container import build_context
-    from chalicelib.dynamo_reports import DynamoReportStore
-    from chalicelib.model import parse_iso
-    from chalicelib.webhook_client import HttpWebhookPoster
+    from chalicelib.core.model import parse_iso
 
     settings = get_settings()
     signed = bool(settings.token_secret or settings.token_secret_parameter)
@@ -180,32 +177,30 @@ def _run_schedule(args: argparse.Namespace) -> int:
         )
         settings = dataclasses.replace(settings, token_secret=secrets.token_urlsafe(32))
     now = parse_iso(args.at) if args.at else utc_now()
-    ctx = dataclasses.replace(build_context(settings), clock=lambda: now)
-    jobs = report_service.Jobs(ctx, DynamoReportStore(), HttpWebhookPoster(settings.stage))
+    ctx = dataclasses.replace(container.build_context(settings), clock=lambda: now)
+    jobs = container.build_jobs(ctx)
     if args.now:
         if not args.account:
             print("error: --now needs --account", file=sys.stderr)
             return 2
-        print(json.dumps(report_service.run_now(jobs, args.account, reminders=signed)))
+        print(json.dumps(report_jobs.run_now(jobs, args.account, reminders=signed)))
         return 0
     outcome: dict[str, object] = {}
     if args.job in ("hourly", "all"):
         outcome["hourly"] = (
-            report_service.run_hourly(jobs) if signed else "skipped: no SOBRE_TOKEN_SECRET"
+            report_jobs.run_hourly(jobs) if signed else "skipped: no SOBRE_TOKEN_SECRET"
         )
     if args.job in ("alerts", "all"):
         # Always at the real time: the queue's cursor must never move past the present,
         # or alerts recorded until then would be skipped.
         live = dataclasses.replace(jobs, ctx=dataclasses.replace(ctx, clock=utc_now))
-        outcome["alerts"] = report_service.run_alerts(live)
+        outcome["alerts"] = alert_delivery.run_alerts(live)
     print(json.dumps(outcome))
     return 0
 
 
 def _unprocessed(args: argparse.Namespace) -> int:
-    from chalicelib.container import context
-
-    store = dynamo.DynamoUnprocessedStore(get_settings().retention_days)
+    store = container.unprocessed_store(get_settings())
     items = [i for i in store.list_unprocessed(args.limit) if args.id in (None, i["id"])]
     for item in items:
         if args.action == "list":
@@ -215,7 +210,7 @@ def _unprocessed(args: argparse.Namespace) -> int:
                 )
             )
             continue
-        outcome = service.replay_payload(context(), item["payload"])
+        outcome = ses_service.replay_payload(container.context(), item["payload"])
         print(f"{item['id']}: {outcome}")
         if args.delete and not outcome.startswith("unprocessable"):
             store.delete_unprocessed(item["id"])

@@ -1,14 +1,15 @@
-"""Score the open classifier (chalicelib/classification.py) on labelled fetches.
+"""Score the open classifier (chalicelib/core/classification.py) on labelled fetches.
 
-    python -m tools.eval_opens [PATH] [--check] [--min-precision 0.97] [--min-recall 0.97]
+    python -m tools.eval_opens [PATH ...] [--check] [--min-precision 0.97] [--min-recall 0.97]
 
-Each line of PATH (default tests/fixtures/opens/labelled.jsonl, described in the
-README.md beside it) is one fetch: its signals, what actually happened ("person" or
-"machine") and the verdict expected. Prints precision and recall of "person" (a verdict
-of human or proxy) against everything else, the accuracy of the exact verdict, a
-confusion table (expected verdict by predicted verdict) and every entry judged wrong
-with the classifier's reasons. With --check, exits 1 when precision or recall is below
-its threshold.
+Each line of each PATH (by default every ``*.jsonl`` file in tests/fixtures/opens/, described
+in the README.md beside them: ``labelled.jsonl`` and ``public.jsonl``) is one fetch: its
+signals, what actually happened ("person" or "machine") and the verdict expected. Ids must be
+unique across all the files scored together. Prints precision and recall of "person" (a
+verdict of human or proxy) against everything else, the accuracy of the exact verdict, a
+confusion table (expected verdict by predicted verdict) and every entry judged wrong with
+the classifier's reasons. With --check, exits 1 when precision or recall is below its
+threshold.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from chalicelib.classification import (
+from chalicelib.core.classification import (
     PERSON_VERDICTS,
     VERDICTS,
     FetchKind,
@@ -33,9 +34,10 @@ from chalicelib.classification import (
     classify,
 )
 
-DEFAULT_PATH = (
-    Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "opens" / "labelled.jsonl"
-)
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "opens"
+# The hand-written scenarios and the user-agents.tsv rows; public.jsonl beside it holds
+# fetches whose user agents are copied from public sources.
+DEFAULT_PATH = DEFAULT_DIR / "labelled.jsonl"
 MIN_PRECISION = 0.97
 MIN_RECALL = 0.97
 # Every entry is timed from this moment of sending; only the differences matter.
@@ -166,6 +168,30 @@ def load(path: Path = DEFAULT_PATH) -> list[LabelledFetch]:
     return entries
 
 
+def default_paths(directory: Path = DEFAULT_DIR) -> list[Path]:
+    """Every labelled file of the evaluation set, in name order."""
+    return sorted(directory.glob("*.jsonl"))
+
+
+def load_all(paths: Sequence[Path] | None = None) -> list[LabelledFetch]:
+    """The entries of several files (by default every file in DEFAULT_DIR); raises
+    InvalidEntry when a file is malformed or an id is used in more than one file."""
+    chosen = default_paths() if paths is None else list(paths)
+    if not chosen:
+        raise InvalidEntry("no labelled files to score")
+    entries: list[LabelledFetch] = []
+    where: dict[str, Path] = {}
+    for path in chosen:
+        for item in load(path):
+            if item.id in where:
+                raise InvalidEntry(
+                    f"{path}: id {item.id!r} used more than once (also in {where[item.id]})"
+                )
+            where[item.id] = path
+            entries.append(item)
+    return entries
+
+
 @dataclass(frozen=True)
 class Outcome:
     entry: LabelledFetch
@@ -239,14 +265,15 @@ def evaluate(entries: Sequence[LabelledFetch]) -> Report:
 
 def format_report(
     report: Report,
-    path: Path | None = None,
+    path: Path | Sequence[Path] | None = None,
     min_precision: float = MIN_PRECISION,
     min_recall: float = MIN_RECALL,
 ) -> str:
     lines: list[str] = []
     total = len(report.outcomes)
     machines = total - report.people
-    where = f"  ({path})" if path else ""
+    paths = [path] if isinstance(path, Path) else list(path or ())
+    where = f"  ({', '.join(str(p) for p in paths)})" if paths else ""
     lines.append(f"Labelled fetches: {total} ({report.people} person, {machines} machine){where}")
     lines.append("")
     lines.append('"person" = verdict human or proxy; anything else counts as machine')
@@ -296,18 +323,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH)
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="labelled files to score together (default: every *.jsonl in tests/fixtures/opens/)",
+    )
     parser.add_argument("--min-precision", type=float, default=MIN_PRECISION)
     parser.add_argument("--min-recall", type=float, default=MIN_RECALL)
     parser.add_argument("--check", action="store_true", help="exit 1 when a threshold is not met")
     args = parser.parse_args(argv)
+    paths: list[Path] = args.paths or default_paths()
     try:
-        entries = load(args.path)
+        entries = load_all(paths)
     except (OSError, InvalidEntry) as error:
         print(f"eval_opens: {error}", file=sys.stderr)
         return 2
     report = evaluate(entries)
-    print(format_report(report, args.path, args.min_precision, args.min_recall))
+    print(format_report(report, paths, args.min_precision, args.min_recall))
     if args.check and not report.meets(args.min_precision, args.min_recall):
         return 1
     return 0

@@ -23,11 +23,12 @@ from email.utils import parseaddr
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
+from chalicelib.adapters.dynamo import invoices as dynamo_invoices
+from chalicelib.adapters.dynamo import models
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from chalicelib.model import Invoice
-    from chalicelib.ports import MessageRef
+    from chalicelib.core.model import Invoice, MessageRef
 
 PIXEL = re.compile(r'<img[^>]+src="([^"]+/t/[A-Za-z0-9_-]+\.gif)"')
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -161,10 +162,9 @@ class SobreLookup:
     with the app's own DynamoDB adapter from the emulator's table."""
 
     def __init__(self, settings: Settings) -> None:
-        from chalicelib import dynamo
 
-        dynamo.configure(settings.table_name, settings.aws_region)
-        self._store = dynamo.DynamoInvoiceStore(settings.retention_days)
+        models.configure(settings.table_name, settings.aws_region)
+        self._store = dynamo_invoices.DynamoInvoiceStore(settings.retention_days)
         self._refs: dict[str, MessageRef] = {}
 
     def ref(self, message_id: str) -> MessageRef | None:

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.classification import NETWORKS_FILE
+from chalicelib.core.networks import NETWORKS_FILE
 
 MICROSOFT_URL = "https://endpoints.office.com/endpoints/worldwide?clientrequestid={id}"
 GOOGLE_URL = "https://www.gstatic.com/ipranges/goog.json"

@@ -13,7 +13,7 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from chalicelib.alerts import verify_signature
+from chalicelib.core.webhooks import verify_signature
 
 
 def serve(port: int, secret: str) -> None:

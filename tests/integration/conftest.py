@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import container, dynamo, service
-from chalicelib.model import utc_now
+from chalicelib import container
+from chalicelib.accounts import service as account_service
+from chalicelib.adapters.dynamo import accounts as dynamo_accounts
+from chalicelib.adapters.dynamo import models
+from chalicelib.core.model import utc_now
 from chalicelib.settings import get_settings
 from infra.local_stack import create_table, provision_messaging
 from tests.emulators import aws_environment, moto_server
@@ -39,7 +42,7 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def reset_caches() -> None:
     get_settings.cache_clear()
     container.context.cache_clear()
-    for model in dynamo.MODELS:
+    for model in models.MODELS:
         model._connection = None  # pynamodb caches its client (and endpoint) per model
 
 
@@ -79,8 +82,10 @@ def client(stack: Stack) -> Iterator[Client]:
 
 def make_key(account: str, sender: str | None = SENDER) -> str:
     settings = get_settings()
-    dynamo.configure(settings.table_name, settings.aws_region)
-    return service.create_api_key(dynamo.DynamoAccountStore(), utc_now(), account, sender)
+    models.configure(settings.table_name, settings.aws_region)
+    return account_service.create_api_key(
+        dynamo_accounts.DynamoAccountStore(), utc_now(), account, sender
+    )
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from chalicelib import dynamo
+from chalicelib.adapters.dynamo import unprocessed as dynamo_unprocessed
 from chalicelib.container import context
-from chalicelib.model import parse_iso
+from chalicelib.core.model import parse_iso
 from tests.integration.conftest import (
     FIXTURES,
     HUMAN,
@@ -108,7 +108,7 @@ def test_kept_payloads_can_be_replayed_once_they_make_sense(
     message["mail"]["tags"].update({"sobre-account": ["acme"], "sobre-invoice": [created["id"]]})
     message["mail"]["destination"] = message["delivery"]["recipients"] = ["ana@globex.example"]
     record = sns_event(json.dumps(message))["Records"][0]
-    kept = dynamo.DynamoUnprocessedStore(180)
+    kept = dynamo_unprocessed.DynamoUnprocessedStore(180)
     kept.keep("2026-11-29T10:00:00.000Z", "kept by hand", json.dumps(record))
     kept.keep("2026-11-29T10:00:01.000Z", "garbage", json.dumps({"Sns": {"Message": "hi"}}))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from chalice.test import Client, HTTPResponse
 
-from chalicelib import dashboard
+from chalicelib.dashboard import routes as dashboard
 
 STATIC = Path(dashboard.__file__).resolve().with_name("static")
 INDEX = (STATIC / "index.html").read_text(encoding="utf-8")

@@ -23,8 +23,8 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from chalicelib.container import context
-from chalicelib.invoices import parse_new_invoice
-from chalicelib.tracking import PIXEL_GIF
+from chalicelib.sending.validation import parse_new_invoice
+from chalicelib.tracking.pixel import PIXEL_GIF
 from tests.integration.conftest import (
     HUMAN_UA,
     Stack,

@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import service
+from chalicelib.adapters.dynamo.reports import DynamoReportStore
 from chalicelib.container import context
-from chalicelib.dynamo_reports import DynamoReportStore
-from chalicelib.model import Invoice, iso
-from chalicelib.ports import Account
-from chalicelib.service import Context
-from chalicelib.ses_events import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT
+from chalicelib.context import Context
+from chalicelib.core.model import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT, Account, Invoice, iso
+from chalicelib.sending import service as sending_service
+from chalicelib.tracking import service as tracking_service
 from tests.fakes_reports import ses_message
 from tests.integration.conftest import (
     HUMAN,
@@ -88,7 +87,9 @@ def deliver(client: Client, invoice: Invoice, address: str, at: datetime, kind: 
 
 
 def send_at(moment: datetime, **body: Any) -> Invoice:
-    return service.send_invoice(at_clock(moment), the_account(), invoice_body(**body), None).invoice
+    return sending_service.send_invoice(
+        at_clock(moment), the_account(), invoice_body(**body), None
+    ).invoice
 
 
 @pytest.fixture
@@ -137,7 +138,9 @@ def test_the_digest_counts_yesterdays_events_from_the_index(
     [ana_message] = to(stack, "ana@globex.example")
     token = pixel_path(ana_message).removeprefix("/t/").removesuffix(".gif")
     opened_at = at_clock(yesterday + timedelta(hours=3))
-    assert service.record_pixel_open(opened_at, token, HUMAN_UA, "198.51.100.4", "GET", "r-1")
+    assert tracking_service.record_pixel_open(
+        opened_at, token, HUMAN_UA, "198.51.100.4", "GET", "r-1"
+    )
     send_at(datetime(2026, 1, 15, 5, 30, tzinfo=UTC), number="INV-TODAY")  # today, not counted
     assert hourly(client, datetime(2026, 1, 15, 6, 0, tzinfo=UTC))["digest_sent"] == 1
     [digest] = to(stack, OWNER)

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import dynamo
+from chalicelib.adapters.dynamo import unprocessed as dynamo_unprocessed
+from chalicelib.tracking import ses_service
 from tests.integration.conftest import FIXTURES, auth, invoice_body, post_invoice, sns_event
 
 EVENTS = FIXTURES / "ses-events"
@@ -243,7 +244,7 @@ def test_unprocessable_payloads_are_kept_for_an_operator(client: Client, name: s
         event = {"Records": [as_lambda_record({"Type": "Notification", "Message": raw})]}
     outcome = client.lambda_.invoke("ses_events", event).payload
     assert outcome["unprocessable"] == 1
-    kept = dynamo.DynamoUnprocessedStore(180).list_unprocessed(10)
+    kept = dynamo_unprocessed.DynamoUnprocessedStore(180).list_unprocessed(10)
     assert len(kept) == 1
     assert kept[0]["reason"]
     assert json.loads(kept[0]["payload"])  # the whole record, replayable
@@ -255,7 +256,7 @@ def test_events_for_messages_sobre_did_not_send_are_ignored(client: Client, api_
     outcome = client.lambda_.invoke("ses_events", lambda_event(message, envelope)).payload
     assert outcome == {"processed": 0, "duplicate": 0, "ignored": 1, "unprocessable": 0}
     assert detail(client, api_key, created["id"])["status"] == "sent"
-    assert dynamo.DynamoUnprocessedStore(180).list_unprocessed(10) == []
+    assert dynamo_unprocessed.DynamoUnprocessedStore(180).list_unprocessed(10) == []
 
 
 def test_every_record_of_a_multi_record_event_is_processed(client: Client, api_key: str) -> None:
@@ -294,12 +295,14 @@ def test_an_event_that_is_not_sns_at_all_is_kept(stack: object) -> None:
     # Lambda's SNS trigger never sends this shape (Chalice's SNSEvent would refuse it
     # before our code runs, and the invocation would go to the on-failure destination);
     # the service still keeps it when handed one, e.g. by a manual replay.
-    from chalicelib import service
     from chalicelib.container import context
 
     raw = json.loads(
         (EVENTS / "lambda-ses-inbound-receipt-NOT-a-notification.powertools.json").read_text()
     )
-    outcome = service.process_sns_event(context(), raw)
+    outcome = ses_service.process_sns_event(context(), raw)
     assert outcome["unprocessable"] == 1
-    assert "no 'Sns' object" in dynamo.DynamoUnprocessedStore(180).list_unprocessed(1)[0]["reason"]
+    assert (
+        "no 'Sns' object"
+        in dynamo_unprocessed.DynamoUnprocessedStore(180).list_unprocessed(1)[0]["reason"]
+    )

@@ -18,13 +18,16 @@ from urllib.parse import urlsplit
 import pytest
 from chalice.test import Client
 
-from chalicelib import report_service, service
-from chalicelib.alerts import MAX_ATTEMPTS, RETRY_DELAYS, verify_signature
+from chalicelib import context as context_module
+from chalicelib.adapters.dynamo.reports import DynamoReportStore
+from chalicelib.adapters.webhook_http import HttpWebhookPoster
+from chalicelib.alerts import service as alert_service
 from chalicelib.container import context
-from chalicelib.dynamo_reports import DynamoReportStore
-from chalicelib.model import iso, utc_now
-from chalicelib.ses_events import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT, parse_notification
-from chalicelib.webhook_client import HttpWebhookPoster
+from chalicelib.core.model import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT, iso, utc_now
+from chalicelib.core.webhooks import MAX_ATTEMPTS, RETRY_DELAYS, verify_signature
+from chalicelib.sending import service as sending_service
+from chalicelib.tracking import ses_service
+from chalicelib.tracking.ses_events import parse_notification
 from tests.fakes_reports import ses_message
 from tests.integration.conftest import (
     HUMAN,
@@ -252,7 +255,7 @@ def test_failures_are_retried_then_disable_the_webhook_and_nothing_is_lost(
         iso(down),
     )
     notice = parse_notification(json.dumps(complaint))
-    assert service.apply_notification(replace(context(), clock=lambda: down), notice)
+    assert ses_service.apply_notification(replace(context(), clock=lambda: down), notice)
     assert alerts_run(client, down + timedelta(minutes=5))["delivery_held"] == 1
     assert len(receiver.received) == MAX_ATTEMPTS
     listed = call(client, "GET", f"/webhooks/{hook['id']}/deliveries?limit=1", headers=auth(key))
@@ -273,12 +276,12 @@ def test_failures_are_retried_then_disable_the_webhook_and_nothing_is_lost(
     # The receiver is fixed and the webhook enabled: both events go out.
     receiver.status = 200
     up = down + timedelta(minutes=30)
-    jobs = report_service.Jobs(
+    jobs = context_module.Jobs(
         replace(context(), clock=lambda: up), DynamoReportStore(), HttpWebhookPoster("local")
     )
     account = context().accounts.get_account("acme")
     assert account is not None
-    enabled, queued = report_service.enable_webhook(jobs, account, hook["id"])
+    enabled, queued = alert_service.enable_webhook(jobs, account, hook["id"])
     assert (enabled.status, queued) == ("active", 2)
     assert alerts_run(client, up + timedelta(minutes=5))["delivered"] == 2
     resent = [json.loads(r.body)["type"] for r in receiver.received[MAX_ATTEMPTS:]]
@@ -315,7 +318,7 @@ def delivered(client: Client, key: str, stack: Stack) -> str:
     account = context().accounts.get_account("acme")
     assert account is not None
     at_sent = replace(context(), clock=lambda: sent)
-    invoice = service.send_invoice(at_sent, account, invoice_body(), None).invoice
+    invoice = sending_service.send_invoice(at_sent, account, invoice_body(), None).invoice
     ana = invoice.recipients[0]
     delivery = ses_message(
         "Delivery",
@@ -400,7 +403,7 @@ def test_the_csv_export_refuses_a_bad_range(client: Client, key: str) -> None:
 
 
 def test_the_queue_keeps_alerts_in_one_batch_and_reads_them_across_hours(stack: Stack) -> None:
-    from chalicelib.alerts import Alert
+    from chalicelib.core.alerts import Alert
 
     store = DynamoReportStore()
     start = datetime(2026, 3, 1, 9, 58, tzinfo=UTC)

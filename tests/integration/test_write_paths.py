@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from chalice.test import Client
 
-from chalicelib import service
 from chalicelib.container import context
+from chalicelib.tracking import service as tracking_service
 from infra.local_stack import create_table
 from tests.emulators import dynalite_server
 from tests.integration.conftest import (
@@ -97,7 +97,7 @@ def test_concurrent_opens_are_each_counted_once(backend: str, client: Client, st
 
     def open_once(n: int) -> bool:
         agent = f"{HUMAN_UA} Mail/{n}"  # one client per open, so each is told apart
-        return service.record_pixel_open(ctx, token, agent, "192.0.2.7", "GET", f"r{n}")
+        return tracking_service.record_pixel_open(ctx, token, agent, "192.0.2.7", "GET", f"r{n}")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(open_once, range(24)))
@@ -112,7 +112,7 @@ def test_concurrent_opens_are_each_counted_once(backend: str, client: Client, st
 def test_timeline_overflow_is_archived_and_still_read_whole(
     backend: str, client: Client, stack: Stack
 ) -> None:
-    from chalicelib.status import INLINE_EVENT_LIMIT
+    from chalicelib.core.status import INLINE_EVENT_LIMIT
 
     key = make_key("acme")
     created = post_invoice(client, key, invoice_body(recipients=[{"email": "a@example.com"}]))
@@ -120,9 +120,9 @@ def test_timeline_overflow_is_archived_and_still_read_whole(
     ctx = context()
     opens = INLINE_EVENT_LIMIT + 30
     for n in range(opens):
-        service.record_pixel_open(ctx, token, HUMAN_UA, None, "GET", f"req-{n}")
+        tracking_service.record_pixel_open(ctx, token, HUMAN_UA, None, "GET", f"req-{n}")
     # A late duplicate of an archived open is still recognised.
-    service.record_pixel_open(ctx, token, HUMAN_UA, None, "GET", "req-0")
+    tracking_service.record_pixel_open(ctx, token, HUMAN_UA, None, "GET", "req-0")
     invoice_id = created.json_body["id"]
     events = client.http.get(f"/invoices/{invoice_id}/events", headers=auth(key)).json_body
     assert [e["type"] for e in events["items"]].count("open") == opens
@@ -144,7 +144,9 @@ def test_a_burst_of_opens_on_one_invoice_loses_none(
 
     def open_once(n: int) -> bool:
         agent = f"{HUMAN_UA} Mail/{n}"
-        return service.record_pixel_open(ctx, token, agent, "192.0.2.7", "GET", f"burst-{n}")
+        return tracking_service.record_pixel_open(
+            ctx, token, agent, "192.0.2.7", "GET", f"burst-{n}"
+        )
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         assert all(pool.map(open_once, range(opens)))

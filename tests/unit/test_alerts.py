@@ -1,6 +1,6 @@
-"""Alerts and webhooks (chalicelib/alerts.py) and the alerts job over in-memory fakes
-(chalicelib/report_service.py): crossings, the service hook, URL rules, signatures,
-retries, disabling, held deliveries. No network: sockets are disabled."""
+"""Alerts and webhooks (chalicelib/core/alerts.py, webhooks.py, ssrf.py) and the alerts
+job (chalicelib/alerts) over in-memory fakes: crossings, the recording hook, URL rules,
+signatures, retries, disabling, held deliveries. No network: sockets are disabled."""
 
 from __future__ import annotations
 
@@ -17,10 +17,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pynamodb.attributes import TTLAttribute
 
-from chalicelib import alerts, dynamo_reports, report_service, service
-from chalicelib.alerts import (
+from chalicelib.adapters.webhook_http import HttpWebhookPoster
+from chalicelib.alerts import delivery as alert_delivery
+from chalicelib.alerts import service as alert_service
+from chalicelib.alerts.validation import parse_webhook_request
+from chalicelib.core import alerts, webhooks
+from chalicelib.core.alerts import crossings
+from chalicelib.core.model import (
+    TAG_ACCOUNT,
+    TAG_INVOICE,
+    TAG_RECIPIENT,
+    Account,
+    Invoice,
+    OutgoingEmail,
+    iso,
+    parse_iso,
+)
+from chalicelib.core.ssrf import url_problem
+from chalicelib.core.webhooks import (
     DISABLE_AFTER,
     MAX_ATTEMPTS,
     RETRY_DELAYS,
@@ -28,19 +43,15 @@ from chalicelib.alerts import (
     Delivery,
     Webhook,
     after_attempt,
-    crossings,
-    parse_webhook_request,
     signature,
-    url_problem,
     verify_signature,
     webhook_after,
 )
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.model import Invoice, iso, parse_iso
-from chalicelib.ports import Account, OutgoingEmail
-from chalicelib.ses_events import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT, parse_notification
-from chalicelib.webhook_client import HttpWebhookPoster
-from infra.local_stack import table_properties  # imports urllib3, which probes a socket
+from chalicelib.sending import service as sending_service
+from chalicelib.tracking import service as tracking_service
+from chalicelib.tracking import ses_service
+from chalicelib.tracking.ses_events import parse_notification
 from tests.fakes_reports import ReportWorld, make_report_world, ses_message
 
 pytestmark = pytest.mark.disable_socket
@@ -83,7 +94,7 @@ def send(rw: ReportWorld, *emails: str) -> Invoice:
     }
     account = rw.world.accounts.get_account("acme")
     assert account is not None
-    return service.send_invoice(rw.world.ctx, account, body, None).invoice
+    return sending_service.send_invoice(rw.world.ctx, account, body, None).invoice
 
 
 def body_of(outgoing: OutgoingEmail, kind: str = "html") -> str:
@@ -108,12 +119,14 @@ def notify(rw: ReportWorld, invoice: Invoice, kind: str, address: str, at: datet
     assert recipient is not None
     tags = {TAG_ACCOUNT: "acme", TAG_INVOICE: invoice.id, TAG_RECIPIENT: recipient.id}
     message = ses_message(kind, recipient.message_id or "m", address, tags, iso(at))
-    return service.apply_notification(rw.world.ctx, parse_notification(json.dumps(message)))
+    return ses_service.apply_notification(rw.world.ctx, parse_notification(json.dumps(message)))
 
 
 def open_pixel(rw: ReportWorld, address: str, ua: str = UA_HUMAN, request: str = "r1") -> bool:
     token = token_of(rw, address)
-    return service.record_pixel_open(rw.world.ctx, token, ua, "203.0.113.7", "GET", request)
+    return tracking_service.record_pixel_open(
+        rw.world.ctx, token, ua, "203.0.113.7", "GET", request
+    )
 
 
 # -- crossings ------------------------------------------------------------------------------
@@ -302,7 +315,7 @@ def test_a_webhook_failing_for_a_day_is_disabled_with_a_reason_and_success_heals
 def register(rw: ReportWorld, *events: str) -> Webhook:
     account = rw.world.accounts.get_account("acme")
     assert account is not None
-    return report_service.create_webhook(
+    return alert_service.create_webhook(
         rw.jobs,
         account,
         {"url": "https://hooks.example.com/sobre", "events": list(events or alerts.EVENT_TYPES)},
@@ -310,7 +323,7 @@ def register(rw: ReportWorld, *events: str) -> Webhook:
 
 
 def run(rw: ReportWorld, at: datetime) -> dict[str, int]:
-    return report_service.run_alerts(rw.at(at))
+    return alert_delivery.run_alerts(rw.at(at))
 
 
 def alert_emails(rw: ReportWorld) -> list[OutgoingEmail]:
@@ -375,7 +388,7 @@ def test_failing_deliveries_retry_then_disable_the_webhook_and_are_kept(rw: Repo
     assert delivery.status == "failed"
     account = rw.world.accounts.get_account("acme")
     assert account is not None
-    shown = report_service.get_webhook(rw.jobs, account, hook.id)
+    shown = alert_service.get_webhook(rw.jobs, account, hook.id)
     assert shown.status == "disabled"
     assert shown.disabled_reason is not None
     assert "HTTP 500" in shown.disabled_reason
@@ -390,7 +403,7 @@ def test_failing_deliveries_retry_then_disable_the_webhook_and_are_kept(rw: Repo
     # Fixed and enabled: both go out.
     rw.poster.status = 200
     rw.world.clock.set(later + timedelta(minutes=10))
-    enabled, queued = report_service.enable_webhook(rw.jobs, account, hook.id)
+    enabled, queued = alert_service.enable_webhook(rw.jobs, account, hook.id)
     assert (enabled.status, queued) == ("active", 2)
     assert run(rw, later + timedelta(minutes=15))["delivered"] == 2
     items, _ = rw.store.deliveries(hook.id, 10, None)
@@ -421,18 +434,18 @@ def test_a_deleted_webhook_gets_nothing_and_is_not_found(rw: ReportWorld) -> Non
     hook = register(rw)
     account = rw.world.accounts.get_account("acme")
     assert account is not None
-    report_service.delete_webhook(rw.jobs, account, hook.id)
+    alert_service.delete_webhook(rw.jobs, account, hook.id)
     invoice = send(rw, "ana@globex.example")
     notify(rw, invoice, "Bounce", "ana@globex.example", T0)
     run(rw, T0 + timedelta(minutes=5))
     assert rw.poster.posted == []
-    assert report_service.list_webhooks(rw.jobs, account) == []
+    assert alert_service.list_webhooks(rw.jobs, account) == []
     with pytest.raises(NotFound):
-        report_service.get_webhook(rw.jobs, account, hook.id)
+        alert_service.get_webhook(rw.jobs, account, hook.id)
 
 
 def test_at_most_ten_webhooks(rw: ReportWorld) -> None:
-    for _ in range(alerts.MAX_WEBHOOKS):
+    for _ in range(webhooks.MAX_WEBHOOKS):
         register(rw)
     with pytest.raises(Conflict):
         register(rw)
@@ -445,24 +458,6 @@ def test_no_alert_email_when_the_account_turns_them_off(rw: ReportWorld) -> None
     notify(rw, invoice, "Bounce", "ana@globex.example", T0)
     assert run(rw, T0 + timedelta(minutes=5)) == {"alert": 1}
     assert alert_emails(rw) == []
-
-
-# -- the items in the table --------------------------------------------------------------------
-
-
-def test_report_items_use_the_tables_key_and_ttl_and_no_index_of_their_own() -> None:
-    properties = table_properties()
-    keys = {e["KeyType"]: e["AttributeName"] for e in properties["KeySchema"]}
-    ttl = properties["TimeToLiveSpecification"]["AttributeName"]
-    assert dynamo_reports.MODELS
-    for model in dynamo_reports.MODELS:
-        attributes = model.get_attributes()
-        hash_key = next(n for n, a in attributes.items() if a.is_hash_key)
-        range_key = next(n for n, a in attributes.items() if a.is_range_key)
-        assert {"HASH": hash_key, "RANGE": range_key} == keys, model.__name__
-        ttls = [n for n, a in attributes.items() if isinstance(a, TTLAttribute)]
-        assert ttls in ([], [ttl]), model.__name__
-        assert not model._indexes, model.__name__
 
 
 def test_the_readme_snippet_verifies_sobres_signatures() -> None:

@@ -1,4 +1,4 @@
-"""Who fetched it (chalicelib/classification.py): every verdict, every reason code and
+"""Who fetched it (chalicelib/core/classification.py): every verdict, every reason code and
 confidence, the network labels of data/networks.json, and every row of
 tests/fixtures/user-agents.tsv at a person's timing. Pure, except one subprocess that
 checks the user-agent library stays off the pixel's cold start."""
@@ -21,10 +21,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import classification
-from chalicelib.classification import (
+from chalicelib.core import classification
+from chalicelib.core.classification import (
     BURST_SIZE,
-    NETWORKS_FILE,
     PERSON_VERDICTS,
     SCANNER_NETWORK_WINDOW,
     TOO_FAST_AFTER_DELIVERY,
@@ -32,9 +31,9 @@ from chalicelib.classification import (
     FetchSignals,
     Judgement,
     classify,
-    network_label,
 )
-from chalicelib.tracking import truncate_ip
+from chalicelib.core.networks import NETWORKS_FILE, network_label
+from chalicelib.core.privacy import truncate_ip
 
 pytestmark = pytest.mark.disable_socket
 
@@ -176,8 +175,17 @@ def _template(node: ast.expr, assigned: dict[str, ast.expr]) -> str:
 
 
 def test_the_catalogue_covers_every_reason_classify_can_give() -> None:
-    """Reads classify's source: a new rule must come with its catalogue example."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(classification.classify)))
+    """Reads the rules' source: a new rule must come with its catalogue example. Every
+    rule returns (verdict, confidence, reasons)."""
+    rules = (classification._announced, classification._named, classification._by_behaviour)
+    tree = ast.Module(
+        body=[
+            statement
+            for rule in rules
+            for statement in ast.parse(textwrap.dedent(inspect.getsource(rule))).body
+        ],
+        type_ignores=[],
+    )
     assigned = {
         target.id: node.value
         for node in ast.walk(tree)
@@ -186,12 +194,13 @@ def test_the_catalogue_covers_every_reason_classify_can_give() -> None:
         if isinstance(target, ast.Name)
     }
     emitted = {
-        _template(argument, assigned)
+        _template(reason, assigned)
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "judged"
-        for argument in node.args[2:]
+        if isinstance(node, ast.Return)
+        and isinstance(node.value, ast.Tuple)
+        and len(node.value.elts) == 3
+        and isinstance(node.value.elts[2], ast.Tuple)
+        for reason in node.value.elts[2].elts
     }
     assert emitted == set(CATALOGUE)
 
@@ -737,8 +746,8 @@ def test_microsofts_scanners_are_caught_only_by_network_or_timing(row: dict[str,
 _LAZY_IMPORT_PROBE = """
 import sys
 from datetime import UTC, datetime
-import chalicelib.status  # what the pixel handler loads
-from chalicelib.classification import FetchSignals, classify
+import chalicelib.core.status  # what the pixel handler loads
+from chalicelib.core.classification import FetchSignals, classify
 
 def judge(ua):
     at = datetime(2026, 3, 2, 12, tzinfo=UTC)

@@ -15,15 +15,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib.email_render import (
-    SUPPORTED_LANGUAGES,
+from chalicelib.render.engine import SUPPORTED_LANGUAGES, RenderedEmail
+from chalicelib.render.invoice_email import (
     EmailLine,
     InvoiceEmail,
-    RenderedEmail,
     default_subject,
     render_invoice_email,
 )
-from chalicelib.translations import STRINGS
+from chalicelib.render.translations import STRINGS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NBSP = "\xa0"
@@ -449,7 +448,7 @@ def test_css_is_inlined_and_media_query_kept() -> None:
 def test_import_does_not_load_rendering_libraries() -> None:
     heavy = ("jinja2", "markupsafe", "css_inline", "babel")
     code = (
-        "import sys, chalicelib.email_render; "
+        "import sys, chalicelib.render.invoice_email; "
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -468,7 +467,7 @@ def test_import_does_not_load_rendering_libraries() -> None:
 
 def test_default_subject_does_not_need_the_rendering_libraries() -> None:
     code = (
-        "import sys, datetime, decimal, chalicelib.email_render as m; "
+        "import sys, datetime, decimal, chalicelib.render.invoice_email as m; "
         "inv = m.InvoiceEmail('INV-9', 'C', 'EUR', decimal.Decimal(1), datetime.date(2026, 1, 1),"
         " None, (), None, 'Acme', 'es', None, None, None, False); "
         "print(m.default_subject(inv)); print('babel' in sys.modules, 'jinja2' in sys.modules)"

@@ -1,4 +1,4 @@
-"""Validation of a new invoice (chalicelib/invoices.py). Pure."""
+"""Validation of a new invoice (chalicelib/sending/validation.py). Pure."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.model import Line
 from chalicelib.errors import ValidationFailed
-from chalicelib.invoices import (
+from chalicelib.sending.validation import (
     MAX_PDF_BYTES,
     MAX_RECIPIENTS,
     NewInvoice,
@@ -17,7 +18,6 @@ from chalicelib.invoices import (
     body_hash,
     parse_new_invoice,
 )
-from chalicelib.model import Line
 
 pytestmark = pytest.mark.disable_socket
 

@@ -1,6 +1,5 @@
-"""Digest, reminders, evidence and the CSV export (chalicelib/reports.py,
-chalicelib/evidence.py, chalicelib/report_service.py) over in-memory fakes, with the
-clock set by hand (``Context.clock``)."""
+"""Digest, reminders, evidence and the CSV export (chalicelib/reports) over in-memory
+fakes, with the clock set by hand (``Context.clock``)."""
 
 from __future__ import annotations
 
@@ -17,13 +16,27 @@ from typing import Any
 
 import pytest
 
-from chalicelib import report_service, service
+from chalicelib.accounts import service as account_service
+from chalicelib.core.model import (
+    TAG_ACCOUNT,
+    TAG_INVOICE,
+    TAG_RECIPIENT,
+    Account,
+    Invoice,
+    OutgoingEmail,
+    iso,
+)
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.evidence import CSV_COLUMNS, csv_cell, render_evidence_html
-from chalicelib.model import Invoice, iso
-from chalicelib.ports import Account, OutgoingEmail
-from chalicelib.reports import digest_day, previous_day, reminder_due
-from chalicelib.ses_events import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT, parse_notification
+from chalicelib.reports import export as report_export
+from chalicelib.reports import service as report_jobs
+from chalicelib.reports import views as report_views
+from chalicelib.reports.digest import digest_day, previous_day
+from chalicelib.reports.evidence import CSV_COLUMNS, csv_cell, render_evidence_html
+from chalicelib.reports.reminders import reminder_due
+from chalicelib.sending import service as sending_service
+from chalicelib.tracking import service as tracking_service
+from chalicelib.tracking import ses_service
+from chalicelib.tracking.ses_events import parse_notification
 from tests.fakes import FakeAccountStore
 from tests.fakes_reports import ReportWorld, make_report_world, ses_message
 
@@ -75,7 +88,7 @@ def send(rw: ReportWorld, number: str, *emails: str, **extra: Any) -> Invoice:
         "due_date": "2026-02-28",
         **extra,
     }
-    return service.send_invoice(rw.world.ctx, account_of(rw), body, None).invoice
+    return sending_service.send_invoice(rw.world.ctx, account_of(rw), body, None).invoice
 
 
 def notify(rw: ReportWorld, invoice: Invoice, kind: str, address: str, at: datetime) -> None:
@@ -83,7 +96,7 @@ def notify(rw: ReportWorld, invoice: Invoice, kind: str, address: str, at: datet
     assert recipient is not None
     tags = {TAG_ACCOUNT: "acme", TAG_INVOICE: invoice.id, TAG_RECIPIENT: recipient.id}
     message = ses_message(kind, recipient.message_id or "m", address, tags, iso(at))
-    service.apply_notification(rw.world.ctx, parse_notification(json.dumps(message)))
+    ses_service.apply_notification(rw.world.ctx, parse_notification(json.dumps(message)))
 
 
 def part(outgoing: OutgoingEmail, kind: str) -> str:
@@ -112,7 +125,7 @@ def sent_to(rw: ReportWorld, address: str) -> list[OutgoingEmail]:
 
 
 def open_as_person(rw: ReportWorld, outgoing: OutgoingEmail, request: str) -> None:
-    assert service.record_pixel_open(
+    assert tracking_service.record_pixel_open(
         rw.world.ctx, token(outgoing), UA_HUMAN, "203.0.113.7", "GET", request
     )
 
@@ -180,7 +193,7 @@ def digests(rw: ReportWorld) -> list[OutgoingEmail]:
 
 def test_the_digest_reports_yesterday_in_the_accounts_time_zone(rw: ReportWorld) -> None:
     busy_yesterday(rw)
-    outcome = report_service.run_hourly(rw.at(DIGEST_RUN))
+    outcome = report_jobs.run_hourly(rw.at(DIGEST_RUN))
     assert outcome == {"digest_sent": 1, "reminders": 0}
     [digest] = digests(rw)
     assert digest.from_address == "billing@acme.example"
@@ -219,46 +232,46 @@ def test_the_digest_reports_yesterday_in_the_accounts_time_zone(rw: ReportWorld)
 
 def test_at_most_one_digest_a_day_however_often_the_schedule_fires(rw: ReportWorld) -> None:
     busy_yesterday(rw)
-    assert report_service.run_hourly(rw.at(DIGEST_RUN))["digest_sent"] == 1
-    assert report_service.run_hourly(rw.at(DIGEST_RUN))["digest_already_sent"] == 1
-    later = report_service.run_hourly(rw.at(DIGEST_RUN + timedelta(hours=1)))
+    assert report_jobs.run_hourly(rw.at(DIGEST_RUN))["digest_sent"] == 1
+    assert report_jobs.run_hourly(rw.at(DIGEST_RUN))["digest_already_sent"] == 1
+    later = report_jobs.run_hourly(rw.at(DIGEST_RUN + timedelta(hours=1)))
     assert later["digest_already_sent"] == 1
     assert len(digests(rw)) == 1
     assert rw.store.markers["DIGEST#acme#2026-01-14"]["state"] == "sent"
     # Before 07:00 and after the catch-up hours, nothing is even tried.
-    assert report_service.run_hourly(rw.at(DIGEST_RUN - timedelta(hours=1))) == {"not_due": 1}
-    assert report_service.run_hourly(rw.at(DIGEST_RUN + timedelta(hours=6))) == {"not_due": 1}
+    assert report_jobs.run_hourly(rw.at(DIGEST_RUN - timedelta(hours=1))) == {"not_due": 1}
+    assert report_jobs.run_hourly(rw.at(DIGEST_RUN + timedelta(hours=6))) == {"not_due": 1}
 
 
 def test_a_failed_send_is_retried_by_the_next_run(rw: ReportWorld) -> None:
     busy_yesterday(rw)
     rw.world.mailer.refuse(REPORTS)
-    assert report_service.run_hourly(rw.at(DIGEST_RUN)) == {"failed": 1}
+    assert report_jobs.run_hourly(rw.at(DIGEST_RUN)) == {"failed": 1}
     assert rw.store.markers["DIGEST#acme#2026-01-14"]["state"] == "failed"
     rw.world.mailer.accept(REPORTS)
-    assert report_service.run_hourly(rw.at(DIGEST_RUN + timedelta(hours=1)))["digest_sent"] == 1
+    assert report_jobs.run_hourly(rw.at(DIGEST_RUN + timedelta(hours=1)))["digest_sent"] == 1
 
 
 def test_a_quiet_day_sends_nothing_unless_the_account_asks(rw: ReportWorld) -> None:
-    assert report_service.run_hourly(rw.at(DIGEST_RUN))["digest_quiet"] == 1
+    assert report_jobs.run_hourly(rw.at(DIGEST_RUN))["digest_quiet"] == 1
     assert digests(rw) == []
     rw.world.accounts.put_account(acme(digest_when_quiet=True))
     nextday = DIGEST_RUN + timedelta(days=1)
-    assert report_service.run_hourly(rw.at(nextday))["digest_sent"] == 1
+    assert report_jobs.run_hourly(rw.at(nextday))["digest_sent"] == 1
     [digest] = digests(rw)
     assert "Nothing happened that day." in part(digest, "plain")
 
 
 def test_no_report_address_no_digest(rw: ReportWorld) -> None:
     rw.world.accounts.put_account(acme(report_address=None, digest_when_quiet=True))
-    assert report_service.run_hourly(rw.at(DIGEST_RUN)) == {"digest_no_address": 1, "reminders": 0}
+    assert report_jobs.run_hourly(rw.at(DIGEST_RUN)) == {"digest_no_address": 1, "reminders": 0}
     assert rw.world.mailer.sent == []
 
 
 def test_the_digest_speaks_the_accounts_language(rw: ReportWorld) -> None:
     rw.world.accounts.put_account(acme(locale="es"))
     busy_yesterday(rw)
-    report_service.run_hourly(rw.at(DIGEST_RUN))
+    report_jobs.run_hourly(rw.at(DIGEST_RUN))
     [digest] = digests(rw)
     assert subject(digest) == (
         "Acme Ltd, 14 ene 2026: enviadas 3, abiertas 1, rebotadas o con queja 1"
@@ -271,16 +284,16 @@ def test_report_settings_are_validated() -> None:
     accounts = FakeAccountStore()
     accounts.put_account(acme())
     with pytest.raises(ValidationFailed) as caught:
-        report_service.update_report_settings(
+        account_service.update_report_settings(
             accounts, "acme", {"reminders": "yes", "reminder_max": 99, "colour": "red"}
         )
     assert {d["field"] for d in caught.value.details} == {"reminders", "reminder_max", "colour"}
-    changed = report_service.update_report_settings(
+    changed = account_service.update_report_settings(
         accounts, "acme", {"reminders": True, "reminder_after_days": 5}
     )
     assert (changed.reminders, changed.reminder_after_days, changed.reminder_max) == (True, 5, 2)
     with pytest.raises(NotFound):
-        report_service.update_report_settings(accounts, "nobody", {})
+        account_service.update_report_settings(accounts, "nobody", {})
 
 
 # -- reminders ----------------------------------------------------------------------------------
@@ -301,16 +314,16 @@ def morning(day: int) -> datetime:
 
 def test_reminders_are_off_by_default(rw: ReportWorld) -> None:
     delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
-    report_service.run_hourly(rw.at(morning(12)))
+    report_jobs.run_hourly(rw.at(morning(12)))
     assert len(sent_to(rw, "ana@globex.example")) == 1
 
 
 def test_reminders_go_after_n_days_to_who_has_not_opened_at_most_k_times(rw: ReportWorld) -> None:
     rw.world.accounts.put_account(acme(reminders=True, reminder_after_days=3, reminder_max=2))
     invoice = delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
-    report_service.run_hourly(rw.at(morning(8)))  # delivered 2 days 21 hours ago: too early
+    report_jobs.run_hourly(rw.at(morning(8)))  # delivered 2 days 21 hours ago: too early
     assert len(sent_to(rw, "ana@globex.example")) == 1
-    assert report_service.run_hourly(rw.at(morning(9)))["reminders"] == 1
+    assert report_jobs.run_hourly(rw.at(morning(9)))["reminders"] == 1
     original, reminder = sent_to(rw, "ana@globex.example")
     assert subject(reminder) == "Reminder: Invoice INV-9 from Acme Ltd"
     # Tracked exactly like the original: same pixel, same "View invoice" link, same tags.
@@ -329,11 +342,11 @@ def test_reminders_go_after_n_days_to_who_has_not_opened_at_most_k_times(rw: Rep
     assert {rw.world.invoices.get_message_ref(m) is not None for m in message_ids} == {True}
     assert {e.details["n"] for e in facts} == {1}
     # The next hour, and the next days until N days after the reminder: nothing more.
-    report_service.run_hourly(rw.at(morning(9) + timedelta(hours=1)))
-    report_service.run_hourly(rw.at(morning(11)))
+    report_jobs.run_hourly(rw.at(morning(9) + timedelta(hours=1)))
+    report_jobs.run_hourly(rw.at(morning(11)))
     assert len(sent_to(rw, "ana@globex.example")) == 2
-    assert report_service.run_hourly(rw.at(morning(12)))["reminders"] == 1
-    assert report_service.run_hourly(rw.at(morning(15)))["reminders"] == 0  # K = 2
+    assert report_jobs.run_hourly(rw.at(morning(12)))["reminders"] == 1
+    assert report_jobs.run_hourly(rw.at(morning(15)))["reminders"] == 0  # K = 2
     assert len(sent_to(rw, "ana@globex.example")) == 3
     assert rw.world.invoices.invoices[invoice.id].reminders_sent == 2
 
@@ -341,7 +354,7 @@ def test_reminders_go_after_n_days_to_who_has_not_opened_at_most_k_times(rw: Rep
 def test_an_open_of_the_reminder_counts_for_the_same_recipient(rw: ReportWorld) -> None:
     rw.world.accounts.put_account(acme(reminders=True))
     invoice = delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
-    assert report_service.run_hourly(rw.at(morning(9)))["reminders"] == 1
+    assert report_jobs.run_hourly(rw.at(morning(9)))["reminders"] == 1
     reminder = sent_to(rw, "ben@globex.example")[-1]
     rw.world.clock.advance(hours=3)
     open_as_person(rw, reminder, "req-ben")
@@ -351,7 +364,7 @@ def test_an_open_of_the_reminder_counts_for_the_same_recipient(rw: ReportWorld) 
     assert (ben.status, ben.open_count, stored.status) == ("opened", 1, "opened")
     # Opened now: no more reminders for anyone.
     assert not reminder_due(stored, 3, 5, morning(20))
-    assert report_service.run_hourly(rw.at(morning(12)))["reminders"] == 0
+    assert report_jobs.run_hourly(rw.at(morning(12)))["reminders"] == 0
 
 
 def test_an_invoice_opened_by_a_person_is_never_reminded(rw: ReportWorld) -> None:
@@ -359,14 +372,14 @@ def test_an_invoice_opened_by_a_person_is_never_reminded(rw: ReportWorld) -> Non
     delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     rw.world.clock.set(datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
     open_as_person(rw, sent_to(rw, "ana@globex.example")[0], "req-ana")
-    assert report_service.run_hourly(rw.at(morning(9)))["reminders"] == 0
+    assert report_jobs.run_hourly(rw.at(morning(9)))["reminders"] == 0
 
 
 def test_remind_now_sends_one_or_answers_conflict(rw: ReportWorld) -> None:
     invoice = delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     rw.world.clock.set(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
-    reminded = report_service.remind_now(rw.jobs, account_of(rw), invoice.id)
-    response = report_service.reminder_response(reminded)
+    reminded = report_jobs.remind_now(rw.jobs, account_of(rw), invoice.id)
+    response = report_views.reminder_response(reminded)
     assert response["reminders_sent"] == 1
     assert sorted(r["email"] for r in response["reminded"]) == [
         "ana@globex.example",
@@ -377,11 +390,11 @@ def test_remind_now_sends_one_or_answers_conflict(rw: ReportWorld) -> None:
         rw.world.clock.advance(hours=1)
         open_as_person(rw, sent_to(rw, address)[-1], request)
     with pytest.raises(Conflict) as caught:
-        report_service.remind_now(rw.jobs, account_of(rw), invoice.id)
+        report_jobs.remind_now(rw.jobs, account_of(rw), invoice.id)
     assert caught.value.details["statuses"]["bad@nowhere.example"] == "bounced"
     other = Account(id="globex", name="Globex", from_address="ar@globex.example")
     with pytest.raises(NotFound):
-        report_service.remind_now(rw.jobs, other, invoice.id)
+        report_jobs.remind_now(rw.jobs, other, invoice.id)
 
 
 # -- evidence and CSV -------------------------------------------------------------------------
@@ -391,11 +404,11 @@ def test_evidence_has_every_delivery_bounce_open_and_reminder(rw: ReportWorld) -
     invoice = delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     rw.world.clock.set(datetime(2026, 1, 5, 11, 0, tzinfo=UTC))
     open_as_person(rw, sent_to(rw, "ana@globex.example")[0], "req-1")
-    assert service.record_pixel_open(
+    assert tracking_service.record_pixel_open(
         rw.world.ctx, token(sent_to(rw, "ana@globex.example")[0]), "Mozilla/5.0", None, "GET", "x"
     )
-    report_service.remind_now(rw.jobs, account_of(rw), invoice.id)
-    report = report_service.invoice_evidence(rw.jobs, account_of(rw), invoice.id)
+    report_jobs.remind_now(rw.jobs, account_of(rw), invoice.id)
+    report = report_export.invoice_evidence(rw.jobs, account_of(rw), invoice.id)
     ana, ben, bad = report["recipients"]
     [delivery] = ana["deliveries"]
     assert delivery["smtp_response"].startswith("250 2.0.0 OK")
@@ -424,7 +437,7 @@ def test_csv_export_pages_through_the_accounts_invoices(rw: ReportWorld) -> None
     rows: list[list[str]] = []
     cursor, pages = None, 0
     while True:
-        page = report_service.export_events(rw.jobs, account, "2026-01-01", None, cursor, "1")
+        page = report_export.export_events(rw.jobs, account, "2026-01-01", None, cursor, "1")
         rows.extend(page.rows)
         pages += 1
         cursor = page.cursor
@@ -444,7 +457,7 @@ def test_csv_export_pages_through_the_accounts_invoices(rw: ReportWorld) -> None
     assert len(parsed) == len(rows)
     assert parsed[0].keys() == set(CSV_COLUMNS)
     # A window that ends before the second invoice exists leaves it out.
-    narrow = report_service.export_events(rw.jobs, account, "2026-01-05", "2026-01-06", None, None)
+    narrow = report_export.export_events(rw.jobs, account, "2026-01-05", "2026-01-06", None, None)
     assert {r[0] for r in narrow.rows} == {first.id}
 
 
@@ -461,7 +474,7 @@ def test_csv_export_refuses_bad_queries(rw: ReportWorld, query: dict[str, str], 
     values: dict[str, Any] = {"start_text": None, "end_text": None, "cursor": None, "limit": None}
     values.update(query)
     with pytest.raises(ValidationFailed) as caught:
-        report_service.export_events(rw.jobs, account_of(rw), **values)
+        report_export.export_events(rw.jobs, account_of(rw), **values)
     assert [d["field"] for d in caught.value.details] == [field]
 
 

@@ -1,5 +1,6 @@
-"""Sobre's use cases (chalicelib/service.py) over the in-memory fakes in tests/fakes.py.
-No mocking: every port is a fake that behaves like its adapter."""
+"""Sobre's use cases (chalicelib/sending, tracking, accounts, recording.py) over the
+in-memory fakes in tests/fakes.py. No mocking: every port is a fake that behaves like
+its adapter."""
 
 from __future__ import annotations
 
@@ -19,7 +20,18 @@ from typing import Any
 
 import pytest
 
-from chalicelib import service
+from chalicelib.accounts import service as account_service
+from chalicelib.core.model import (
+    TAG_ACCOUNT,
+    TAG_INVOICE,
+    TAG_RECIPIENT,
+    Account,
+    Invoice,
+    OutgoingEmail,
+    TimelineEvent,
+    iso,
+)
+from chalicelib.core.status import INLINE_EVENT_LIMIT, Fact, apply_fact
 from chalicelib.errors import (
     ConcurrentUpdate,
     Conflict,
@@ -28,16 +40,11 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.ids import hash_api_key
-from chalicelib.model import Invoice, TimelineEvent, iso
-from chalicelib.ports import Account, OutgoingEmail
-from chalicelib.ses_events import (
-    TAG_ACCOUNT,
-    TAG_INVOICE,
-    TAG_RECIPIENT,
-    parse_notification,
-    sns_message_of,
-)
-from chalicelib.status import INLINE_EVENT_LIMIT, Fact, apply_fact
+from chalicelib.sending import queries as invoice_queries
+from chalicelib.sending import service as sending_service
+from chalicelib.tracking import service as tracking_service
+from chalicelib.tracking import ses_service
+from chalicelib.tracking.ses_events import parse_notification, sns_message_of
 from tests.fakes import BASE_URL, FakeInvoiceStore, World, make_context, make_world
 
 pytestmark = pytest.mark.disable_socket
@@ -88,7 +95,7 @@ def invoice_body(*emails: str, **extra: Any) -> dict[str, Any]:
 
 
 def send(w: World, *emails: str, key: str | None = None, **extra: Any) -> Invoice:
-    return service.send_invoice(w.ctx, acme(), invoice_body(*emails, **extra), key).invoice
+    return sending_service.send_invoice(w.ctx, acme(), invoice_body(*emails, **extra), key).invoice
 
 
 def stored(w: World, invoice_id: str) -> Invoice:
@@ -312,7 +319,7 @@ def test_retry_failed_sends_only_to_the_failed_recipient(world: World) -> None:
     assert len(world.mailer.sent) == 2
     world.mailer.accept("ben@example.net")
     world.clock.advance(minutes=5)
-    retried = service.retry_failed(world.ctx, acme(), invoice.id)
+    retried = sending_service.retry_failed(world.ctx, acme(), invoice.id)
     assert len(world.mailer.sent) == 3
     assert world.mailer.sent[-1][1].to_address == "ben@example.net"
     ben = retried.recipient_by_email("ben@example.net")
@@ -331,7 +338,7 @@ def test_retry_failed_still_refused_records_a_second_attempt(world: World) -> No
     invoice = send(world)
     world.mailer.refuse("ben@example.net", "second")
     world.clock.advance(seconds=30)
-    retried = service.retry_failed(world.ctx, acme(), invoice.id)
+    retried = sending_service.retry_failed(world.ctx, acme(), invoice.id)
     ben = retried.recipient_by_email("ben@example.net")
     assert ben is not None
     assert (ben.status, ben.send_attempts, ben.failure_reason) == ("failed", 2, "second")
@@ -342,7 +349,7 @@ def test_retry_failed_still_refused_records_a_second_attempt(world: World) -> No
 def test_retry_failed_with_nothing_to_send_sends_nothing(world: World) -> None:
     invoice = send(world)
     saves = world.invoices.saves
-    again = service.retry_failed(world.ctx, acme(), invoice.id)
+    again = sending_service.retry_failed(world.ctx, acme(), invoice.id)
     assert len(world.mailer.sent) == 3
     assert world.invoices.saves == saves
     assert again == stored(world, invoice.id)
@@ -354,7 +361,7 @@ def test_retry_failed_attaches_the_stored_pdf_again(world: World) -> None:
     assert invoice.has_pdf
     assert world.invoices.get_pdf(invoice) == PDF
     world.mailer.accept("ben@example.net")
-    service.retry_failed(world.ctx, acme(), invoice.id)
+    sending_service.retry_failed(world.ctx, acme(), invoice.id)
     attachments = list(mime(world.mailer.sent[-1][1]).iter_attachments())
     assert [a.get_content_type() for a in attachments] == ["application/pdf"]
     assert attachments[0].get_content() == PDF
@@ -364,18 +371,18 @@ def test_retry_failed_of_another_accounts_invoice_is_not_found(world: World) -> 
     world.mailer.refuse("ben@example.net")
     invoice = send(world)
     with pytest.raises(NotFound):
-        service.retry_failed(world.ctx, globex(), invoice.id)
+        sending_service.retry_failed(world.ctx, globex(), invoice.id)
     assert len(world.mailer.sent) == 2
 
 
 def test_idempotency_key_with_the_same_body_replays(world: World) -> None:
-    first = service.send_invoice(world.ctx, acme(), invoice_body(), "order-42")
+    first = sending_service.send_invoice(world.ctx, acme(), invoice_body(), "order-42")
     assert first.replayed is False
     saves, sent = world.invoices.saves, len(world.mailer.sent)
     world.clock.advance(minutes=1)
     # Same body with keys in another order: the same request.
     body = dict(reversed(list(invoice_body().items())))
-    second = service.send_invoice(world.ctx, acme(), body, "order-42")
+    second = sending_service.send_invoice(world.ctx, acme(), body, "order-42")
     assert second.replayed is True
     assert second.invoice.id == first.invoice.id
     assert second.invoice == stored(world, first.invoice.id)
@@ -389,15 +396,15 @@ def test_idempotency_key_with_another_body_conflicts(world: World) -> None:
     first = send(world, key="order-42")
     before = stored(world, first.id)
     with pytest.raises(Conflict) as caught:
-        service.send_invoice(world.ctx, acme(), invoice_body(total="1.00"), "order-42")
+        sending_service.send_invoice(world.ctx, acme(), invoice_body(total="1.00"), "order-42")
     assert caught.value.details == {"idempotency_key": "order-42", "invoice_id": first.id}
     assert len(world.mailer.sent) == 3
     assert stored(world, first.id) == before
 
 
 def test_idempotency_keys_are_per_account(world: World) -> None:
-    mine = service.send_invoice(world.ctx, acme(), invoice_body(), "order-42").invoice
-    theirs = service.send_invoice(world.ctx, globex(), invoice_body(), "order-42")
+    mine = sending_service.send_invoice(world.ctx, acme(), invoice_body(), "order-42").invoice
+    theirs = sending_service.send_invoice(world.ctx, globex(), invoice_body(), "order-42")
     assert theirs.replayed is False
     assert theirs.invoice.id != mine.id
     assert len(world.mailer.sent) == 6
@@ -406,7 +413,7 @@ def test_idempotency_keys_are_per_account(world: World) -> None:
 @pytest.mark.parametrize("key", ["", "k" * 256])
 def test_bad_idempotency_key(world: World, key: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        service.send_invoice(world.ctx, acme(), invoice_body(), key)
+        sending_service.send_invoice(world.ctx, acme(), invoice_body(), key)
     assert caught.value.details == [
         {"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}
     ]
@@ -416,7 +423,7 @@ def test_bad_idempotency_key(world: World, key: str) -> None:
 
 def test_invalid_body_stores_and_sends_nothing(world: World) -> None:
     with pytest.raises(ValidationFailed):
-        service.send_invoice(world.ctx, acme(), invoice_body(currency="eur"), None)
+        sending_service.send_invoice(world.ctx, acme(), invoice_body(currency="eur"), None)
     assert world.invoices.invoices == {}
     assert world.mailer.sent == []
 
@@ -433,9 +440,11 @@ def test_tracking_false_sends_no_pixel(world: World) -> None:
 def test_account_without_tracking_sends_no_pixel_unless_asked(world: World) -> None:
     quiet = Account(id="quiet", name="Quiet", from_address="q@quiet.example", tracking=False)
     world.accounts.put_account(quiet)
-    service.send_invoice(world.ctx, quiet, invoice_body("a@example.com"), None)
+    sending_service.send_invoice(world.ctx, quiet, invoice_body("a@example.com"), None)
     assert PIXEL.search(html_of(world.mailer.sent[-1][1])) is None
-    service.send_invoice(world.ctx, quiet, invoice_body("b@example.com", tracking=True), None)
+    sending_service.send_invoice(
+        world.ctx, quiet, invoice_body("b@example.com", tracking=True), None
+    )
     assert PIXEL.search(html_of(world.mailer.sent[-1][1])) is not None
 
 
@@ -446,7 +455,7 @@ def test_pixel_open_counts_for_exactly_that_recipient(world: World) -> None:
     invoice = send(world)
     [(_, to_ben)] = [(m, e) for m, e in world.mailer.sent if e.to_address == "ben@example.net"]
     world.clock.advance(hours=2)
-    recorded = service.record_pixel_open(
+    recorded = tracking_service.record_pixel_open(
         world.ctx, pixel_token(to_ben), UA_IOS_MAIL, "203.0.113.77", "GET", "req-1"
     )
     assert recorded is True
@@ -474,7 +483,9 @@ def test_a_machines_pixel_fetch_is_recorded_but_not_opened(world: World) -> None
     invoice = send(world, "ana@example.com")
     token = pixel_token(world.mailer.sent[0][1])
     world.clock.advance(seconds=13)
-    assert service.record_pixel_open(world.ctx, token, UA_MPP, "104.28.40.7", "GET", "req-1")
+    assert tracking_service.record_pixel_open(
+        world.ctx, token, UA_MPP, "104.28.40.7", "GET", "req-1"
+    )
     after = stored(world, invoice.id)
     [ana] = after.recipients
     assert (ana.open_count, ana.machine_open_count) == (0, 1)
@@ -496,7 +507,9 @@ def test_every_pixel_fetch_is_an_open(
     token = pixel_token(world.mailer.sent[0][1])
     for number in range(3):
         world.clock.advance(minutes=10)
-        assert service.record_pixel_open(world.ctx, token, user_agent, None, "GET", f"req-{number}")
+        assert tracking_service.record_pixel_open(
+            world.ctx, token, user_agent, None, "GET", f"req-{number}"
+        )
     [invoice] = world.invoices.invoices.values()
     recipient = invoice.recipients[0]
     assert (recipient.open_count, recipient.machine_open_count) == (person, machine)
@@ -510,7 +523,9 @@ def test_tampered_token_is_refused_without_touching_the_store(world: World) -> N
     middle = len(token) // 2
     tampered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
     for forged in (tampered + ".gif", "", "x.gif", token[:-2]):
-        assert service.record_pixel_open(world.ctx, forged, "UA", None, "GET", "r") is False
+        assert (
+            tracking_service.record_pixel_open(world.ctx, forged, "UA", None, "GET", "r") is False
+        )
     assert stored(world, invoice.id) == before
     assert world.invoices.saves == saves
     assert world.metrics.counts["PixelTokenRejected"] == 4
@@ -519,7 +534,7 @@ def test_tampered_token_is_refused_without_touching_the_store(world: World) -> N
 
 def test_genuine_token_of_an_unknown_invoice_is_refused(world: World) -> None:
     token = world.ctx.signer.token_for("inv_" + "a" * 26, "rcp_" + "b" * 16)
-    assert service.record_pixel_open(world.ctx, token, "UA", None, "GET", "r") is False
+    assert tracking_service.record_pixel_open(world.ctx, token, "UA", None, "GET", "r") is False
     assert world.invoices.invoices == {}
     assert world.metrics.counts["OpensRecorded"] == 0
 
@@ -527,7 +542,7 @@ def test_genuine_token_of_an_unknown_invoice_is_refused(world: World) -> None:
 def test_pixel_open_of_an_invoice_without_tracking_records_nothing(world: World) -> None:
     invoice = send(world, tracking=False)
     token = world.ctx.signer.token_for(invoice.id, invoice.recipients[0].id)
-    service.record_pixel_open(world.ctx, token, "UA", None, "GET", "r")
+    tracking_service.record_pixel_open(world.ctx, token, "UA", None, "GET", "r")
     after = stored(world, invoice.id)
     assert after.open_count == 0
     assert after == invoice
@@ -546,7 +561,7 @@ def three_record_event(w: World, invoice: Invoice) -> dict[str, Any]:
 
 def test_a_three_record_event_processes_all_three(world: World) -> None:
     invoice = send(world)
-    result = service.process_sns_event(world.ctx, three_record_event(world, invoice))
+    result = ses_service.process_sns_event(world.ctx, three_record_event(world, invoice))
     assert result == outcome(processed=3)
     after = stored(world, invoice.id)
     # Ben's open is Apple's privacy prefetch (user agent "Mozilla/5.0"): not a person's.
@@ -570,12 +585,12 @@ def test_a_three_record_event_processes_all_three(world: World) -> None:
 def test_duplicate_events_change_nothing_after_the_first(world: World) -> None:
     invoice = send(world)
     event = three_record_event(world, invoice)
-    assert service.process_sns_event(world.ctx, event) == outcome(processed=3)
+    assert ses_service.process_sns_event(world.ctx, event) == outcome(processed=3)
     after_first = copy.deepcopy(world.invoices.invoices[invoice.id])
     saves = world.invoices.saves
     for _ in range(2):
         world.clock.advance(minutes=3)
-        assert service.process_sns_event(world.ctx, event) == outcome(duplicate=3)
+        assert ses_service.process_sns_event(world.ctx, event) == outcome(duplicate=3)
     assert world.invoices.invoices[invoice.id] == after_first
     assert world.invoices.saves == saves
 
@@ -583,7 +598,7 @@ def test_duplicate_events_change_nothing_after_the_first(world: World) -> None:
 def test_the_same_record_three_times_in_one_event(world: World) -> None:
     invoice = send(world)
     delivery = tagged(world, invoice, "event-delivery.awsdocs.json", "ana@example.com")
-    result = service.process_sns_event(world.ctx, sns_event(delivery, delivery, delivery))
+    result = ses_service.process_sns_event(world.ctx, sns_event(delivery, delivery, delivery))
     assert result == outcome(processed=1, duplicate=2)
     assert len([e for e in stored(world, invoice.id).events if e.type == "delivery"]) == 1
 
@@ -607,7 +622,7 @@ def test_unprocessable_payloads_are_kept_and_counted(world: World) -> None:
     unknown["eventType"] = "Teleport"
     records.append(record(unknown))
     before = copy.deepcopy(world.invoices.invoices)
-    result = service.process_sns_event(world.ctx, {"Records": records})
+    result = ses_service.process_sns_event(world.ctx, {"Records": records})
     assert result == outcome(unprocessable=5)
     assert world.metrics.counts["SesEventsUnprocessable"] == 5
     kept = world.unprocessed.list_unprocessed(10)
@@ -623,7 +638,7 @@ def test_unprocessable_payloads_are_kept_and_counted(world: World) -> None:
 
 @pytest.mark.parametrize("event", [{}, {"Records": []}, {"Records": "x"}, {"records": [1]}])
 def test_event_without_records_is_kept(world: World, event: dict[str, Any]) -> None:
-    assert service.process_sns_event(world.ctx, event) == outcome(unprocessable=1)
+    assert ses_service.process_sns_event(world.ctx, event) == outcome(unprocessable=1)
     [kept] = world.unprocessed.list_unprocessed(10)
     assert json.loads(kept["payload"]) == event
     assert world.metrics.counts["SesEventsUnprocessable"] == 1
@@ -632,7 +647,7 @@ def test_event_without_records_is_kept(world: World, event: dict[str, Any]) -> N
 def test_one_bad_record_does_not_stop_the_others(world: World) -> None:
     invoice = send(world)
     good = tagged(world, invoice, "event-delivery.awsdocs.json", "ana@example.com")
-    result = service.process_sns_event(world.ctx, sns_event("not json", good))
+    result = ses_service.process_sns_event(world.ctx, sns_event("not json", good))
     assert result == outcome(processed=1, unprocessable=1)
     assert stored(world, invoice.id).recipients[0].status == "delivered"
 
@@ -640,9 +655,9 @@ def test_one_bad_record_does_not_stop_the_others(world: World) -> None:
 def test_kept_payload_can_be_replayed(world: World) -> None:
     invoice = send(world)
     good = record(tagged(world, invoice, "event-delivery.awsdocs.json", "ana@example.com"))
-    assert service.replay_payload(world.ctx, json.dumps(good)) == "processed"
-    assert service.replay_payload(world.ctx, json.dumps(good)) == "duplicate"
-    assert service.replay_payload(world.ctx, "{").startswith("unprocessable")
+    assert ses_service.replay_payload(world.ctx, json.dumps(good)) == "processed"
+    assert ses_service.replay_payload(world.ctx, json.dumps(good)) == "duplicate"
+    assert ses_service.replay_payload(world.ctx, "{").startswith("unprocessable")
 
 
 def test_events_for_unknown_message_ids_are_ignored(world: World) -> None:
@@ -654,7 +669,7 @@ def test_events_for_unknown_message_ids_are_ignored(world: World) -> None:
         "ana@example.com",
         tags=None,
     )
-    result = service.process_sns_event(world.ctx, sns_event(classic))
+    result = ses_service.process_sns_event(world.ctx, sns_event(classic))
     assert result == outcome(ignored=1)
     assert world.metrics.counts["SesEventsIgnored"] == 1
     assert stored(world, invoice.id) == before
@@ -676,7 +691,7 @@ def test_events_for_unknown_invoices_or_other_accounts_are_ignored(world: World)
         address,
         tags_for(invoice, address, account_id="globex"),
     )
-    result = service.process_sns_event(world.ctx, sns_event(unknown_invoice, other_account))
+    result = ses_service.process_sns_event(world.ctx, sns_event(unknown_invoice, other_account))
     assert result == outcome(ignored=2)
     assert stored(world, invoice.id) == before
 
@@ -692,7 +707,7 @@ def test_classic_notification_maps_back_through_the_message_id(world: World) -> 
         at=iso(world.clock() + timedelta(seconds=40)),
     )
     assert "tags" not in classic["mail"]
-    result = service.process_sns_event(world.ctx, sns_event(classic))
+    result = ses_service.process_sns_event(world.ctx, sns_event(classic))
     assert result == outcome(processed=1)
     after = stored(world, invoice.id)
     assert [r.status for r in after.recipients] == ["sent", "bounced", "sent"]
@@ -716,7 +731,7 @@ def test_classic_delivery_from_a_real_lambda_event(world: World) -> None:
     message["mail"]["destination"] = [address]
     message["delivery"]["recipients"] = [address]
     lambda_event["Records"][0]["Sns"]["Message"] = json.dumps(message)
-    assert service.process_sns_event(world.ctx, lambda_event) == outcome(processed=1)
+    assert ses_service.process_sns_event(world.ctx, lambda_event) == outcome(processed=1)
     cleo = stored(world, invoice.id).recipients[2]
     assert cleo.status == "delivered"
     assert cleo.delivered_at == "2017-07-05T20:01:21.302Z"
@@ -732,7 +747,9 @@ def test_ses_open_and_pixel_open_of_one_fetch_count_once(
     invoice = send(world, "ana@example.com")
     token = pixel_token(world.mailer.sent[0][1])
     world.clock.advance(minutes=30)
-    assert service.record_pixel_open(world.ctx, token, user_agent, "104.28.40.7", "GET", "r1")
+    assert tracking_service.record_pixel_open(
+        world.ctx, token, user_agent, "104.28.40.7", "GET", "r1"
+    )
     ses_open = tagged(
         world,
         invoice,
@@ -741,7 +758,7 @@ def test_ses_open_and_pixel_open_of_one_fetch_count_once(
         at=iso(world.clock() + timedelta(seconds=20)),
     )
     ses_open["open"]["userAgent"] = user_agent
-    assert service.process_sns_event(world.ctx, sns_event(ses_open)) == outcome(processed=1)
+    assert ses_service.process_sns_event(world.ctx, sns_event(ses_open)) == outcome(processed=1)
     after = stored(world, invoice.id)
     assert (after.open_count, after.machine_open_count) == (person, machine)
     assert len([e for e in after.events if e.type == "open"]) == 2
@@ -752,7 +769,7 @@ def test_timeline_over_the_inline_limit_is_archived_and_complete(world: World) -
     first = iso(world.clock() + timedelta(seconds=61))
     for number in range(INLINE_EVENT_LIMIT + 30):
         world.clock.advance(seconds=61)
-        assert service.record_pixel_open(
+        assert tracking_service.record_pixel_open(
             world.ctx,
             pixel_token(world.mailer.sent[0][1]),
             UA_OUTLOOK,
@@ -766,7 +783,7 @@ def test_timeline_over_the_inline_limit_is_archived_and_complete(world: World) -
     assert after.open_count == INLINE_EVENT_LIMIT + 30
     assert after.machine_open_count == 0
     assert (after.first_opened_at, after.last_opened_at) == (first, iso(world.clock()))
-    full, timeline = service.get_invoice_with_timeline(world.ctx, acme(), invoice.id)
+    full, timeline = invoice_queries.get_invoice_with_timeline(world.ctx, acme(), invoice.id)
     keys = [e.key for e in timeline]
     assert len(keys) == len(set(keys)) == INLINE_EVENT_LIMIT + 30 + 2  # + created, sent
     assert [e.at for e in timeline] == sorted(e.at for e in timeline)
@@ -813,8 +830,8 @@ def test_a_lost_race_is_retried_and_both_changes_are_kept() -> None:
     ana = tagged(w, invoice, "event-delivery.awsdocs.json", "ana@example.com")
     ben = tagged(w, invoice, "event-delivery.awsdocs.json", "ben@example.net")
     other: list[dict[str, int]] = []
-    invoices.race = lambda: other.append(service.process_sns_event(w.ctx, sns_event(ben)))
-    assert service.process_sns_event(w.ctx, sns_event(ana)) == outcome(processed=1)
+    invoices.race = lambda: other.append(ses_service.process_sns_event(w.ctx, sns_event(ben)))
+    assert ses_service.process_sns_event(w.ctx, sns_event(ana)) == outcome(processed=1)
     assert other == [outcome(processed=1)]
     assert invoices.conflicts == 1
     after = stored(w, invoice.id)
@@ -844,8 +861,8 @@ def test_the_same_event_delivered_twice_concurrently_is_processed_once() -> None
     invoice = send(w)
     delivery = sns_event(tagged(w, invoice, "event-delivery.awsdocs.json", "ana@example.com"))
     other: list[dict[str, int]] = []
-    invoices.race = lambda: other.append(service.process_sns_event(w.ctx, delivery))
-    mine = service.process_sns_event(w.ctx, delivery)
+    invoices.race = lambda: other.append(ses_service.process_sns_event(w.ctx, delivery))
+    mine = ses_service.process_sns_event(w.ctx, delivery)
     assert other == [outcome(processed=1)]
     assert mine == outcome(duplicate=1)
 
@@ -865,7 +882,9 @@ def test_archiving_during_a_lost_race_keeps_every_event_once() -> None:
     # timestamped before every open. Both cross the limit and archive page 1.
     token = w.ctx.signer.token_for(invoice.id, recipient_id)
     w.clock.advance(hours=6)
-    invoices.race = lambda: service.record_pixel_open(w.ctx, token, "UA", None, "GET", "late")
+    invoices.race = lambda: tracking_service.record_pixel_open(
+        w.ctx, token, "UA", None, "GET", "late"
+    )
     delivery = tagged(
         w,
         invoice,
@@ -873,12 +892,12 @@ def test_archiving_during_a_lost_race_keeps_every_event_once() -> None:
         "ana@example.com",
         at=iso(w.clock() - timedelta(hours=6) + timedelta(seconds=5)),
     )
-    assert service.process_sns_event(w.ctx, sns_event(delivery)) == outcome(processed=1)
+    assert ses_service.process_sns_event(w.ctx, sns_event(delivery)) == outcome(processed=1)
     assert invoices.conflicts == 1
     [delivery_event] = parse_notification(json.dumps(delivery)).events
     expected = {e.key for e in full.events} | {"px-late", delivery_event.key}
     assert len(expected) == INLINE_EVENT_LIMIT + 2
-    _, timeline = service.get_invoice_with_timeline(w.ctx, acme(), invoice.id)
+    _, timeline = invoice_queries.get_invoice_with_timeline(w.ctx, acme(), invoice.id)
     # Each event exactly once: none lost, none twice.
     assert Counter(e.key for e in timeline) == Counter(expected)
 
@@ -887,14 +906,16 @@ def test_archiving_during_a_lost_race_keeps_every_event_once() -> None:
 
 
 def test_create_api_key_then_authenticate(world: World) -> None:
-    key = service.create_api_key(world.accounts, world.clock(), "initech", "AP@Initech.Example")
+    key = account_service.create_api_key(
+        world.accounts, world.clock(), "initech", "AP@Initech.Example"
+    )
     assert key.startswith("sobre_")
     assert hash_api_key(key) in world.accounts.keys
     assert key not in world.accounts.keys  # only the hash is stored
-    account = service.authenticate(world.ctx, f"Bearer {key}")
+    account = account_service.authenticate(world.ctx, f"Bearer {key}")
     assert account.id == "initech"
     assert account.from_address == "AP@initech.example"
-    assert service.authenticate(world.ctx, f"bearer   {key} ").id == "initech"
+    assert account_service.authenticate(world.ctx, f"bearer   {key} ").id == "initech"
 
 
 @pytest.mark.parametrize(
@@ -911,17 +932,17 @@ def test_create_api_key_validation(
     world: World, account_id: str, sender: str | None, field: str
 ) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        service.create_api_key(world.accounts, world.clock(), account_id, sender)
+        account_service.create_api_key(world.accounts, world.clock(), account_id, sender)
     assert [d["field"] for d in caught.value.details] == [field]
     assert world.accounts.keys == {}
 
 
 def test_second_key_for_an_existing_account_needs_no_sender(world: World) -> None:
-    first = service.create_api_key(world.accounts, world.clock(), "acme", None)
-    second = service.create_api_key(world.accounts, world.clock(), "acme", None)
+    first = account_service.create_api_key(world.accounts, world.clock(), "acme", None)
+    second = account_service.create_api_key(world.accounts, world.clock(), "acme", None)
     assert first != second
-    assert service.authenticate(world.ctx, f"Bearer {first}").id == "acme"
-    assert service.authenticate(world.ctx, f"Bearer {second}").id == "acme"
+    assert account_service.authenticate(world.ctx, f"Bearer {first}").id == "acme"
+    assert account_service.authenticate(world.ctx, f"Bearer {second}").id == "acme"
 
 
 @pytest.mark.parametrize(
@@ -939,20 +960,20 @@ def test_second_key_for_an_existing_account_needs_no_sender(world: World) -> Non
     ],
 )
 def test_missing_malformed_or_wrong_keys_are_unauthorized(world: World, header: str | None) -> None:
-    service.create_api_key(world.accounts, world.clock(), "acme", None)
+    account_service.create_api_key(world.accounts, world.clock(), "acme", None)
     with pytest.raises(Unauthorized):
-        service.authenticate(world.ctx, header)
+        account_service.authenticate(world.ctx, header)
 
 
 def test_key_of_a_deleted_account_or_revoked_key_is_unauthorized(world: World) -> None:
-    orphan = service.create_api_key(world.accounts, world.clock(), "gone", "g@gone.example")
+    orphan = account_service.create_api_key(world.accounts, world.clock(), "gone", "g@gone.example")
     del world.accounts.accounts["gone"]
     with pytest.raises(Unauthorized):
-        service.authenticate(world.ctx, f"Bearer {orphan}")
-    revoked = service.create_api_key(world.accounts, world.clock(), "acme", None)
+        account_service.authenticate(world.ctx, f"Bearer {orphan}")
+    revoked = account_service.create_api_key(world.accounts, world.clock(), "acme", None)
     world.accounts.revoke(hash_api_key(revoked))
     with pytest.raises(Unauthorized):
-        service.authenticate(world.ctx, f"Bearer {revoked}")
+        account_service.authenticate(world.ctx, f"Bearer {revoked}")
 
 
 # -- queries ------------------------------------------------------------------------------
@@ -960,18 +981,18 @@ def test_key_of_a_deleted_account_or_revoked_key_is_unauthorized(world: World) -
 
 def test_get_invoice_of_another_account_is_not_found(world: World) -> None:
     invoice = send(world)
-    assert service.get_invoice(world.ctx, acme(), invoice.id) == stored(world, invoice.id)
+    assert invoice_queries.get_invoice(world.ctx, acme(), invoice.id) == stored(world, invoice.id)
     with pytest.raises(NotFound):
-        service.get_invoice(world.ctx, globex(), invoice.id)
+        invoice_queries.get_invoice(world.ctx, globex(), invoice.id)
     with pytest.raises(NotFound):
-        service.get_invoice_with_timeline(world.ctx, globex(), invoice.id)
+        invoice_queries.get_invoice_with_timeline(world.ctx, globex(), invoice.id)
 
 
 @pytest.mark.parametrize("invoice_id", ["", "inv_" + "z" * 26, "INVOICE#x", "rcp_abc"])
 def test_get_unknown_invoice_is_not_found(world: World, invoice_id: str) -> None:
     send(world)
     with pytest.raises(NotFound):
-        service.get_invoice(world.ctx, acme(), invoice_id)
+        invoice_queries.get_invoice(world.ctx, acme(), invoice_id)
 
 
 def _send_many(w: World, count: int) -> list[Invoice]:
@@ -979,18 +1000,18 @@ def _send_many(w: World, count: int) -> list[Invoice]:
     for number in range(count):
         w.clock.advance(minutes=1)
         body = invoice_body(f"r{number}@example.com", number=f"INV-{number:03d}")
-        sent.append(service.send_invoice(w.ctx, acme(), body, None).invoice)
+        sent.append(sending_service.send_invoice(w.ctx, acme(), body, None).invoice)
     return sent
 
 
 def test_list_invoices_newest_first_across_pages(world: World) -> None:
     sent = _send_many(world, 7)
-    service.send_invoice(world.ctx, globex(), invoice_body(), None)  # not listed for acme
+    sending_service.send_invoice(world.ctx, globex(), invoice_body(), None)  # not listed for acme
     seen: list[str] = []
     cursor: str | None = None
     pages = 0
     while True:
-        items, cursor = service.list_invoices(world.ctx, acme(), None, "3", cursor)
+        items, cursor = invoice_queries.list_invoices(world.ctx, acme(), None, "3", cursor)
         pages += 1
         assert len(items) <= 3
         seen.extend(i.id for i in items)
@@ -1004,22 +1025,22 @@ def test_list_invoices_newest_first_across_pages(world: World) -> None:
 def test_list_invoices_by_status(world: World) -> None:
     world.mailer.refuse("r1@example.com")
     sent = _send_many(world, 3)
-    failed, _ = service.list_invoices(world.ctx, acme(), "failed", None, None)
+    failed, _ = invoice_queries.list_invoices(world.ctx, acme(), "failed", None, None)
     assert [i.id for i in failed] == [sent[1].id]
-    delivered_now, _ = service.list_invoices(world.ctx, acme(), "sent", None, None)
+    delivered_now, _ = invoice_queries.list_invoices(world.ctx, acme(), "sent", None, None)
     assert [i.id for i in delivered_now] == [sent[2].id, sent[0].id]
-    assert service.list_invoices(world.ctx, acme(), "opened", None, None) == ([], None)
+    assert invoice_queries.list_invoices(world.ctx, acme(), "opened", None, None) == ([], None)
 
 
 def test_cursor_of_one_query_is_refused_by_another(world: World) -> None:
     _send_many(world, 3)
-    _, cursor = service.list_invoices(world.ctx, acme(), "sent", "1", None)
+    _, cursor = invoice_queries.list_invoices(world.ctx, acme(), "sent", "1", None)
     assert cursor is not None
     with pytest.raises(ValidationFailed) as caught:
-        service.list_invoices(world.ctx, acme(), None, "1", cursor)
+        invoice_queries.list_invoices(world.ctx, acme(), None, "1", cursor)
     assert [d["field"] for d in caught.value.details] == ["cursor"]
     with pytest.raises(ValidationFailed):
-        service.list_invoices(world.ctx, globex(), "sent", "1", cursor)
+        invoice_queries.list_invoices(world.ctx, globex(), "sent", "1", cursor)
 
 
 def _b64(raw: bytes) -> str:
@@ -1052,12 +1073,12 @@ def test_list_invoices_validation(
     world: World, status: str | None, limit: str | None, cursor: str | None, fields: list[str]
 ) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        service.list_invoices(world.ctx, acme(), status, limit, cursor)
+        invoice_queries.list_invoices(world.ctx, acme(), status, limit, cursor)
     assert [d["field"] for d in caught.value.details] == fields
 
 
 @pytest.mark.parametrize("limit", ["1", "100"])
 def test_list_invoices_limit_bounds_are_accepted(world: World, limit: str) -> None:
     _send_many(world, 2)
-    items, _ = service.list_invoices(world.ctx, acme(), None, limit, None)
+    items, _ = invoice_queries.list_invoices(world.ctx, acme(), None, limit, None)
     assert len(items) == min(int(limit), 2)

@@ -1,4 +1,4 @@
-"""SES notifications (chalicelib/ses_events.py) against the real payloads in
+"""SES notifications (chalicelib/tracking/ses_events.py) against the real payloads in
 tests/fixtures/ses-events (see SOURCES.md there). Pure: no I/O but reading fixtures."""
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.ses_events import (
-    TAG_ACCOUNT,
-    TAG_INVOICE,
-    TAG_RECIPIENT,
+from chalicelib.core.model import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT
+from chalicelib.tracking.ses_events import (
     SesNotification,
     Unprocessable,
     parse_notification,

@@ -1,4 +1,4 @@
-"""Status rules (chalicelib/status.py): precedence, idempotency, order-independence,
+"""Status rules (chalicelib/core/status.py): precedence, idempotency, order-independence,
 open merging, verdicts of fetches (person and machine opens, ``viewed``) and timeline
 archiving. Pure: no I/O."""
 
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.classification import (
+from chalicelib.core.classification import (
     BURST_WINDOW,
     PERSON_VERDICTS,
     SCANNER_NETWORK_WINDOW,
@@ -27,8 +27,7 @@ from chalicelib.classification import (
     TOO_FAST_LINK_AFTER_DELIVERY,
     VERDICTS,
 )
-from chalicelib.ids import TrackingTarget
-from chalicelib.model import (
+from chalicelib.core.model import (
     FETCH_TYPES,
     PROBLEM_STATUSES,
     STATUSES,
@@ -40,8 +39,8 @@ from chalicelib.model import (
     iso,
     parse_iso,
 )
-from chalicelib.ses_events import parse_notification
-from chalicelib.status import (
+from chalicelib.core.privacy import MAX_USER_AGENT
+from chalicelib.core.status import (
     INLINE_EVENT_LIMIT,
     OPEN_MERGE_WINDOW,
     PROGRESS_PRECEDENCE,
@@ -56,7 +55,9 @@ from chalicelib.status import (
     refresh,
     split_for_archive,
 )
-from chalicelib.tracking import MAX_USER_AGENT, pixel_open
+from chalicelib.ids import TrackingTarget
+from chalicelib.tracking.ses_events import parse_notification
+from tests.fakes import pixel_open
 
 pytestmark = pytest.mark.disable_socket
 

@@ -1,4 +1,4 @@
-"""The tracking pixel (chalicelib/tracking.py). Pure."""
+"""The tracking pixel (chalicelib/tracking/pixel.py, facts.py; chalicelib/core/privacy.py). Pure."""
 
 from __future__ import annotations
 
@@ -12,15 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pytest_socket import SocketBlockedError
 
+from chalicelib.core.privacy import MAX_USER_AGENT, truncate_ip
 from chalicelib.ids import TrackingTarget
-from chalicelib.tracking import (
-    MAX_USER_AGENT,
-    PIXEL_GIF,
-    PIXEL_HEADERS,
-    pixel_open,
-    strip_token,
-    truncate_ip,
-)
+from chalicelib.tracking.pixel import PIXEL_GIF, PIXEL_HEADERS, strip_token
+from tests.fakes import pixel_open
 
 pytestmark = pytest.mark.disable_socket
 

@@ -1,0 +1,85 @@
+"""The scheduled job's queue of due tasks over DynamoDB: one partition per hour of due
+time, read in order behind a lease (one run at a time) from a cursor item."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from chalicelib.adapters.dynamo.helpers import save_unchanged, saved
+from chalicelib.adapters.dynamo.models import QueueCursorItem, TaskItem
+from chalicelib.core.alerts import Alert
+from chalicelib.core.model import Lease, iso, parse_iso
+from chalicelib.core.webhooks import Task, alert_task
+
+# Queue items are read within days; deliveries stay listable for a month.
+TASK_TTL = timedelta(days=8)
+
+
+QUEUE_CATCH_UP = timedelta(days=7)  # a queue cursor older than this restarts here
+
+
+def _bucket(at: str) -> str:
+    return f"DUE#{at[:13]}"
+
+
+def _hours(start: str, end: str) -> Iterator[str]:
+    hour = parse_iso(start[:13] + ":00:00.000Z")
+    last = parse_iso(end[:13] + ":00:00.000Z")
+    while hour <= last:
+        yield _bucket(iso(hour))
+        hour += timedelta(hours=1)
+
+
+class DynamoTaskQueue:
+    def _task_item(self, task: Task) -> TaskItem:
+        return TaskItem(
+            pk=_bucket(task.due_at),
+            sk=task.position,
+            kind=task.kind,
+            data=json.dumps(task.data, separators=(",", ":")),
+            expires_at=parse_iso(task.due_at) + TASK_TTL,
+        )
+
+    def schedule(self, tasks: list[Task]) -> None:
+        if len(tasks) == 1:
+            self._task_item(tasks[0]).save()
+            return
+        with TaskItem.batch_write() as batch:
+            for task in tasks:
+                batch.save(self._task_item(task))
+
+    def record(self, alerts: list[Alert], recorded_at: datetime) -> None:
+        if alerts:
+            self.schedule([alert_task(alert, recorded_at) for alert in alerts])
+
+    def lease(self, now: datetime, seconds: int) -> Lease | None:
+        try:
+            item = QueueCursorItem.get("DUE", "CURSOR", consistent_read=True)
+        except QueueCursorItem.DoesNotExist:
+            item = QueueCursorItem(pk="DUE", sk="CURSOR")
+        if item.lease_until and item.lease_until > iso(now):
+            return None
+        item.lease_until = iso(now + timedelta(seconds=seconds))
+        if not saved(item):
+            return None
+        return Lease(item.position, item.version, item.lease_until)
+
+    def release(self, lease: Lease, position: str | None) -> None:
+        item = QueueCursorItem(pk="DUE", sk="CURSOR", position=position, lease_until=None)
+        if lease.version is not None:
+            item.version = lease.version
+        save_unchanged(item, "task queue cursor")
+
+    def due(self, after: str, until: str) -> Iterator[Task]:
+        """Tasks with ``after`` < position <= ``until``, oldest first, hour by hour."""
+        floor = iso(parse_iso(until) - QUEUE_CATCH_UP)
+        after = max(after, floor)
+        for bucket in _hours(after, until):
+            condition = TaskItem.sk.between(after, until + "#~")
+            for item in TaskItem.query(bucket, condition):
+                if item.sk <= after:
+                    continue
+                due_at, _, task_id = item.sk.partition("#")
+                yield Task(due_at, task_id, item.kind, json.loads(item.data))

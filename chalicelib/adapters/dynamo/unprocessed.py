@@ -1,0 +1,45 @@
+"""SNS payloads that could not be processed, kept for an operator to read and replay
+(``tools.admin unprocessed``), one partition a day (``ports.UnprocessedStore``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters.dynamo.models import UnprocessedItem
+from chalicelib.core.model import parse_iso
+
+
+class DynamoUnprocessedStore:
+    def __init__(self, retention_days: int) -> None:
+        self._retention_days = retention_days
+
+    def keep(self, received_at: str, reason: str, payload: str) -> str:
+        day = received_at[:10]
+        item_id = f"{day}/{received_at}#{uuid.uuid4().hex[:12]}"
+        UnprocessedItem(
+            pk=f"UNPROCESSED#{day}",
+            sk=item_id.split("/", 1)[1],
+            reason=reason[:1000],
+            payload=payload[:350_000],
+            expires_at=parse_iso(received_at) + timedelta(days=self._retention_days),
+        ).save()
+        return item_id
+
+    def list_unprocessed(self, limit: int, days: int = 14) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        today = datetime.now(UTC).date()
+        for back in range(days):
+            day = (today - timedelta(days=back)).isoformat()
+            for item in UnprocessedItem.query(f"UNPROCESSED#{day}", scan_index_forward=False):
+                found.append(
+                    {"id": f"{day}/{item.sk}", "reason": item.reason, "payload": item.payload}
+                )
+                if len(found) >= limit:
+                    return found
+        return found
+
+    def delete_unprocessed(self, item_id: str) -> None:
+        day, sk = item_id.split("/", 1)
+        UnprocessedItem(pk=f"UNPROCESSED#{day}", sk=sk).delete()

@@ -1,0 +1,63 @@
+"""What a use case runs over: the ports it needs, the settings and a clock. The
+container (chalicelib/container.py) builds the production ones; tests and benchmarks
+build them over in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib import ids
+from chalicelib.ports import (
+    AccountStore,
+    AlertOutbox,
+    InvoiceStore,
+    Mailer,
+    MetricsSink,
+    ReportStore,
+    UnprocessedStore,
+    WebhookPoster,
+)
+from chalicelib.settings import Settings
+
+MARKER_TTL = timedelta(days=40)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    invoices: InvoiceStore
+    accounts: AccountStore
+    unprocessed: UnprocessedStore
+    mailer: Mailer
+    signer: ids.TokenSigner
+    metrics: MetricsSink
+    clock: Callable[[], datetime]
+    # Reports, reminders and alerts: where status crossings are kept for the scheduled
+    # job (None: not recorded, as in benchmarks). See recording.update_watching.
+    alerts: AlertOutbox | None = None
+
+    def expires_at(self, from_time: datetime) -> int:
+        """The TTL (epoch seconds) for tracking data touched at ``from_time``."""
+        return int((from_time + timedelta(days=self.settings.retention_days)).timestamp())
+
+
+@dataclass
+class Jobs:
+    """The scheduled jobs and the report and webhook routes: the core ``Context`` (its
+    clock is the scheduled event's time, so a job is reproducible), a ``ReportStore``
+    and a ``WebhookPoster``."""
+
+    ctx: Context
+    store: ReportStore
+    poster: WebhookPoster
+    budget_seconds: float = 40.0  # a run stops taking tasks after this (Lambda timeout 60 s)
+    max_tasks: int = 500
+
+    @property
+    def now(self) -> datetime:
+        return self.ctx.clock()
+
+    def expires(self, ttl: timedelta = MARKER_TTL) -> int:
+        return int((self.now + ttl).timestamp())

@@ -1,0 +1,282 @@
+"""Sobre's domain data: the invoice aggregate as it is stored (one record per invoice
+holding its recipients' state and its recent timeline), the account, and the values
+the ports exchange (an email to send, a message reference, a page of a list). Plain
+data; no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+
+RecipientStatus = Literal[
+    "pending",
+    "failed",
+    "sent",
+    "delivered",
+    "opened",
+    "viewed",
+    "rejected",
+    "bounced",
+    "complained",
+]
+InvoiceStatus = RecipientStatus
+STATUSES: tuple[str, ...] = get_args(RecipientStatus)
+PROBLEM_STATUSES = frozenset({"failed", "rejected", "bounced", "complained"})
+
+EventType = Literal[
+    "created",
+    "sent",
+    "send_failed",
+    "send",
+    "delivery",
+    "open",
+    "click",
+    "bounce",
+    "complaint",
+    "reject",
+    "delivery_delay",
+    "rendering_failure",
+    "subscription",
+    "view",  # the hosted invoice page was fetched
+    "viewed",  # the hosted invoice page confirmed it was displayed
+    "reminder",  # a reminder email went to the recipient (chalicelib/reports.py)
+]
+# Fetches of something only the recipient's copy links to; each gets a verdict.
+FETCH_TYPES: frozenset[str] = frozenset({"open", "click", "view", "viewed"})
+# Languages Sobre writes in (emails, pages, reports); render/translations.py has a
+# string table for each.
+LANGUAGES: frozenset[str] = frozenset({"en", "es"})
+# SES message tags Sobre sets on every message it sends and reads back from SES events.
+TAG_ACCOUNT = "sobre-account"
+TAG_INVOICE = "sobre-invoice"
+TAG_RECIPIENT = "sobre-recipient"
+TAG_KIND = "sobre-kind"  # digest, alert: the account's own reports
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """UTC, millisecond precision, lexically sortable: the format of every stored time."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass
+class TimelineEvent:
+    key: str  # deduplication key: the same fact reported twice has the same key
+    at: str
+    type: EventType
+    recipient_id: str | None
+    source: Literal["api", "ses", "pixel"]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> TimelineEvent:
+        return TimelineEvent(**data)
+
+
+@dataclass
+class Recipient:
+    id: str
+    email: str
+    name: str | None = None
+    status: RecipientStatus = "pending"
+    message_id: str | None = None
+    send_attempts: int = 0
+    sent_at: str | None = None
+    delivered_at: str | None = None
+    first_opened_at: str | None = None
+    last_opened_at: str | None = None
+    # Opens by a person (verdict human or proxy); machine opens are counted apart.
+    open_count: int = 0
+    machine_open_count: int = 0
+    first_machine_open_at: str | None = None
+    viewed_at: str | None = None
+    click_count: int = 0  # clicks by a person
+    # The tally of fetches moved to archive pages (status.Tally as a dict).
+    archived: dict[str, Any] = field(default_factory=dict)
+    bounced_at: str | None = None
+    bounce: dict[str, Any] | None = None
+    complained_at: str | None = None
+    complaint: dict[str, Any] | None = None
+    rejected_at: str | None = None
+    reject_reason: str | None = None
+    failed_at: str | None = None
+    failure_reason: str | None = None
+    delayed_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Recipient:
+        return Recipient(**data)
+
+
+@dataclass(frozen=True)
+class Line:
+    description: str
+    quantity: str
+    unit_price: str
+
+
+@dataclass
+class Invoice:
+    id: str
+    account_id: str
+    number: str
+    customer_name: str
+    currency: str
+    total: str
+    due_date: str
+    created_at: str
+    recipients: list[Recipient]
+    issue_date: str | None = None
+    lines: list[Line] = field(default_factory=list)
+    subject: str | None = None
+    message: str | None = None
+    reply_to: str | None = None
+    locale: str = "en"
+    metadata: dict[str, str] = field(default_factory=dict)
+    body_hash: str = ""
+    idempotency_key: str | None = None
+    shard: int = 0
+    tracking: bool = True
+    retention_days: int | None = None  # the account's, when it set one
+    has_pdf: bool = False
+    status: InvoiceStatus = "pending"
+    last_activity_at: str = ""
+    events: list[TimelineEvent] = field(default_factory=list)
+    # Keys of events moved to archive pages; kept so late duplicates are still caught.
+    archived_keys: list[str] = field(default_factory=list)
+    archive_pages: int = 0
+    # Reminders sent for this invoice (each also a `reminder` fact per recipient).
+    reminders_sent: int = 0
+    last_reminder_at: str | None = None
+    version: int | None = None
+    # Facts parked beside the invoice by writers that lost too many races (see
+    # service._update); folded in, then removed, by the next write. Never stored here.
+    parked: list[dict[str, Any]] = field(default_factory=list)
+
+    def recipient(self, recipient_id: str) -> Recipient | None:
+        return next((r for r in self.recipients if r.id == recipient_id), None)
+
+    def recipient_by_email(self, email: str) -> Recipient | None:
+        wanted = email.strip().lower()
+        return next((r for r in self.recipients if r.email.lower() == wanted), None)
+
+    # Invoice-level figures derive from the recipients; they are never stored apart.
+    @property
+    def sent_at(self) -> str | None:
+        return _earliest(r.sent_at for r in self.recipients)
+
+    @property
+    def delivered_at(self) -> str | None:
+        return _earliest(r.delivered_at for r in self.recipients)
+
+    @property
+    def first_opened_at(self) -> str | None:
+        return _earliest(r.first_opened_at for r in self.recipients)
+
+    @property
+    def last_opened_at(self) -> str | None:
+        times = [r.last_opened_at for r in self.recipients if r.last_opened_at]
+        return max(times) if times else None
+
+    @property
+    def open_count(self) -> int:
+        return sum(r.open_count for r in self.recipients)
+
+    @property
+    def machine_open_count(self) -> int:
+        return sum(r.machine_open_count for r in self.recipients)
+
+    @property
+    def viewed_at(self) -> str | None:
+        return _earliest(r.viewed_at for r in self.recipients)
+
+    @property
+    def problem_count(self) -> int:
+        return sum(1 for r in self.recipients if r.status in PROBLEM_STATUSES)
+
+
+def _earliest(times: Any) -> str | None:
+    present = [t for t in times if t]
+    return min(present) if present else None
+
+
+@dataclass
+class Account:
+    id: str
+    name: str
+    from_address: str
+    reply_to: str | None = None
+    report_address: str | None = None
+    time_zone: str = "UTC"
+    locale: str = "en"
+    tracking: bool = True
+    # Status-index shards for this account's invoices (see DESIGN.md); only ever raised.
+    index_shards: int = 1
+    # Days tracking data is kept after an invoice's last activity; None: the default.
+    retention_days: int | None = None
+    created_at: str = ""
+    # Reports, reminders and alerts (chalicelib/reports, chalicelib/alerts).
+    digest_when_quiet: bool = False  # send the daily digest even when nothing happened
+    unopened_after_days: int = 3  # the digest lists invoices delivered, unopened this long
+    reminders: bool = False  # remind recipients who have not opened (opt-in)
+    reminder_after_days: int = 3  # ... this many days after delivery or the last reminder
+    reminder_max: int = 2  # ... at most this many times
+    alert_emails: bool = True  # email report_address on each opened/viewed/bounced/complained
+
+    @property
+    def zone(self) -> str:
+        """The time zone its reports use: ``time_zone``, or UTC when unknown here."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return "UTC"
+        return self.time_zone
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    message_id: str
+    account_id: str
+    invoice_id: str
+    recipient_id: str
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Invoice]
+    cursor: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    from_address: str
+    to_address: str
+    raw_mime: bytes
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The scheduled job's exclusive hold on the task queue, and where it stopped."""
+
+    position: str | None
+    version: int | None
+    until: str

@@ -1,0 +1,76 @@
+"""The reports API (``Authorization: Bearer <key>``): an invoice's evidence (JSON or
+HTML), the account's events as CSV, and a reminder sent now. Each handler parses,
+makes one use-case call, and responds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.container import authenticate, jobs
+from chalicelib.http import json_errors, json_response
+from chalicelib.reports import evidence, export, service, views
+
+reports_api = Blueprint(__name__)
+_NO_STORE = "no-store"
+
+
+def _authorization() -> str | None:
+    return reports_api.current_request.headers.get("authorization")
+
+
+def _params() -> Mapping[str, str]:
+    return reports_api.current_request.query_params or {}
+
+
+@reports_api.route("/invoices/{invoice_id}/evidence", methods=["GET"])
+@json_errors
+def invoice_evidence(invoice_id: str) -> Response:
+    output = _params().get("format", "json")
+    account = authenticate(_authorization())
+    views.check_evidence_format(output)
+    report = export.invoice_evidence(jobs(), account, invoice_id)
+    if output == "json":
+        return json_response(report, headers={"Cache-Control": _NO_STORE})
+    return Response(
+        body=evidence.render_evidence_html(report),
+        status_code=200,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": _NO_STORE,
+            "Content-Security-Policy": views.EVIDENCE_CSP,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@reports_api.route("/exports/events.csv", methods=["GET"])
+@json_errors
+def export_events() -> Response:
+    params = _params()
+    account = authenticate(_authorization())
+    page = export.export_events(
+        jobs(),
+        account,
+        params.get("from"),
+        params.get("to"),
+        params.get("cursor"),
+        params.get("limit"),
+    )
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": 'attachment; filename="events.csv"',
+        "Cache-Control": _NO_STORE,
+    }
+    link = views.next_link(page, params.get("limit"))
+    if link:
+        headers["Link"] = link
+    return Response(body=views.csv_body(page), status_code=200, headers=headers)
+
+
+@reports_api.route("/invoices/{invoice_id}/remind", methods=["POST"])
+@json_errors
+def remind(invoice_id: str) -> Response:
+    invoice = service.remind_now(jobs(), authenticate(_authorization()), invoice_id)
+    return json_response(views.reminder_response(invoice))

@@ -1,0 +1,222 @@
+"""The hourly job: each account's daily digest and its due reminders, a reminder sent
+now (``POST /invoices/{id}/remind``), and an operator's "run it now".
+
+Every piece of work that must happen at most once claims a marker first (a digest a
+day, a reminder). See docs/DESIGN.md, "Reports, reminders and alerts".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib import recording
+from chalicelib.alerts.delivery import run_alerts
+from chalicelib.context import Context, Jobs
+from chalicelib.core.model import Account, Invoice, MessageRef, iso, parse_iso
+from chalicelib.core.status import Fact, apply_fact
+from chalicelib.errors import Conflict, NotFound, SendRejected
+from chalicelib.observability import logger
+from chalicelib.render.mime import report_email
+from chalicelib.reports.digest import Period, build_digest, digest_day, last_hours, previous_day
+from chalicelib.reports.digest_email import render_digest
+from chalicelib.reports.reminders import remindable, reminder_due, reminder_subject
+from chalicelib.sending.outgoing import tracked_email
+from chalicelib.sending.queries import get_invoice
+
+REMINDER_LOOKBACK = timedelta(days=7)
+
+
+UNOPENED_READ_LIMIT = 2000
+
+
+REMINDER_CANDIDATES = 500
+
+
+PAGE = 100
+
+
+def run_hourly(jobs: Jobs, only: str | None = None) -> dict[str, int]:
+    """Each account whose local time is within the digest hours gets its digest (once
+    a day) and its due reminders. One account failing never stops the others."""
+    outcome: Counter[str] = Counter()
+    for account_id in jobs.store.account_ids():
+        if only is not None and account_id != only:
+            continue
+        account = jobs.ctx.accounts.get_account(account_id)
+        if account is None:
+            continue
+        zone = account.zone
+        today = digest_day(jobs.now, zone)
+        if today is None:
+            outcome["not_due"] += 1
+            continue
+        try:
+            outcome[f"digest_{send_digest(jobs, account, previous_day(today, zone))}"] += 1
+            outcome["reminders"] += run_reminders(jobs, account)
+        except Exception:
+            logger.exception("report failed", extra={"account_id": account.id})
+            jobs.ctx.metrics.count("ReportsFailed")
+            outcome["failed"] += 1
+    return dict(outcome)
+
+
+def _pages(jobs: Jobs, account: Account, since: str) -> Iterator[Invoice]:
+    cursor = None
+    while True:
+        page = jobs.store.activity_page(account, since, PAGE, cursor)
+        yield from page.items
+        if page.cursor is None:
+            return
+        cursor = page.cursor
+
+
+def send_digest(jobs: Jobs, account: Account, period: Period, force: bool = False) -> str:
+    """'sent', 'quiet' (nothing happened: not sent unless the account asks),
+    'already_sent' (the marker of that day exists) or 'no_address'. ``force`` (an
+    operator running it now) sends even a quiet digest and claims no marker."""
+    if not account.report_address:
+        return "no_address"
+    key = f"DIGEST#{account.id}#{period.day.isoformat() if period.day else 'adhoc'}"
+    at = iso(jobs.now)
+    if not force and not jobs.store.claim(key, at, jobs.expires()):
+        return "already_sent"
+    try:
+        digest = build_digest(
+            period,
+            account.unopened_after_days,
+            _pages(jobs, account, period.start),
+            jobs.store.in_status(account, "delivered", None, None, UNOPENED_READ_LIMIT),
+            jobs.now,
+        )
+        if digest.quiet and not (account.digest_when_quiet or force):
+            if not force:
+                jobs.store.settle(key, "quiet", at, jobs.expires())
+            return "quiet"
+        rendered = render_digest(digest, account.name, account.report_address, account.locale)
+        message_id = jobs.ctx.mailer.send(report_email(account, rendered, "digest"))
+    except Exception as exc:
+        if not force:  # a failed marker may be claimed again by the next run
+            jobs.store.settle(key, "failed", at, jobs.expires(), f"{type(exc).__name__}: {exc}")
+        raise
+    if not force:
+        jobs.store.settle(key, "sent", at, jobs.expires(), message_id)
+    jobs.ctx.metrics.count("DigestsSent")
+    logger.info("digest sent", extra={"account_id": account.id, "message_id": message_id})
+    return "sent"
+
+
+def run_reminders(jobs: Jobs, account: Account) -> int:
+    """Remind the invoices due a reminder (``reports.reminder_due``); returns how many.
+    Candidates come from the by_status index: status ``delivered`` (nobody opened) and
+    no activity for ``reminder_after_days`` (nor for more than a week beyond)."""
+    if not account.reminders:
+        return 0
+    newest = jobs.now - timedelta(days=account.reminder_after_days)
+    candidates = jobs.store.in_status(
+        account, "delivered", iso(newest - REMINDER_LOOKBACK), iso(newest), REMINDER_CANDIDATES
+    )
+    sent = 0
+    for listed in candidates:
+        invoice = jobs.ctx.invoices.get(listed.id)
+        if invoice is None or not reminder_due(
+            invoice, account.reminder_after_days, account.reminder_max, jobs.now
+        ):
+            continue
+        if send_reminder(jobs, account, invoice, "scheduled") is not None:
+            sent += 1
+    return sent
+
+
+def send_reminder(jobs: Jobs, account: Account, invoice: Invoice, trigger: str) -> Invoice | None:
+    """Send reminder ``reminders_sent + 1`` to the recipients who have not opened: the
+    invoice email again (subject "Reminder: ..."), with the same tracking token, so
+    its opens and views count for the same recipient. None when there is nobody to
+    remind or another run already claimed this reminder."""
+    ctx = jobs.ctx
+    recipients = remindable(invoice)
+    if not recipients:
+        return None
+    number = invoice.reminders_sent + 1
+    marker = f"REMINDER#{invoice.id}#{number}"
+    now = iso(ctx.clock())
+    if not jobs.store.claim(marker, now, jobs.expires()):
+        return None
+    pdf = ctx.invoices.get_pdf(invoice) if invoice.has_pdf else None
+    reminder = replace(invoice, subject=reminder_subject(invoice, account.name))
+    facts: list[Fact] = []
+    refs: list[MessageRef] = []
+    for recipient in recipients:
+        details: dict[str, Any] = {"n": number, "trigger": trigger}
+        try:
+            message_id = ctx.mailer.send(tracked_email(ctx, account, reminder, recipient, pdf))
+        except SendRejected as exc:
+            details["error"] = str(exc)
+        else:
+            details["message_id"] = message_id
+            refs.append(MessageRef(message_id, account.id, invoice.id, recipient.id))
+        facts.append(
+            Fact(f"reminder-{recipient.id}-{number}", "reminder", now, recipient.id, "api", details)
+        )
+    if refs:  # classic SES notifications of the reminder map back by message id
+        ctx.invoices.put_message_refs(refs, ctx.expires_at(ctx.clock()))
+    updated = record_reminder(ctx, invoice.id, facts, now)
+    jobs.store.settle(
+        marker, "sent", now, jobs.expires(), ",".join(r.message_id for r in refs) or "refused"
+    )
+    ctx.metrics.count("RemindersSent", len(refs))
+    return updated
+
+
+def record_reminder(ctx: Context, invoice_id: str, facts: list[Fact], at: str) -> Invoice | None:
+    """Keep a reminder in the invoice's history: a ``reminder`` fact per recipient
+    reminded, ``reminders_sent`` + 1 and ``last_reminder_at`` (one conditional write)."""
+
+    def record(invoice: Invoice) -> bool:
+        invoice.reminders_sent += 1
+        invoice.last_reminder_at = at
+        for fact in facts:
+            apply_fact(invoice, fact)
+        return True
+
+    updated = recording.update(ctx, invoice_id, record)
+    return updated.invoice if updated else None
+
+
+def remind_now(jobs: Jobs, account: Account, invoice_id: str) -> Invoice:
+    """``POST /invoices/{id}/remind``: 409 when nobody is left to remind."""
+    invoice = get_invoice(jobs.ctx, account, invoice_id)
+    if not remindable(invoice):
+        raise Conflict(
+            "Nothing to remind: every recipient has opened, has a problem, or was never sent.",
+            {"invoice_id": invoice.id, "statuses": {r.email: r.status for r in invoice.recipients}},
+        )
+    updated = send_reminder(jobs, account, invoice, "manual")
+    if updated is None:
+        raise Conflict(
+            "Another reminder of this invoice is being sent; retry in a moment.",
+            {"invoice_id": invoice.id},
+        )
+    return updated
+
+
+def run_now(jobs: Jobs, account_id: str, reminders: bool = True) -> dict[str, Any]:
+    """An operator's "now" for one account (``tools.admin run-schedule --now``): its
+    digest over the last 24 hours (even a quiet one, no marker), its due reminders, and
+    every alert and webhook delivery due (without the settling delay: alerts recorded
+    in the very last moment may wait for the next run)."""
+    account = jobs.ctx.accounts.get_account(account_id)
+    if account is None:
+        raise NotFound(f"No account {account_id}.")
+    digest = send_digest(jobs, account, last_hours(jobs.now, account.zone), force=True)
+    reminded = run_reminders(jobs, account) if reminders else 0
+    alerts = run_alerts(jobs, settle=timedelta(0))
+    return {"digest": digest, "reminders": reminded, "alerts": alerts}
+
+
+def parse_event_time(text: str) -> datetime:
+    """The ``time`` of a scheduled (EventBridge) event: when the job is meant to run."""
+    return parse_iso(text)

@@ -1,0 +1,71 @@
+"""The invoices API (``Authorization: Bearer <key>``): send an invoice, list and read
+invoices, send again to recipients that failed. Each handler parses, makes one use-case
+call, and responds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.container import authenticate, context
+from chalicelib.http import json_errors, json_response, read_json
+from chalicelib.sending import queries, service, views
+
+invoices_api = Blueprint(__name__)
+
+
+def _authorization() -> str | None:
+    return invoices_api.current_request.headers.get("authorization")
+
+
+@invoices_api.route("/health", methods=["GET"])
+def health() -> Response:
+    return json_response({"ok": True})
+
+
+@invoices_api.route("/invoices", methods=["POST"], content_types=["application/json"])
+@json_errors
+def create_invoice() -> Response:
+    request = invoices_api.current_request
+    account = authenticate(_authorization())
+    body = read_json(request, context().settings.max_body_bytes)
+    result = service.send_invoice(context(), account, body, request.headers.get("idempotency-key"))
+    headers = {"Location": f"/invoices/{result.invoice.id}"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(views.send_response(result.invoice), 201, headers)
+
+
+@invoices_api.route("/invoices", methods=["GET"])
+@json_errors
+def list_invoices() -> Response:
+    params: Mapping[str, str] = invoices_api.current_request.query_params or {}
+    account = authenticate(_authorization())
+    items, cursor = queries.list_invoices(
+        context(), account, params.get("status") or None, params.get("limit"), params.get("cursor")
+    )
+    return json_response({"items": [views.invoice_summary(i) for i in items], "next": cursor})
+
+
+@invoices_api.route("/invoices/{invoice_id}", methods=["GET"])
+@json_errors
+def get_invoice(invoice_id: str) -> Response:
+    account = authenticate(_authorization())
+    invoice, timeline = queries.get_invoice_with_timeline(context(), account, invoice_id)
+    return json_response(views.invoice_detail(invoice, timeline))
+
+
+@invoices_api.route("/invoices/{invoice_id}/events", methods=["GET"])
+@json_errors
+def get_events(invoice_id: str) -> Response:
+    account = authenticate(_authorization())
+    _, timeline = queries.get_invoice_with_timeline(context(), account, invoice_id)
+    return json_response({"items": views.timeline(timeline)})
+
+
+@invoices_api.route("/invoices/{invoice_id}/send", methods=["POST"])
+@json_errors
+def resend(invoice_id: str) -> Response:
+    invoice = service.retry_failed(context(), authenticate(_authorization()), invoice_id)
+    return json_response(views.send_response(invoice))

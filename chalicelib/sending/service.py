@@ -1,0 +1,154 @@
+"""Sending invoices: store the invoice, then mail each recipient their own tracked
+message and record each outcome (``POST /invoices``, ``POST /invoices/{id}/send``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import ids, recording
+from chalicelib.context import Context
+from chalicelib.core.model import Account, Invoice, MessageRef, Recipient, TimelineEvent, iso
+from chalicelib.core.status import Fact, apply_fact, refresh
+from chalicelib.errors import Conflict, SendRejected, Unavailable
+from chalicelib.errors import ValidationFailed as Invalid
+from chalicelib.observability import logger
+from chalicelib.sending.outgoing import tracked_email
+from chalicelib.sending.queries import get_invoice
+from chalicelib.sending.validation import NewInvoice, parse_new_invoice
+
+
+@dataclass(frozen=True)
+class SendResult:
+    invoice: Invoice
+    replayed: bool
+
+
+def send_invoice(
+    ctx: Context, account: Account, body: Any, idempotency_key: str | None
+) -> SendResult:
+    """Store the invoice, then send one message per recipient."""
+    new = parse_new_invoice(body)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise Invalid(
+            "Bad Idempotency-Key.",
+            [{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}],
+        )
+    invoice_id = (
+        ctx.signer.invoice_id_for(account.id, idempotency_key)
+        if idempotency_key
+        else ids.new_invoice_id()
+    )
+    invoice = _new_invoice(ctx, account, new, invoice_id, idempotency_key)
+    if not ctx.invoices.create(invoice, new.pdf):
+        existing = ctx.invoices.get(invoice_id)
+        if existing is None or existing.account_id != account.id:
+            raise Unavailable("The idempotent request could not be resolved; retry.")
+        if existing.body_hash != new.body_hash:
+            raise Conflict(
+                "This Idempotency-Key was already used with a different body.",
+                {"idempotency_key": idempotency_key, "invoice_id": invoice_id},
+            )
+        return SendResult(existing, replayed=True)
+    ctx.metrics.count("InvoicesCreated")
+    return SendResult(_deliver(ctx, account, invoice, new.pdf), replayed=False)
+
+
+def retry_failed(ctx: Context, account: Account, invoice_id: str) -> Invoice:
+    """Send again to the recipients that never went out (failed, or never attempted)."""
+    invoice = get_invoice(ctx, account, invoice_id)
+    pdf = ctx.invoices.get_pdf(invoice) if invoice.has_pdf else None
+    return _deliver(ctx, account, invoice, pdf)
+
+
+def _new_invoice(
+    ctx: Context, account: Account, new: NewInvoice, invoice_id: str, idem: str | None
+) -> Invoice:
+    now = iso(ctx.clock())
+    invoice = Invoice(
+        id=invoice_id,
+        account_id=account.id,
+        number=new.number,
+        customer_name=new.customer_name,
+        currency=new.currency,
+        total=new.total,
+        due_date=new.due_date,
+        issue_date=new.issue_date,
+        created_at=now,
+        last_activity_at=now,
+        recipients=[
+            Recipient(id=ids.new_recipient_id(), email=r.email, name=r.name) for r in new.recipients
+        ],
+        lines=list(new.lines),
+        subject=new.subject,
+        message=new.message,
+        reply_to=new.reply_to,
+        locale=new.locale or account.locale or ctx.settings.default_locale,
+        metadata=new.metadata,
+        body_hash=new.body_hash,
+        idempotency_key=idem,
+        shard=int.from_bytes(invoice_id.encode()[-2:], "big") % max(1, account.index_shards),
+        tracking=account.tracking if new.tracking is None else new.tracking,
+        retention_days=account.retention_days,
+        has_pdf=new.pdf is not None,
+    )
+    invoice.events.append(TimelineEvent(f"created-{invoice_id}", now, "created", None, "api", {}))
+    refresh(invoice)
+    return invoice
+
+
+def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None) -> Invoice:
+    """Send to every recipient not yet sent; record each outcome. A refusal for one
+    recipient never stops the others."""
+    facts: list[Fact] = []
+    refs: list[MessageRef] = []
+    for recipient in invoice.recipients:
+        if recipient.sent_at is not None:
+            continue
+        attempt = recipient.send_attempts + 1
+        email = tracked_email(ctx, account, invoice, recipient, pdf)
+        at = iso(ctx.clock())
+        try:
+            message_id = ctx.mailer.send(email)
+        except SendRejected as exc:
+            logger.warning(
+                "SES refused a recipient", extra={"invoice_id": invoice.id, "reason": str(exc)}
+            )
+            facts.append(
+                Fact(
+                    f"api-failed-{recipient.id}-{attempt}",
+                    "send_failed",
+                    at,
+                    recipient.id,
+                    "api",
+                    {"reason": str(exc)},
+                )
+            )
+            continue
+        ctx.metrics.count("InvoicesSent")
+        logger.info("sent", extra={"invoice_id": invoice.id, "message_id": message_id})
+        facts.append(
+            Fact(
+                f"api-sent-{recipient.id}",
+                "sent",
+                at,
+                recipient.id,
+                "api",
+                {"message_id": message_id},
+            )
+        )
+        refs.append(MessageRef(message_id, account.id, invoice.id, recipient.id))
+    if not facts:
+        return invoice
+    if refs:
+        # Classic SES notifications carry no tags: they are matched by message id.
+        ctx.invoices.put_message_refs(refs, ctx.expires_at(ctx.clock()))
+
+    def record(current: Invoice) -> bool:
+        for recipient in current.recipients:
+            if any(f.recipient_id == recipient.id for f in facts):
+                recipient.send_attempts += 1
+        return any([apply_fact(current, fact) for fact in facts])
+
+    updated = recording.update(ctx, invoice.id, record, preloaded=invoice)
+    return updated.invoice if updated else invoice

@@ -1,0 +1,109 @@
+"""Public routes reached from the emails: the tracking pixel and the hosted invoice.
+They need no API key; the unforgeable token in the path is the credential."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint, Request, Response
+
+from chalicelib.container import context
+from chalicelib.observability import logger
+from chalicelib.tracking import service
+from chalicelib.tracking.facts import FetchRequest
+from chalicelib.tracking.pixel import PIXEL_GIF, PIXEL_HEADERS
+
+public = Blueprint(__name__)
+_NO_STORE = "no-store, no-cache, must-revalidate, private, max-age=0"
+
+
+def _fetch(request: Request, trigger: str | None = None) -> FetchRequest:
+    context_data = request.context or {}
+    return FetchRequest(
+        user_agent=request.headers.get("user-agent"),
+        source_ip=(context_data.get("identity") or {}).get("sourceIp"),
+        method=request.method,
+        request_id=context_data.get("requestId"),
+        trigger=trigger,
+    )
+
+
+@public.route("/t/{token}", methods=["GET", "HEAD"])
+def pixel(token: str) -> Response:
+    """Always the GIF: for valid, forged and unknown tokens, and when storage fails."""
+    request = public.current_request
+    try:
+        fetch = _fetch(request)
+        service.record_pixel_open(
+            context(), token, fetch.user_agent, fetch.source_ip, fetch.method, fetch.request_id
+        )
+    except Exception:
+        logger.exception("pixel open not recorded")
+    body = b"" if request.method == "HEAD" else PIXEL_GIF
+    return Response(body=body, status_code=200, headers=dict(PIXEL_HEADERS))
+
+
+@public.route("/v/{token}", methods=["GET"])
+def hosted_invoice(token: str) -> Response:
+    request = public.current_request
+    hosted = service.view_invoice(context(), token, _fetch(request))
+    if hosted is None:
+        return _page_not_found()
+    from chalicelib.tracking.pages import invoice_page  # lazy: templating, not on the pixel
+
+    page = invoice_page(hosted, token)
+    return Response(
+        body=page.html,
+        status_code=200,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": _NO_STORE,
+            "Content-Security-Policy": page.content_security_policy,
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@public.route("/v/{token}/seen", methods=["POST"], content_types=["application/json", "text/plain"])
+def hosted_invoice_seen(token: str) -> Response:
+    """The page's beacon: it was displayed. Always 204, so it tells nothing."""
+    request = public.current_request
+    trigger = None
+    try:
+        body = request.json_body if request.raw_body else None
+        if isinstance(body, dict) and body.get("trigger") in ("visible", "interaction"):
+            trigger = str(body["trigger"])
+    except Exception:  # a malformed beacon is still a display report
+        trigger = None
+    try:
+        service.confirm_view(context(), token, _fetch(request, trigger or "beacon"))
+    except Exception:
+        logger.exception("view not recorded")
+    return Response(body="", status_code=204, headers={"Cache-Control": _NO_STORE})
+
+
+@public.route("/v/{token}/pdf", methods=["GET"])
+def hosted_invoice_pdf(token: str) -> Response:
+    found = service.hosted_pdf(context(), token)
+    if found is None:
+        return _page_not_found()
+    from chalicelib.tracking.pages import pdf_filename
+
+    invoice, pdf = found
+    return Response(
+        body=pdf,
+        status_code=200,
+        headers={
+            "Content-Type": "application/pdf",
+            "Content-Disposition": f'attachment; filename="{pdf_filename(invoice)}"',
+            "Cache-Control": _NO_STORE,
+        },
+    )
+
+
+def _page_not_found() -> Response:
+    return Response(
+        body="<!doctype html><meta charset=utf-8><title>Not found</title>"
+        "<p>This invoice link is not valid or has expired.</p>",
+        status_code=404,
+        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": _NO_STORE},
+    )
