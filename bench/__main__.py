@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from bench.capacity import METER
 from bench.core import (
     COUNTER,
     REGION,
@@ -29,7 +30,7 @@ from bench.core import (
 )
 
 SECTIONS = {
-    "1": "DynamoDB requests per operation",
+    "1": "DynamoDB capacity per operation",
     "2": "index versus scan",
     "3": "CPU of Sobre's code",
     "4": "cold start",
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     COUNTER.install()  # before anything creates a botocore client
+    METER.install()  # the same: clients copy their session's hooks when created
     mode = Mode.of(args.smoke)
     wanted = {s.strip() for s in args.only.split(",") if s.strip()} or set(SECTIONS)
     if not mode.package:
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             use_environment(env)
             create_table(TABLE, REGION)
             provision_messaging(REGION, "sobre", (SENDER,))
-            section("1", lambda: dynamo_requests.run(mode.recipient_counts, backends))
+            section("1", lambda: dynamo_requests.run(mode, backends))
             section("2", lambda: index_scan.run(mode, backends))
             section("3", lambda: cpu.run(mode))
             section("4", lambda: cold_start.run(mode, env, work))

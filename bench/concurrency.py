@@ -203,21 +203,11 @@ def _run_on(
                 hot_answers, hot_wall = [], 0.0
             lost_hot = _not_recorded(log_path) - lost_spread
 
-            def opens(invoice_id: str) -> tuple[int, int]:
-                """(pixel opens on the timeline, the API's open_count: person opens)."""
-                answer = fetch(f"{api}/invoices/{invoice_id}/events", auth)
-                assert answer.status == 200, answer
-                items = json.loads(answer.body)["items"]
-                recorded = sum(1 for e in items if e["type"] == "open" and e["source"] == "pixel")
-                answer = fetch(f"{api}/invoices/{invoice_id}", auth)
-                assert answer.status == 200, answer
-                return recorded, int(json.loads(answer.body)["open_count"])
-
             time.sleep(1)  # requests the client gave up on may still be finishing
-            spread_opens = [opens(i.id) for i in spread]
+            spread_opens = [_opens(api, auth, i.id) for i in spread]
             spread_counted = sum(o[0] for o in spread_opens)
             spread_person = sum(o[1] for o in spread_opens)
-            hot_counted, hot_person = opens(hot_invoice[0].id)
+            hot_counted, hot_person = _opens(api, auth, hot_invoice[0].id)
         finally:
             server.terminate()
             try:
@@ -291,6 +281,23 @@ def _run_on(
             )
         )
     return rows
+
+
+def _opens(api: str, auth: dict[str, str], invoice_id: str) -> tuple[int, int]:
+    """(pixel opens among the invoice's events, the API's open_count: person opens)."""
+    recorded, cursor = 0, ""
+    while True:  # the events, a page of 500 at a time
+        query = f"limit=500&cursor={cursor}" if cursor else "limit=500"
+        answer = fetch(f"{api}/invoices/{invoice_id}/events?{query}", auth)
+        assert answer.status == 200, answer
+        page = json.loads(answer.body)
+        recorded += sum(1 for e in page["items"] if e["type"] == "open" and e["source"] == "pixel")
+        if not page["next"]:
+            break
+        cursor = urllib.parse.quote(page["next"])
+    answer = fetch(f"{api}/invoices/{invoice_id}", auth)
+    assert answer.status == 200, answer
+    return recorded, int(json.loads(answer.body)["open_count"])
 
 
 def _timing(answers: list[Answer], total: dict[str, float], served: dict[str, float]) -> str:

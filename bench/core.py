@@ -58,6 +58,7 @@ class Mode:
 
     smoke: bool
     recipient_counts: tuple[int, ...]
+    opens_measured: tuple[int, ...]  # which pixel opens of one invoice section 1 meters
     index_invoices: int
     cpu_opens: int
     cpu_invoices: int
@@ -73,6 +74,7 @@ class Mode:
             return Mode(
                 smoke=True,
                 recipient_counts=(1, 5),
+                opens_measured=(1, 2, 10, 100),
                 index_invoices=200,
                 cpu_opens=200,
                 cpu_invoices=20,
@@ -85,6 +87,7 @@ class Mode:
         return Mode(
             smoke=False,
             recipient_counts=(1, 5, 50),
+            opens_measured=(1, 2, 10, 100, 1_000, 5_000),
             index_invoices=10_000,
             cpu_opens=5_000,
             cpu_invoices=500,

@@ -33,7 +33,7 @@ from bench.fixtures import (
     store_copies,
     tokens_for,
 )
-from chalicelib.adapters.dynamo import invoices as dynamo_invoices
+from chalicelib.adapters.dynamo import items as dynamo_items
 from chalicelib.adapters.dynamo import models
 from chalicelib.context import Context
 from chalicelib.core.model import Invoice, MessageRef, parse_iso
@@ -62,9 +62,11 @@ def timed(inputs: Sequence[T], call: Callable[[T], object]) -> tuple[list[float]
 
 
 class MarshallingInvoiceStore(FakeInvoiceStore):
-    """The fake store, but keeping each invoice as the DynamoDB item the real adapter
-    writes (``dynamo_invoices._to_item`` → pynamodb ``serialize``) and reading it back the same
-    way (``from_raw_data`` → ``dynamo_invoices._from_item``): the adapter's own CPU, no I/O."""
+    """The fake store, but keeping each summary as the DynamoDB item the real adapter
+    writes (``dynamo_items._summary_item`` → pynamodb ``serialize``) and reading it
+    back the same way (``from_raw_data`` → ``dynamo_items._from_summary``): the
+    adapter's own CPU on the summary, the one item every open reads, no I/O. Content,
+    counters and facts stay the fake's."""
 
     def __init__(self, retention_days: int = 180) -> None:
         super().__init__()
@@ -72,32 +74,25 @@ class MarshallingInvoiceStore(FakeInvoiceStore):
         self._retention = timedelta(days=retention_days)
 
     def _put(self, invoice: Invoice) -> None:
+        expires = parse_iso(invoice.created_at) + self._retention
+        self.raw[invoice.id] = dynamo_items._summary_item(invoice, expires).serialize()
 
-        expires = parse_iso(invoice.last_activity_at) + self._retention
-        self.raw[invoice.id] = dynamo_invoices._to_item(invoice, expires).serialize()
-
-    def create(self, invoice: Invoice, pdf: bytes | None) -> bool:
-        if invoice.id in self.raw:
+    def create(self, invoice: Invoice) -> bool:
+        if not super().create(invoice):
             return False
-        invoice.version = 1
         self._put(invoice)
         return True
 
-    def get(self, invoice_id: str) -> Invoice | None:
-
+    def get_summary(self, invoice_id: str, recipient_id: str | None = None) -> Invoice | None:
         raw = self.raw.get(invoice_id)
-        return dynamo_invoices._from_item(models.InvoiceItem.from_raw_data(raw)) if raw else None
+        if raw is None:
+            return None
+        invoice = dynamo_items._from_summary(models.InvoiceItem.from_raw_data(raw))
+        return self._with_counters(invoice, [recipient_id] if recipient_id else [])
 
-    def save(self, invoice: Invoice, archive: list[Any]) -> None:
-        from chalicelib.errors import ConcurrentUpdate
-
-        stored = self.raw.get(invoice.id)
-        stored_version = int(stored["version"]["N"]) if stored else None
-        if stored_version != invoice.version:
-            raise ConcurrentUpdate(invoice.id)
-        invoice.version = (invoice.version or 0) + 1
+    def save_summary(self, invoice: Invoice) -> None:
+        super().save_summary(invoice)  # the version check; raises ConcurrentUpdate
         self._put(invoice)
-        self.saves += 1
 
 
 def _world_with_invoices(
@@ -125,7 +120,7 @@ def _world_with_invoices(
     copies = []
     for _ in range(count):
         copy = clone(stored)
-        assert store.create(copy, None)
+        assert store.create(copy)
         copies.append(copy)
     return ctx, copies
 

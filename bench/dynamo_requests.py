@@ -1,56 +1,133 @@
-"""Section 1: DynamoDB requests per operation, counted at the botocore level while the
-app runs in-process (``chalice.test.Client``, as the integration tests drive it)
-against a moto server."""
+"""Section 1: DynamoDB capacity per operation. The app runs in-process
+(``chalice.test.Client``, as the integration tests drive it) with its DynamoDB on
+dynalite (moto when dynalite is not installed; SES and S3 stay on moto), and
+bench/capacity.py meters every DynamoDB call: read request units (RRU), write request
+units (WRU) of the table and of the ``by_status`` index. S3 PUTs are counted at the
+botocore level (``bench.core.COUNTER``).
+
+The context's clock is the bench's own, moved by hand: SES events carry its time, and
+the pixel opens of one invoice are a minute apart (a person reopening, never a burst).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
-import math
+import urllib.parse
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from bench.capacity import METER, Usage, item_size
 from bench.core import (
     ACCOUNT,
     COUNTER,
     ROOT,
     SENDER,
-    TOKEN_SECRET,
     Backends,
+    Mode,
     Row,
     Tally,
     dynamodb_at,
+    progress,
     quiet,
     verdict,
 )
 from bench.fixtures import (
     SES_CASES,
     USER_AGENT,
+    SesCase,
     emails,
     invoice_body,
-    routed_email,
-    sent_invoice,
+    pdf_of,
     ses_event,
-    store_copies,
-    tokens_for,
 )
 from chalicelib.accounts import service as account_service
 from chalicelib.adapters.dynamo import accounts as dynamo_accounts
 from chalicelib.adapters.dynamo import models
-from chalicelib.tracking import service as tracking_service
+from chalicelib.core.model import iso, partitions_of, utc_now
 
-SECTION = "1 DynamoDB requests"
+SECTION = "1 DynamoDB capacity"
+PDF_BYTES = 100 * 1024
+OPEN_SPACING = timedelta(minutes=1)  # between two opens of the measured invoice
+TICK = timedelta(milliseconds=1)
+LIST_INVOICES = 60  # at least this many invoices in the account before a list page
 T = TypeVar("T")
 
+# The SES event types section 1 reports, by label in bench.fixtures.SES_CASES.
+SES_TARGETS: dict[str, float | None] = {
+    "Send": 4,
+    "Delivery": 4,
+    "Bounce (event)": None,
+    "Complaint": None,
+    "Reject": None,
+    "DeliveryDelay": None,
+    "Open (event)": None,
+    "Click": None,
+}
+NOTES = (
+    "Index WRU are computed from the written items' images before and after each write",
+    "by DynamoDB's documented rules (bench/capacity.py, the meter), as dynalite reports",
+    "none; table WRU and all RRU are dynalite's ConsumedCapacity (table WRU by the same",
+    "rules in the JSON). dynalite bills a read ceil(bytes / 4 KB) x 0.5 (x 1 consistent)",
+    "per request, 0 for an empty result. A failed conditional write is billed 1 WRU.",
+)
 
-def measured(action: Callable[[], T]) -> tuple[T, Tally]:
-    with quiet(), COUNTER.measure() as tally:
+
+@dataclass
+class Cost:
+    """What one operation used: DynamoDB capacity (the meter) and other AWS calls."""
+
+    usage: Usage
+    tally: Tally  # COUNTER's: its DynamoDB figures include the meter's own reads
+
+    @property
+    def s3_puts(self) -> int:
+        return self.tally.other.get("s3.PutObject", 0)
+
+    @property
+    def index_wru(self) -> float:
+        return sum(self.usage.index_wru.values())
+
+    def text(self) -> str:
+        u = self.usage
+        calls = " + ".join(f"{n} {op}" for op, n in sorted(u.requests.items())) or "no requests"
+        text = (
+            f"{_n(u.wru)} WRU ({_n(u.table_wru)} table + {_n(self.index_wru)} index), "
+            f"{_n(u.rru)} RRU; {calls}"
+        )
+        if u.conditional_failures:
+            text += f" ({u.conditional_failures} cond. failed)"
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        u = self.usage
+        return {
+            "wru": u.wru,
+            "table_wru": u.table_wru,
+            "table_wru_by_rule": u.table_wru_by_rule,
+            "index_wru": dict(u.index_wru),
+            "rru": u.rru,
+            "requests": dict(u.requests),
+            "written_by_kind": dict(u.written_by_kind),
+            "conditional_failures": u.conditional_failures,
+            "s3_put_object": self.s3_puts,
+            "other_services": dict(self.tally.other),
+        }
+
+
+def _n(value: float) -> str:
+    return f"{value:g}"
+
+
+def measured(action: Callable[[], T]) -> tuple[T, Cost]:
+    with quiet(), COUNTER.measure() as tally, METER.measure() as usage:
         result = action()
-    return result, tally
+    return result, Cost(usage, tally)
 
 
 def make_key() -> str:
-    from chalicelib.core.model import utc_now
     from chalicelib.settings import get_settings
 
     settings = get_settings()
@@ -60,206 +137,288 @@ def make_key() -> str:
     )
 
 
-def row(measure: str, tally: Tally, target: str, ok: bool | None, **data: Any) -> Row:
-    value = tally.describe()
-    if tally.conditional_failures:
-        value += f" ({tally.conditional_failures} conditional check failed)"
+def row(measure: str, cost: Cost, target: str, ok: bool | None, **data: Any) -> Row:
     return Row(
         SECTION,
         measure,
-        value,
+        cost.text(),
         target,
         "info" if ok is None else verdict(ok),
-        {**tally.as_json(), **data},
+        {**cost.as_json(), **data},
     )
 
 
-def run(recipient_counts: tuple[int, ...], backends: Backends) -> list[Row]:
+class Clock:
+    """The context's clock, moved by hand, and by 1 ms each time it is read (as time
+    passes between the writes of one request: the summary's sort key then moves, as in
+    production, where two writes of one request are never at the same millisecond)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        self.now += TICK
+        return self.now
+
+    def advance(self, delta: timedelta = timedelta(seconds=1)) -> str:
+        self.now += delta
+        return iso(self.now)
+
+
+def run(mode: Mode, backends: Backends) -> list[Row]:
+    backend = "dynalite" if backends.dynalite else "moto"
+    if backends.dynalite is None:
+        progress("section 1 on moto: its capacity figures are moto's, not dynalite's")
+    with dynamodb_at(backends.dynalite):
+        rows = _run(mode, backend)
+    rows.extend(Row(SECTION, "note" if i == 0 else "", line) for i, line in enumerate(NOTES))
+    return rows
+
+
+def _run(mode: Mode, backend: str) -> list[Row]:  # noqa: C901 (one story, in order)
     from chalice.test import Client
 
     from app import app
-    from chalicelib.ids import TokenSigner
+    from chalicelib import container
 
-    signer = TokenSigner(TOKEN_SECRET.encode())
+    ctx = container.context()
+    clock = Clock(utc_now().replace(microsecond=0))
+    ctx.clock = clock
     key = make_key()
     auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    pixel_headers = {"User-Agent": USER_AGENT, "Accept": "image/webp,*/*"}
     rows: list[Row] = []
 
     with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
 
-        def post(addresses: list[str] | tuple[str, ...]) -> dict[str, Any]:
-            response = client.http.post(
-                "/invoices", headers=auth, body=json.dumps(invoice_body(addresses))
-            )
+        def post(addresses: list[str] | tuple[str, ...], pdf: bytes | None = None) -> Any:
+            clock.advance()
+            body = json.dumps(invoice_body(addresses, pdf))
+            response = client.http.post("/invoices", headers=auth, body=body)
             assert response.status_code == 201, response.body
-            return dict(response.json_body)
+            return response.json_body
 
         def get(path: str, headers: dict[str, str] | None = None) -> Any:
-            return client.http.get(path, headers=headers if headers is not None else auth)
+            response = client.http.get(path, headers=headers if headers is not None else auth)
+            assert response.status_code == 200, (path, response.body)
+            return response
+
+        def notification(case: SesCase, created: Any, email: str | None = None) -> Any:
+            address = email or case.routed or case.recipients[0]
+            recipient = next(r for r in created["recipients"] if r["email"] == address)
+            at = clock.advance()
+            return ses_event(
+                case, created["id"], recipient["id"], recipient["message_id"], at, email
+            )
+
+        def invoke(event: Any) -> dict[str, int]:
+            return dict(client.lambda_.invoke("ses_events", event).payload)
+
+        def ses(case: SesCase, created: Any, email: str | None = None) -> dict[str, int]:
+            return invoke(notification(case, created, email))
+
+        def pixel(token: str) -> None:
+            response = get(f"/t/{token}.gif", pixel_headers)
+            assert response.body.startswith(b"GIF89a")
 
         # Authentication reads the key and the account once, then trusts them 60 s.
-        first, tally = measured(lambda: get("/invoices?limit=1"))
-        assert first.status_code == 200, first.body
+        _, cost = measured(lambda: get("/invoices?limit=1"))
+        rows.append(row("first authenticated request (key cache cold; list page)", cost, "", None))
+
+        # Creating and sending: the invoice, one message per recipient, the PDF in S3.
+        for count in mode.recipient_counts:
+            for pdf in (None, pdf_of(PDF_BYTES)):
+                created, cost = measured(functools.partial(post, emails(count), pdf))
+                label = f"POST /invoices, {count} recipient{'s' if count > 1 else ''}"
+                label += ", 100 KB PDF" if pdf else ", no PDF"
+                puts = cost.s3_puts
+                if count == 1:
+                    target = f"≤ 10 WRU + {1 if pdf else 0} S3 PUT"
+                    ok: bool | None = cost.usage.wru <= 10 and puts == (1 if pdf else 0)
+                else:
+                    target, ok = "", None
+                result = row(label, cost, target, ok, recipients=count, pdf_bytes=len(pdf or b""))
+                sent = cost.tally.other.get("sesv2.SendEmail", 0)
+                result.value += f"; {puts} S3 PUT, {sent} SendEmail"
+                if count > 1:
+                    result.value += f"; {_n(round(cost.usage.wru / count, 2))} WRU/recipient"
+                rows.append(result)
+
+        # SES events, each on an invoice of its own (Send, then Delivery, on the same).
+        cases = {case.label: case for case in SES_CASES}
+        first = post(cases["Send"].recipients)
+        for label, limit in SES_TARGETS.items():
+            case = cases[label]
+            created = first if label in ("Send", "Delivery") else post(case.recipients)
+            event = notification(case, created)
+            outcome, cost = measured(functools.partial(invoke, event))
+            assert outcome["processed"] == 1, (case.label, outcome)
+            target = f"≤ {_n(limit)} WRU" if limit is not None else ""
+            ok = None if limit is None else cost.usage.wru <= limit
+            rows.append(row(f"SES {label.removesuffix(' (event)')}", cost, target, ok))
+            if label == "Delivery":
+                # SNS delivers at least once: the same notification again.
+                outcome, cost = measured(functools.partial(invoke, event))
+                assert outcome["duplicate"] == 1, outcome
+                summary = cost.usage.written_by_kind.get("INVOICE", 0)
+                rows.append(
+                    row(
+                        "SES Delivery again (duplicate)",
+                        cost,
+                        "≤ 1 WRU, no summary write",
+                        cost.usage.wru <= 1 and not summary,
+                    )
+                )
+
+        # Pixel opens of one 2-recipient invoice with a PDF, delivered to both, a minute
+        # apart (its POST, Send and Delivery events are the model of docs/SCALING.md).
+        pair = ["ana@globex.example", "luis@globex.example"]
+        two, cost = measured(functools.partial(post, pair, pdf_of(PDF_BYTES)))
+        rows.append(
+            row("POST /invoices, 2 recipients, 100 KB PDF (the opened one)", cost, "", None)
+        )
+        rows[-1].value += f"; {cost.s3_puts} S3 PUT"
+        for recipient in two["recipients"]:
+            for label in ("Send", "Delivery"):
+                event = notification(cases[label], two, recipient["email"])
+                outcome, cost = measured(functools.partial(invoke, event))
+                assert outcome["processed"] == 1, (label, outcome)
+                which = "1st" if recipient is two["recipients"][0] else "2nd"
+                rows.append(row(f"  SES {label}, its {which} recipient", cost, "", None))
+        ana, luis = two["recipients"]
+        token = ctx.signer.token_for(two["id"], ana["id"])
+        clock.advance(timedelta(hours=1))
+        last = max(mode.opens_measured)
+        progress(f"section 1: {last:,} pixel opens of one invoice")
+        for n in range(1, last + 1):
+            clock.advance(OPEN_SPACING)
+            if n not in mode.opens_measured:
+                with quiet():
+                    pixel(token)
+                continue
+            _, cost = measured(lambda: pixel(token))
+            if n == 1:
+                newest = ctx.invoices.facts_page(two["id"], 1, None).events[0]
+                verdict_ = str(newest.details.get("verdict"))
+                size = _summary_bytes(two["id"])
+                rows.append(
+                    row(
+                        "pixel open #1 (the first person open)",
+                        cost,
+                        "≤ 6 WRU, a person's",
+                        cost.usage.wru <= 6 and verdict_ in ("human", "proxy"),
+                        verdict=verdict_,
+                        summary_bytes=size,
+                    )
+                )
+                rows[-1].value += f"; verdict {verdict_}; summary {size:,} B"
+            else:
+                rows.append(
+                    row(f"pixel open #{n:,} (repeat)", cost, "≤ 2 WRU", cost.usage.wru <= 2)
+                )
+        other = ctx.signer.token_for(two["id"], luis["id"])
+        clock.advance(OPEN_SPACING)
+        _, cost = measured(functools.partial(pixel, other))
+        rows.append(
+            row("pixel open, the 2nd recipient's first", cost, "≤ 6 WRU", cost.usage.wru <= 6)
+        )
+        forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        _, cost = measured(lambda: pixel(forged))
+        rows.append(row("pixel, forged token", cost, "0 requests", not cost.usage.requests))
+
+        # Reading the invoice after its opens: its detail never reads its history.
+        detail, cost = measured(lambda: get(f"/invoices/{two['id']}"))
+        opens = detail.json_body["recipients"][0]["open_count"]
         rows.append(
             row(
-                "first authenticated request (list page, key cache cold)",
-                tally,
-                "≤ 2 GetItem + 1 Query",
-                tally.calls["GetItem"] <= 2 and tally.calls["Query"] == 1 and tally.writes == 0,
+                f"invoice detail (after {last:,} opens)",
+                cost,
+                "≤ 2 RRU",
+                cost.usage.rru <= 2,
+                open_count=opens,
             )
         )
+        page, cost = measured(lambda: get(f"/invoices/{two['id']}/events?limit=100"))
+        shown = len(page.json_body["items"])
+        rows.append(row(f"events page of 100 ({shown} events)", cost, "", None, events=shown))
 
-        # Sending: one message per recipient.
-        for count in recipient_counts:
-
-            def send(count: int = count) -> dict[str, Any]:
-                return post(emails(count))
-
-            created, tally = measured(send)
-            batches = math.ceil(count / 25)
-            sent = tally.other.get("sesv2.SendEmail", 0)
-            per_recipient = sum(tally.calls.values()) / count
-            result = row(
-                f"POST /invoices, {count} recipient{'s' if count > 1 else ''}",
-                tally,
-                f"{2 + batches} writes (2 PutItem + {batches} BatchWrite), 0 reads",
-                tally.writes == 2 + batches and tally.reads == 0,
-                recipients=count,
-                requests_per_recipient=round(per_recipient, 3),
-                ses_send_email_calls=sent,
-                invoice_id=created["id"],
-            )
-            result.value += f"; {per_recipient:.2f}/recipient; {sent} SendEmail"
-            rows.append(result)
-
-        # The pixel.
-        one = post(["ana@globex.example"])
-        token = signer.token_for(one["id"], one["recipients"][0]["id"])
-        pixel_headers = {"User-Agent": USER_AGENT, "Accept": "image/webp,*/*"}
-        for label in ("first", "repeat"):
-            response, tally = measured(lambda: get(f"/t/{token}.gif", pixel_headers))
-            assert response.status_code == 200
-            assert response.body.startswith(b"GIF89a")
+        # Lists: enough invoices in the account, spread over the status groups.
+        statuses = _fill_account(ctx, post, ses, pixel, cases)
+        total = sum(statuses.values())
+        spread = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+        progress(f"section 1: the account holds {total} invoices ({spread})")
+        cursor = None
+        for status in (None, "sent", "delivered", "bounced", "all, next page"):
+            query = "limit=25"
+            if status == "all, next page":
+                query += f"&cursor={urllib.parse.quote(str(cursor))}"
+            elif status:
+                query += f"&status={status}"
+            listed, cost = measured(functools.partial(get, f"/invoices?{query}"))
+            if status is None:
+                cursor = listed.json_body["next"]
+            items = len(listed.json_body["items"])
             rows.append(
                 row(
-                    f"pixel open ({label})",
-                    tally,
-                    "1 write",
-                    tally.writes == 1 and tally.conditional_failures == 0,
+                    f"list page of 25 ({status or 'all'}; {items} listed of {total})",
+                    cost,
+                    f"≤ 4 RRU, ≥ {LIST_INVOICES} invoices",
+                    cost.usage.rru <= 4 and total >= LIST_INVOICES,
+                    invoices=total,
+                    statuses=statuses,
+                    listed=items,
+                    backend=backend,
                 )
             )
-        forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-        response, tally = measured(lambda: get(f"/t/{forged}.gif", pixel_headers))
-        assert response.status_code == 200
-        rows.append(row("pixel, forged token", tally, "0 requests", not tally.calls))
-
-        # SES events of each type, then SNS delivering the same message again.
-        for case in SES_CASES:
-            created = post(case.recipients)
-            recipient = next(r for r in created["recipients"] if r["email"] == routed_email(case))
-            event = ses_event(case, created["id"], recipient["id"], recipient["message_id"])
-
-            def invoke(event: dict[str, Any] = event) -> dict[str, int]:
-                return dict(client.lambda_.invoke("ses_events", event).payload)
-
-            outcome, tally = measured(invoke)
-            assert outcome["processed"] == 1, (case.file, outcome)
-            rows.append(
-                row(
-                    f"SES {case.label} ({case.route_by.replace('_', ' ')})",
-                    tally,
-                    "1 write",
-                    tally.writes == 1 and tally.conditional_failures == 0,
-                    file=case.file,
-                )
-            )
-            outcome, tally = measured(invoke)
-            assert outcome["duplicate"] == 1, (case.file, outcome)
-            rows.append(
-                row(
-                    f"SES {case.label}, duplicate delivery",
-                    tally,
-                    "0 writes",
-                    tally.writes == 0,
-                    file=case.file,
-                )
-            )
-
-        # Reading.
-        page, tally = measured(lambda: get("/invoices?status=sent&limit=3"))
-        assert page.status_code == 200, page.body
-        assert page.json_body["next"], page.body
-        rows.append(row("status-list page (status=sent, 1st)", tally, "1 Query", _one_query(tally)))
-        cursor = page.json_body["next"]
-        page, tally = measured(lambda: get(f"/invoices?status=sent&limit=3&cursor={cursor}"))
-        assert page.status_code == 200, page.body
-        rows.append(row("status-list page (status=sent, 2nd)", tally, "1 Query", _one_query(tally)))
-        page, tally = measured(lambda: get("/invoices?limit=25"))
-        rows.append(row("list page, all statuses", tally, "1 Query", _one_query(tally)))
-        detail, tally = measured(lambda: get(f"/invoices/{one['id']}"))
-        assert detail.status_code == 200, detail.body
-        rows.append(row("invoice detail", tally, "1 Query", _one_query(tally)))
-        _, tally = measured(lambda: get(f"/invoices/{one['id']}/events"))
-        rows.append(row("invoice timeline", tally, "1 Query", _one_query(tally)))
-    rows.extend(contended_opens(backends))
     return rows
 
 
-def _one_query(tally: Tally) -> bool:
-    return tally.calls["Query"] == 1 and sum(tally.calls.values()) == 1
+def _fill_account(
+    ctx: Any,
+    post: Callable[..., Any],
+    ses: Callable[..., Any],
+    pixel: Callable[[str], None],
+    cases: dict[str, SesCase],
+) -> dict[str, int]:
+    """Invoices until the account holds ``LIST_INVOICES`` and more: in turn left sent,
+    delivered, opened (delivered first) and bounced. Returns the count per status."""
+    with quiet():
+        statuses = _statuses(ctx)
+        for n in range(max(0, LIST_INVOICES + 8 - sum(statuses.values()))):
+            kind = n % 4
+            if kind == 3:
+                created = post(cases["Bounce (event)"].recipients)
+                ses(cases["Bounce (event)"], created)
+                continue
+            created = post(cases["Delivery"].recipients)
+            if kind >= 1:
+                ses(cases["Delivery"], created)
+            if kind == 2:
+                ctx.clock.advance(timedelta(minutes=10))
+                pixel(ctx.signer.token_for(created["id"], created["recipients"][0]["id"]))
+        return _statuses(ctx)
 
 
-def contended_opens(backends: Backends, threads: int = 8, opens: int = 24) -> list[Row]:
-    """Opens of one invoice from several threads at once, through the service with the
-    real adapters: the optimistic lock at work. On each DynamoDB backend."""
-    from chalicelib.container import context
+def _summary_bytes(invoice_id: str) -> int:
+    """The size of the invoice's summary item, as DynamoDB bills it (bench/capacity.py)."""
+    from chalicelib.adapters.dynamo.helpers import fact_key, table_client
 
-    rows = []
-    for name, url in backends.dynamodb():
-        with dynamodb_at(url):
-            invoice = store_copies(sent_invoice(["hot@globex.example"]), 1)[0]
-            token = tokens_for([invoice])[0]
-            ctx = context()
+    found = table_client().get_item(
+        TableName=models.InvoiceItem.Meta.table_name,
+        Key=fact_key(invoice_id, "INVOICE"),
+        ConsistentRead=True,
+    )
+    return item_size(found["Item"])
 
-            def open_once(n: int, ctx: Any = ctx, token: str = token) -> bool:
-                return tracking_service.record_pixel_open(
-                    ctx, token, USER_AGENT, "198.51.100.7", "GET", f"c{n}"
-                )
 
-            def all_opens() -> list[bool]:
-                with ThreadPoolExecutor(max_workers=threads) as pool:
-                    return list(pool.map(open_once, range(opens)))
-
-            results, tally = measured(all_opens)
-            found = ctx.invoices.get_with_archive(invoice.id)
-            assert found is not None
-            stored, archived = found
-            keys = {e.key for e in [*stored.events, *archived] if e.type == "open"}
-            # Facts parked beside the invoice under contention are recorded too (the
-            # invoice's next write folds them in; see DESIGN.md, "Bursts on one invoice").
-            keys |= {p["key"] for p in stored.parked if p["type"] == "open"}
-        recorded = len(keys)
-        acknowledged = sum(results)
-        ok = acknowledged == opens and recorded == opens
-        result = row(
-            f"{opens} opens of one invoice, {threads} threads ({name}; per open)",
-            tally,
-            "every open recorded once",
-            ok,
-            backend=name,
-            opens=opens,
-            threads=threads,
-            acknowledged=acknowledged,
-            recorded=recorded,
-            writes_per_open=round(tally.writes / opens, 2),
-            conditional_failures_per_open=round(tally.conditional_failures / opens, 2),
-        )
-        result.value = (
-            f"{tally.writes / opens:.2f} PutItem + {tally.reads / opens:.2f} GetItem "
-            f"({tally.conditional_failures / opens:.2f} cond. failed); "
-            f"{recorded}/{opens} recorded"
-        )
-        if recorded < acknowledged:
-            result.value += f" of {acknowledged} acknowledged: lost update"
-        rows.append(result)
-    return rows
+def _statuses(ctx: Any) -> dict[str, int]:
+    """How many of the account's invoices are in each status (paging the index)."""
+    found: dict[str, int] = {}
+    cursor = None
+    while True:
+        page = ctx.invoices.list_page(partitions_of(ACCOUNT, 1), 100, cursor)
+        for invoice in page.items:
+            found[invoice.status] = found.get(invoice.status, 0) + 1
+        cursor = page.cursor
+        if not cursor:
+            return found

@@ -4,6 +4,7 @@ cheap copies of a realistic invoice."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import uuid
@@ -21,8 +22,8 @@ SES_EVENTS = ROOT / "tests" / "fixtures" / "ses-events"
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/132.0"
 
 
-def invoice_body(emails: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    return {
+def invoice_body(emails: list[str] | tuple[str, ...], pdf: bytes | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "number": "INV-2026-001",
         "customer": {"name": "Globex S.L."},
         "recipients": [{"email": e} for e in emails],
@@ -31,6 +32,15 @@ def invoice_body(emails: list[str] | tuple[str, ...]) -> dict[str, Any]:
         "due_date": "2026-12-31",
         "lines": [{"description": "Consulting", "quantity": "10", "unit_price": "121.00"}],
     }
+    if pdf is not None:
+        body["pdf_base64"] = base64.b64encode(pdf).decode()
+    return body
+
+
+def pdf_of(size: int) -> bytes:
+    """A PDF-looking attachment of ``size`` bytes (the API checks the magic only)."""
+    head = b"%PDF-1.4\n"
+    return head + b"0" * (size - len(head))
 
 
 def emails(count: int) -> list[str]:
@@ -51,11 +61,22 @@ class SesCase:
     recipients: tuple[str, ...]
     route_by: str  # "tags" (event publishing) or "message_id" (classic notification)
     routed: str
+    # "DeliveryDelay": the Delivery fixture made a DeliveryDelay (SES documents the
+    # event's shape, but no fixture of it is in tests/fixtures/ses-events).
+    variant: str = ""
 
 
 SES_CASES = (
     SesCase("Send", "event-send.awsdocs.json", ("recipient@example.com",), "tags", ""),
     SesCase("Delivery", "event-delivery.awsdocs.json", ("recipient@example.com",), "tags", ""),
+    SesCase(
+        "DeliveryDelay",
+        "event-delivery.awsdocs.json",
+        ("recipient@example.com",),
+        "tags",
+        "",
+        "DeliveryDelay",
+    ),
     SesCase("Complaint", "event-complaint.awsdocs.json", ("recipient@example.com",), "tags", ""),
     SesCase("Reject", "event-reject.awsdocs.json", ("sender@example.com",), "tags", ""),
     SesCase(
@@ -115,23 +136,56 @@ def _load(case: SesCase) -> tuple[dict[str, Any], dict[str, Any]]:
     raw = json.loads((SES_EVENTS / case.file).read_text())
     if "Records" in raw:
         envelope = raw["Records"][0]["Sns"]
-        return json.loads(envelope["Message"]), envelope
-    if "Type" in raw:
-        return json.loads(raw["Message"]), raw
-    return raw, {"Type": "Notification", "MessageId": "fixture", "Message": None}
+        message, envelope = json.loads(envelope["Message"]), envelope
+    elif "Type" in raw:
+        message, envelope = json.loads(raw["Message"]), raw
+    else:
+        message, envelope = raw, {"Type": "Notification", "MessageId": "fixture", "Message": None}
+    if case.variant == "DeliveryDelay":
+        delivery = message.pop("delivery")
+        message["eventType"] = "DeliveryDelay"
+        message["deliveryDelay"] = {
+            "timestamp": delivery["timestamp"],
+            "delayType": "TransientCommunicationFailure",
+            "expirationTime": delivery["timestamp"],
+            "reportingMTA": delivery.get("reportingMTA"),
+            "delayedRecipients": [
+                {"emailAddress": r, "status": "4.4.1", "diagnosticCode": "smtp; 421 4.4.1"}
+                for r in delivery["recipients"]
+            ],
+        }
+    return message, envelope
 
 
-_LOADED: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+_LOADED: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+# The part of each event type's message that carries its own timestamp.
+_TIMED_BODIES = ("delivery", "bounce", "complaint", "open", "click", "deliveryDelay")
 
 
 def ses_event(
-    case: SesCase, invoice_id: str, recipient_id: str, message_id: str | None
+    case: SesCase,
+    invoice_id: str,
+    recipient_id: str,
+    message_id: str | None,
+    at: str | None = None,
+    email: str | None = None,
 ) -> dict[str, Any]:
     """The Lambda SNS event of ``case``, pointed at the invoice: by tags for event
-    publishing, by SES message id (``message_id``) for classic notifications."""
-    if case.file not in _LOADED:
-        _LOADED[case.file] = _load(case)
-    message, envelope = copy.deepcopy(_LOADED[case.file])
+    publishing, by SES message id (``message_id``) for classic notifications. ``at``
+    moves its timestamps (the fixtures' are from 2016); ``email`` names the recipient
+    of a Send or Delivery in place of the fixture's."""
+    if (case.file, case.variant) not in _LOADED:
+        _LOADED[(case.file, case.variant)] = _load(case)
+    message, envelope = copy.deepcopy(_LOADED[(case.file, case.variant)])
+    if at is not None:
+        message["mail"]["timestamp"] = at
+        for name in _TIMED_BODIES:
+            if isinstance(message.get(name), dict) and "timestamp" in message[name]:
+                message[name]["timestamp"] = at
+    if email is not None:
+        message["mail"]["destination"] = [email]
+        if "delivery" in message:
+            message["delivery"]["recipients"] = [email]
     if case.route_by == "tags":
         message["mail"].setdefault("tags", {}).update(
             {
@@ -197,12 +251,13 @@ class LambdaContext:
 
 def clone(template: Invoice, last_activity_at: str | None = None) -> Invoice:
     """A copy of ``template`` under a new invoice id (recipient ids only need to be
-    unique within an invoice), not yet stored."""
+    unique within an invoice), not yet stored; ``last_activity_at`` also sets when its
+    summary last changed (the list's order)."""
     invoice = copy.deepcopy(template)
     invoice.id = ids.new_invoice_id()
     invoice.version = None
     if last_activity_at is not None:
-        invoice.last_activity_at = last_activity_at
+        invoice.last_activity_at = invoice.updated_at = last_activity_at
     return invoice
 
 
@@ -222,7 +277,8 @@ def sent_invoice(addresses: list[str] | tuple[str, ...]) -> Invoice:
 
 
 def store_copies(template: Invoice, count: int) -> list[Invoice]:
-    """``count`` copies of ``template`` written to the real table (one PutItem each)."""
+    """``count`` copies of ``template`` written to the real table (its summary and
+    content: two PutItem each; no facts, no counters)."""
     from bench.core import TABLE
     from chalicelib.settings import get_settings
 
@@ -231,7 +287,7 @@ def store_copies(template: Invoice, count: int) -> list[Invoice]:
     copies = []
     for _ in range(count):
         invoice = clone(template)
-        assert store.create(invoice, None)
+        assert store.create(invoice)
         copies.append(invoice)
     return copies
 

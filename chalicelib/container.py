@@ -65,12 +65,18 @@ def build_context(settings: Settings) -> Context:
 
         return DynamoUnprocessedStore(settings.retention_days)
 
+    def pdfs() -> Any:
+        from chalicelib.adapters.s3 import S3PdfStore
+
+        return S3PdfStore(settings.pdf_bucket, settings.aws_region)
+
     return Context(
         settings=settings,
         invoices=DynamoInvoiceStore(settings.retention_days),
         accounts=_Lazy(accounts),
         unprocessed=_Lazy(unprocessed),
         mailer=_Lazy(mailer),
+        pdfs=_Lazy(pdfs),
         signer=TokenSigner(token_secret(settings)),
         metrics=PowertoolsMetrics(),
         clock=utc_now,

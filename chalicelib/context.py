@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib import ids
+from chalicelib.core.model import Invoice, parse_iso
 from chalicelib.ports import (
     AccountStore,
     AlertOutbox,
     InvoiceStore,
     Mailer,
     MetricsSink,
+    PdfStore,
     ReportStore,
     UnprocessedStore,
     WebhookPoster,
@@ -31,6 +33,7 @@ class Context:
     accounts: AccountStore
     unprocessed: UnprocessedStore
     mailer: Mailer
+    pdfs: PdfStore
     signer: ids.TokenSigner
     metrics: MetricsSink
     clock: Callable[[], datetime]
@@ -38,9 +41,14 @@ class Context:
     # job (None: not recorded, as in benchmarks). See recording.update_watching.
     alerts: AlertOutbox | None = None
 
-    def expires_at(self, from_time: datetime) -> int:
-        """The TTL (epoch seconds) for tracking data touched at ``from_time``."""
-        return int((from_time + timedelta(days=self.settings.retention_days)).timestamp())
+    def expires_at(self, from_time: datetime, days: int | None = None) -> int:
+        """The TTL (epoch seconds) of data kept from ``from_time``: ``days`` (an
+        account's own retention), else the stage's."""
+        return int((from_time + timedelta(days=days or self.settings.retention_days)).timestamp())
+
+    def invoice_expiry(self, invoice: Invoice) -> int:
+        """Every item of an invoice expires with it: retention counted from creation."""
+        return self.expires_at(parse_iso(invoice.created_at), invoice.retention_days)
 
 
 @dataclass

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 from chalicelib.core.alerts import Alert
 from chalicelib.core.model import (
     Account,
+    CountChange,
+    EventPage,
     Invoice,
     Lease,
     MessageRef,
@@ -18,36 +20,85 @@ from chalicelib.core.model import (
     Page,
     TimelineEvent,
 )
+from chalicelib.core.status import Tally
 from chalicelib.core.webhooks import AttemptResult, Delivery, Task, Webhook
 
 
 class InvoiceStore(Protocol):
-    def create(self, invoice: Invoice, pdf: bytes | None) -> bool:
+    """An invoice is a small summary (its fields and its recipients' state), its content
+    (lines, message), one small counters item per recipient, and one item per fact."""
+
+    def create(self, invoice: Invoice) -> bool:
         """Store a new invoice; False when one with its id already exists."""
 
     def get(self, invoice_id: str) -> Invoice | None:
-        """The invoice, with ``parked`` holding any facts parked beside it."""
+        """The whole invoice (summary, content, counters), never its history."""
 
-    def park(self, invoice_id: str, fact: dict[str, Any], expires_at: int) -> None:
-        """Keep a fact beside the invoice when its write keeps losing races; the next
-        ``save`` of the invoice removes the parked facts it carries."""
+    def get_summary(self, invoice_id: str, recipient_id: str | None = None) -> Invoice | None:
+        """The summary, with ``recipient_id``'s counters when given (strongly consistent:
+        the write paths decide from it)."""
 
-    def get_with_archive(self, invoice_id: str) -> tuple[Invoice, list[TimelineEvent]] | None:
-        """The invoice and its archived timeline pages, in one request."""
+    def save_summary(self, invoice: Invoice) -> None:
+        """Write the summary unless written since it was read (``ConcurrentUpdate``)."""
 
-    def save(self, invoice: Invoice, archive: list[TimelineEvent]) -> None:
-        """Write ``invoice`` if nobody else did since it was read (raises
-        ``ConcurrentUpdate`` otherwise); ``archive``, if any, goes to a new page first."""
+    def add_fact(self, invoice_id: str, event: TimelineEvent, expires_at: int) -> bool:
+        """Keep one fact; False when a fact with its key and time is already kept."""
+
+    def facts_between(
+        self, invoice_id: str, start: str, end: str, limit: int
+    ) -> list[TimelineEvent]:
+        """Facts with ``start <= at <= end``, oldest first, at most ``limit`` (consistent)."""
+
+    def facts_page(
+        self,
+        invoice_id: str,
+        limit: int,
+        cursor: str | None,
+        newest_first: bool = True,
+        start: str = "",
+        end: str = "\uffff",
+    ) -> EventPage:
+        """A page of the invoice's facts with ``start <= at < end``; raises
+        ``InvalidCursor`` for a cursor it did not give."""
+
+    def set_verdict(self, invoice_id: str, event: TimelineEvent) -> bool:
+        """Store a re-judged fact's verdict if its revision is still the one before
+        ``event.revision``; False when another re-judge got there first."""
+
+    def count(self, invoice_id: str, change: CountChange, expires_at: int) -> bool:
+        """Apply ``change`` to the recipient's counters; False when its ``op`` already was."""
+
+    def replace_counters(
+        self, invoice_id: str, recipient_id: str, tally: Tally, expires_at: int
+    ) -> None:
+        """Set the recipient's counters to ``tally`` (a recount from its facts)."""
+
+    def move_last_open(self, invoice_id: str, recipient_id: str, old: str, new: str | None) -> bool:
+        """Set ``last_opened_at`` to ``new`` if it still is ``old``."""
 
     def list_page(
-        self, partitions: list[str], index: str, limit: int, cursor: dict[str, Any] | None
-    ) -> Page: ...
-
-    def get_pdf(self, invoice: Invoice) -> bytes | None: ...
+        self,
+        partitions: list[str],
+        limit: int,
+        cursor: dict[str, Any] | None,
+        status: str | None = None,
+    ) -> Page:
+        """Index entries of ``partitions`` (in ``status``), most recently changed first."""
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None: ...
 
     def get_message_ref(self, message_id: str) -> MessageRef | None: ...
+
+
+class PdfStore(Protocol):
+    """The invoices' PDFs (S3): private, encrypted, expiring with the invoice."""
+
+    def put(self, key: str, pdf: bytes, filename: str) -> None: ...
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def url(self, key: str, seconds: int) -> str:
+        """A short-lived link that downloads it (as ``filename``)."""
 
 
 class AccountStore(Protocol):
@@ -94,16 +145,17 @@ class ReportStore(AlertOutbox, Protocol):
 
     def list_account(self, account_id: str) -> None: ...
 
-    # Invoices by activity time and by status (the by_account and by_status indexes).
-    def activity_page(
-        self, account: Account, since: str, limit: int, cursor: dict[str, Any] | None
+    # Invoices by the time their summary last changed (the by_status index).
+    def changed_page(
+        self, account: Account, since: str | None, limit: int, cursor: dict[str, Any] | None
     ) -> Page:
-        """Invoices (index projection) whose last activity is at or after ``since``."""
+        """Invoices (index projection) whose summary changed at or after ``since``
+        (every invoice when None), most recently changed first."""
 
     def in_status(
         self, account: Account, status: str, after: str | None, before: str | None, limit: int
     ) -> Iterator[Invoice]:
-        """Invoices (index projection) in ``status`` with last activity in [after, before]."""
+        """Invoices (index projection) in ``status``, changed in [after, before]."""
 
     # Markers: at-most-once work (a digest a day, a reminder, an alert email).
     def claim(self, key: str, at: str, expires_at: int) -> bool:

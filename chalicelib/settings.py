@@ -26,7 +26,8 @@ class Settings:
     token_secret_parameter: str | None
     aws_region: str
     default_locale: str
-    retention_days: int
+    retention_days: int  # tracking data and PDFs, from the invoice's creation
+    pdf_bucket: str
     max_body_bytes: int
     send_attempts: int
     api_key_cache_seconds: int
@@ -50,6 +51,7 @@ class Settings:
             aws_region=get("AWS_REGION", get("AWS_DEFAULT_REGION", "us-east-1")),
             default_locale=get("SOBRE_DEFAULT_LOCALE", "en"),
             retention_days=int(get("SOBRE_RETENTION_DAYS", "180")),
+            pdf_bucket=get("SOBRE_PDF_BUCKET", "sobre-pdfs"),
             # API Gateway refuses bodies over 10 MB; a 7 MB PDF is 9.4 MB in base64.
             max_body_bytes=int(get("SOBRE_MAX_BODY_BYTES", "10000000")),
             send_attempts=int(get("SOBRE_SEND_ATTEMPTS", "4")),

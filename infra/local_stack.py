@@ -17,6 +17,7 @@ import yaml
 
 TEMPLATE = Path(__file__).with_name("template.yaml")
 DEFAULT_SENDERS = ("billing@example.com",)
+DEFAULT_PDF_BUCKET = "sobre-pdfs"
 
 
 def template() -> dict[str, Any]:
@@ -79,7 +80,45 @@ def provision_messaging(
         sesv2.create_configuration_set(ConfigurationSetName=configuration_set)
     for sender in senders:
         verify_sender(sender, region)
+    create_pdf_bucket(DEFAULT_PDF_BUCKET, region)
     return topic_arn
+
+
+def create_pdf_bucket(bucket: str, region: str) -> None:
+    """The PDF bucket with the template's encryption, public access block and lifecycle
+    (the expiry as the template's default retention)."""
+    props = template()["Resources"]["PdfBucket"]["Properties"]
+    s3 = boto3.client("s3", region_name=region)
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket)
+    # CloudFormation's ServerSideEncryptionByDefault is the API's Apply... of the same.
+    rules = [
+        {
+            "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+            "BucketKeyEnabled": rule["BucketKeyEnabled"],
+        }
+        for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    ]
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+    s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+    )
+    days = template()["Parameters"]["RetentionDays"]["Default"]
+    lifecycle = [
+        {
+            "ID": rule["Id"],
+            "Status": rule["Status"],
+            "Filter": {"Prefix": ""},
+            "Expiration": {"Days": int(days)},
+            "AbortIncompleteMultipartUpload": {
+                "DaysAfterInitiation": rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+            },
+        }
+        for rule in props["LifecycleConfiguration"]["Rules"]
+    ]
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle}
+    )
 
 
 def verify_sender(address: str, region: str) -> None:

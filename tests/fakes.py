@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import itertools
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,15 +22,18 @@ from typing import Any
 from chalicelib.context import Context
 from chalicelib.core.model import (
     Account,
+    CountChange,
+    EventPage,
     Invoice,
+    ListedFigures,
     MessageRef,
     OutgoingEmail,
     Page,
-    Recipient,
     TimelineEvent,
+    index_partition,
 )
-from chalicelib.core.status import Fact
-from chalicelib.errors import ConcurrentUpdate, SendRejected
+from chalicelib.core.status import Fact, Tally
+from chalicelib.errors import ConcurrentUpdate, InvalidCursor, SendRejected, Unavailable
 from chalicelib.ids import TokenSigner, TrackingTarget
 from chalicelib.settings import EVENTS_TOPIC_NAME, Settings
 from chalicelib.tracking.facts import FetchRequest, fetch_fact
@@ -57,19 +61,16 @@ class FakeClock:
 
 
 def partition_keys(invoice: Invoice) -> dict[str, str]:
-    """The index partitions an invoice is in, as ``dynamo._to_item`` builds them."""
-    return {
-        "by_status": f"{invoice.account_id}#{invoice.status}#{invoice.shard}",
-        "by_account": f"{invoice.account_id}#{invoice.shard}",
-    }
+    """The index partition an invoice's summary is in, as the DynamoDB adapter builds it."""
+    return {"by_status": index_partition(invoice.account_id, invoice.status, invoice.shard)}
 
 
 def _sort_key(invoice: Invoice) -> str:
-    return f"{invoice.last_activity_at}#{invoice.id}"  # the indexes' range key
+    return f"{invoice.updated_at}#{invoice.id}"  # the index's range key
 
 
 def _list_projection(invoice: Invoice) -> Invoice:
-    """An invoice as the list indexes project it: no timeline, no long fields."""
+    """An invoice as the index projects it: the slim fields, no recipients."""
     return Invoice(
         id=invoice.id,
         account_id=invoice.account_id,
@@ -80,88 +81,219 @@ def _list_projection(invoice: Invoice) -> Invoice:
         due_date=invoice.due_date,
         status=invoice.status,
         created_at=invoice.created_at,
-        last_activity_at=invoice.last_activity_at,
-        recipients=[Recipient.from_dict(r.to_dict()) for r in invoice.recipients],
+        updated_at=invoice.updated_at,
+        last_activity_at=invoice.updated_at,
+        recipients=[],
+        listed=ListedFigures(
+            sent_at=invoice.sent_at,
+            first_opened_at=invoice.first_opened_at,
+            first_machine_open_at=invoice.first_machine_open_at,
+            viewed_at=invoice.viewed_at,
+            problem_count=invoice.problem_count,
+            recipient_count=len(invoice.recipients),
+        ),
     )
 
 
+@dataclass
+class _Counters:
+    open_count: int = 0
+    machine_open_count: int = 0
+    click_count: int = 0
+    last_opened_at: str | None = None
+    first_person_at: str | None = None
+    slots: dict[int, str] = field(default_factory=dict)
+
+
 class FakeInvoiceStore:
-    """``InvoiceStore`` in memory, with DynamoDB's optimistic-lock behaviour."""
+    """``InvoiceStore`` in memory, with the DynamoDB adapter's contracts: conditional
+    create and fact puts, optimistic locking of the summary (version from 1), counters
+    changed by ADD with a slot per change, copies in and out."""
+
+    SLOTS = 16
 
     def __init__(self) -> None:
-        self.invoices: dict[str, Invoice] = {}
-        self.archive_pages: dict[str, dict[int, list[TimelineEvent]]] = {}
-        self.pdfs: dict[str, bytes] = {}
+        self.invoices: dict[str, Invoice] = {}  # summaries and content, no counters
+        self.facts: dict[str, dict[str, TimelineEvent]] = {}  # invoice -> sort key -> fact
+        self.counters: dict[tuple[str, str], _Counters] = {}
         self.refs: dict[str, tuple[MessageRef, int]] = {}
-        self.parked: dict[str, dict[str, dict[str, Any]]] = {}
         self.saves = 0
         self.conflicts = 0
+        self.fact_puts = 0
+        # Set to make the next n counter updates fail (a crash between two writes).
+        self.fail_counts = 0
 
-    def create(self, invoice: Invoice, pdf: bytes | None) -> bool:
+    def create(self, invoice: Invoice) -> bool:
         if invoice.id in self.invoices:
             return False
-        if pdf is not None:
-            self.pdfs[invoice.id] = pdf
         stored = copy.deepcopy(invoice)
         stored.version = 1
         self.invoices[invoice.id] = stored
         invoice.version = 1
         return True
 
+    def _with_counters(self, invoice: Invoice, recipient_ids: list[str]) -> Invoice:
+        for recipient in invoice.recipients:
+            if recipient.id not in recipient_ids:
+                continue
+            found = self.counters.get((invoice.id, recipient.id))
+            if found is None:
+                continue
+            recipient.open_count = found.open_count
+            recipient.machine_open_count = found.machine_open_count
+            recipient.click_count = found.click_count
+            recipient.last_opened_at = found.last_opened_at
+            recipient.first_person_at = found.first_person_at
+            if found.last_opened_at and found.last_opened_at > invoice.last_activity_at:
+                invoice.last_activity_at = found.last_opened_at
+        return invoice
+
     def get(self, invoice_id: str) -> Invoice | None:
         stored = self.invoices.get(invoice_id)
         if stored is None:
             return None
         invoice = copy.deepcopy(stored)
-        invoice.parked = copy.deepcopy(list(self.parked.get(invoice_id, {}).values()))
-        return invoice
+        invoice.last_activity_at = invoice.updated_at
+        return self._with_counters(invoice, [r.id for r in invoice.recipients])
 
-    def park(self, invoice_id: str, fact: dict[str, Any], expires_at: int) -> None:
-        self.parked.setdefault(invoice_id, {})[fact["key"]] = copy.deepcopy(fact)
-
-    def get_with_archive(self, invoice_id: str) -> tuple[Invoice, list[TimelineEvent]] | None:
-        invoice = self.get(invoice_id)
-        if invoice is None:
+    def get_summary(self, invoice_id: str, recipient_id: str | None = None) -> Invoice | None:
+        stored = self.invoices.get(invoice_id)
+        if stored is None:
             return None
-        pages = self.archive_pages.get(invoice_id, {})
-        archived = [copy.deepcopy(e) for page in sorted(pages) for e in pages[page]]
-        return invoice, archived
+        invoice = copy.deepcopy(stored)
+        invoice.last_activity_at = invoice.updated_at
+        for recipient in invoice.recipients:  # the summary holds no counters
+            for name in ("open_count", "machine_open_count", "click_count"):
+                setattr(recipient, name, 0)
+            recipient.last_opened_at = recipient.first_person_at = None
+        return self._with_counters(invoice, [recipient_id] if recipient_id else [])
 
-    def save(self, invoice: Invoice, archive: list[TimelineEvent]) -> None:
-        if archive:
-            # Written first, keyed by the version being replaced, never overwritten:
-            # as in DynamoDB, the second writer racing from one version conflicts here.
-            pages = self.archive_pages.setdefault(invoice.id, {})
-            if (invoice.version or 0) in pages:
-                self.conflicts += 1
-                raise ConcurrentUpdate(invoice.id)
-            pages[invoice.version or 0] = copy.deepcopy(archive)
+    def save_summary(self, invoice: Invoice) -> None:
         stored = self.invoices.get(invoice.id)
-        stored_version = stored.version if stored is not None else None
-        if stored_version != invoice.version:
+        if stored is None or stored.version != invoice.version:
             self.conflicts += 1
             raise ConcurrentUpdate(invoice.id)
-        new_version = (invoice.version or 0) + 1
         kept = copy.deepcopy(invoice)
-        kept.version = new_version
-        kept.parked = []
+        kept.version = (invoice.version or 0) + 1
+        kept.lines, kept.subject, kept.message = stored.lines, stored.subject, stored.message
+        kept.metadata = stored.metadata
         self.invoices[invoice.id] = kept
-        invoice.version = new_version
-        for fact in invoice.parked:  # folded into this write, as in DynamoDB
-            self.parked.get(invoice.id, {}).pop(fact["key"], None)
-        invoice.parked = []
+        invoice.version = kept.version
         self.saves += 1
 
+    def add_fact(self, invoice_id: str, event: TimelineEvent, expires_at: int) -> bool:
+        facts = self.facts.setdefault(invoice_id, {})
+        sk = f"{event.at}#{event.key}"
+        if sk in facts:
+            return False
+        facts[sk] = copy.deepcopy(event)
+        self.fact_puts += 1
+        return True
+
+    def history(self, invoice_id: str) -> list[TimelineEvent]:
+        """Every fact of the invoice, oldest first (for tests)."""
+        facts = self.facts.get(invoice_id, {})
+        return [copy.deepcopy(facts[sk]) for sk in sorted(facts)]
+
+    def facts_between(
+        self, invoice_id: str, start: str, end: str, limit: int
+    ) -> list[TimelineEvent]:
+        facts = self.facts.get(invoice_id, {})
+        keys = [sk for sk in sorted(facts) if start <= sk <= f"{end}#\uffff"]
+        return [copy.deepcopy(facts[sk]) for sk in keys[:limit]]
+
+    def facts_page(
+        self,
+        invoice_id: str,
+        limit: int,
+        cursor: str | None,
+        newest_first: bool = True,
+        start: str = "",
+        end: str = "\uffff",
+    ) -> EventPage:
+        facts = self.facts.get(invoice_id, {})
+        keys = sorted((sk for sk in facts if start <= sk <= end), reverse=newest_first)
+        if cursor is not None:
+            if not cursor.startswith("f:"):
+                raise InvalidCursor("events")
+            after = cursor[2:]
+            keys = [sk for sk in keys if (sk < after if newest_first else sk > after)]
+        page = keys[:limit]
+        more = len(keys) > limit
+        return EventPage(
+            [copy.deepcopy(facts[sk]) for sk in page], f"f:{page[-1]}" if more else None
+        )
+
+    def set_verdict(self, invoice_id: str, event: TimelineEvent) -> bool:
+        facts = self.facts.get(invoice_id, {})
+        sk = f"{event.at}#{event.key}"
+        stored = facts.get(sk)
+        if stored is None or stored.revision != event.revision - 1:
+            return False
+        facts[sk] = copy.deepcopy(event)
+        return True
+
+    def count(self, invoice_id: str, change: CountChange, expires_at: int) -> bool:
+        if self.fail_counts:
+            self.fail_counts -= 1
+            raise Unavailable("the counters update failed (a test's crash)")
+        found = self.counters.setdefault((invoice_id, change.recipient_id), _Counters())
+        slot = zlib.crc32(change.op.encode()) % self.SLOTS
+        if found.slots.get(slot) == change.op:
+            return False
+        found.slots[slot] = change.op
+        found.open_count += change.open_count
+        found.machine_open_count += change.machine_open_count
+        found.click_count += change.click_count
+        if change.last_opened_at and (
+            found.last_opened_at is None or change.last_opened_at > found.last_opened_at
+        ):
+            found.last_opened_at = change.last_opened_at
+        if change.first_person_at and (
+            found.first_person_at is None or change.first_person_at < found.first_person_at
+        ):
+            found.first_person_at = change.first_person_at
+        return True
+
+    def move_last_open(self, invoice_id: str, recipient_id: str, old: str, new: str | None) -> bool:
+        found = self.counters.get((invoice_id, recipient_id))
+        if found is None or found.last_opened_at != old:
+            return False
+        found.last_opened_at = new
+        return True
+
+    def replace_counters(
+        self, invoice_id: str, recipient_id: str, tally: Tally, expires_at: int
+    ) -> None:
+        self.counters[(invoice_id, recipient_id)] = _Counters(
+            tally.open_count,
+            tally.machine_open_count,
+            tally.click_count,
+            tally.last_opened_at,
+            tally.first_person_at,
+        )
+
     def list_page(
-        self, partitions: list[str], index: str, limit: int, cursor: dict[str, Any] | None
+        self,
+        partitions: list[str],
+        limit: int,
+        cursor: dict[str, Any] | None,
+        status: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
     ) -> Page:
-        if index not in ("by_status", "by_account"):
-            raise ValueError(f"no index {index!r}")
         # The cursor maps each unfinished partition to how many of its items were taken.
         starts: dict[str, Any] = cursor if cursor is not None else dict.fromkeys(partitions)
         per_partition: dict[str, list[Invoice]] = {}
         for partition in starts:
-            mine = [i for i in self.invoices.values() if partition_keys(i)[index] == partition]
+            mine = [
+                i
+                for i in self.invoices.values()
+                if partition_keys(i)["by_status"] == partition
+                and (status is None or i.status == status)
+                and (after is None or _sort_key(i) >= after)
+                and (before is None or _sort_key(i) <= before + "~")
+            ]
             mine.sort(key=_sort_key, reverse=True)
             per_partition[partition] = mine
         candidates: list[tuple[str, Invoice]] = []
@@ -178,9 +310,6 @@ class FakeInvoiceStore:
                 next_cursor[partition] = consumed
         return Page([_list_projection(i) for _, i in taken], next_cursor or None)
 
-    def get_pdf(self, invoice: Invoice) -> bytes | None:
-        return self.pdfs.get(invoice.id)
-
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None:
         for ref in refs:
             self.refs[ref.message_id] = (ref, expires_at)
@@ -188,6 +317,21 @@ class FakeInvoiceStore:
     def get_message_ref(self, message_id: str) -> MessageRef | None:
         found = self.refs.get(message_id)
         return found[0] if found is not None else None
+
+
+class FakePdfStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def put(self, key: str, pdf: bytes, filename: str) -> None:
+        self.objects[key] = (pdf, filename)
+
+    def get(self, key: str) -> bytes | None:
+        found = self.objects.get(key)
+        return found[0] if found else None
+
+    def url(self, key: str, seconds: int) -> str:
+        return f"https://pdfs.test/{key}?expires={seconds}"
 
 
 class FakeAccountStore:
@@ -298,6 +442,7 @@ def make_settings(**overrides: Any) -> Settings:
         "aws_region": "us-east-1",
         "default_locale": "en",
         "retention_days": 180,
+        "pdf_bucket": "sobre-pdfs-test",
         "max_body_bytes": 10_000_000,
         "send_attempts": 4,
         "api_key_cache_seconds": 60,
@@ -313,6 +458,7 @@ def make_context(
     accounts: FakeAccountStore | None = None,
     unprocessed: FakeUnprocessedStore | None = None,
     mailer: FakeMailer | None = None,
+    pdfs: FakePdfStore | None = None,
     metrics: FakeMetrics | None = None,
     clock: FakeClock | None = None,
     settings: Settings | None = None,
@@ -325,6 +471,7 @@ def make_context(
         accounts=accounts if accounts is not None else FakeAccountStore(),
         unprocessed=unprocessed if unprocessed is not None else FakeUnprocessedStore(),
         mailer=mailer if mailer is not None else FakeMailer(),
+        pdfs=pdfs if pdfs is not None else FakePdfStore(),
         signer=TokenSigner(secret),
         metrics=metrics if metrics is not None else FakeMetrics(),
         clock=clock if clock is not None else FakeClock(),
@@ -342,22 +489,24 @@ class World:
     mailer: FakeMailer
     metrics: FakeMetrics
     clock: FakeClock
+    pdfs: FakePdfStore
 
 
 def make_world(**settings_overrides: Any) -> World:
     invoices, accounts = FakeInvoiceStore(), FakeAccountStore()
     unprocessed, mailer = FakeUnprocessedStore(), FakeMailer()
-    metrics, clock = FakeMetrics(), FakeClock()
+    metrics, clock, pdfs = FakeMetrics(), FakeClock(), FakePdfStore()
     ctx = make_context(
         invoices=invoices,
         accounts=accounts,
         unprocessed=unprocessed,
         mailer=mailer,
+        pdfs=pdfs,
         metrics=metrics,
         clock=clock,
         settings=make_settings(**settings_overrides),
     )
-    return World(ctx, invoices, accounts, unprocessed, mailer, metrics, clock)
+    return World(ctx, invoices, accounts, unprocessed, mailer, metrics, clock, pdfs)
 
 
 def pixel_open(

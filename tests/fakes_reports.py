@@ -41,17 +41,17 @@ class FakeReportStore:
     # invoices
     def _mine(self, account: Account) -> list[Invoice]:
         found = [i for i in self._invoices.invoices.values() if i.account_id == account.id]
-        return sorted(found, key=lambda i: (i.last_activity_at, i.id), reverse=True)
+        return sorted(found, key=lambda i: (i.updated_at, i.id), reverse=True)
 
-    def activity_page(
-        self, account: Account, since: str, limit: int, cursor: dict[str, Any] | None
+    def changed_page(
+        self, account: Account, since: str | None, limit: int, cursor: dict[str, Any] | None
     ) -> Page:
         offset = 0
         if cursor is not None:
             if set(cursor) != {"offset"} or not isinstance(cursor["offset"], int):
                 raise InvalidCursor("offset")
             offset = cursor["offset"]
-        active = [i for i in self._mine(account) if i.last_activity_at >= since]
+        active = [i for i in self._mine(account) if since is None or i.updated_at >= since]
         taken = active[offset : offset + limit]
         more = offset + limit < len(active)
         return Page(
@@ -65,8 +65,8 @@ class FakeReportStore:
             i
             for i in self._mine(account)
             if i.status == status
-            and (after is None or i.last_activity_at >= after)
-            and (before is None or i.last_activity_at <= before + "~")
+            and (after is None or i.updated_at >= after)
+            and (before is None or i.updated_at <= before + "~")
         ]
         for invoice in found[:limit]:
             yield _list_projection(invoice)

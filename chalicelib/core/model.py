@@ -1,7 +1,7 @@
-"""Sobre's domain data: the invoice aggregate as it is stored (one record per invoice
-holding its recipients' state and its recent timeline), the account, and the values
-the ports exchange (an email to send, a message reference, a page of a list). Plain
-data; no I/O."""
+"""Sobre's domain data: the invoice as its readers see it (the summary with its
+recipients' state and counts; its history is kept apart, one item per fact), the
+account, and the values the ports exchange (an email to send, a message reference, a
+page of a list). Plain data; no I/O."""
 
 from __future__ import annotations
 
@@ -23,6 +23,32 @@ RecipientStatus = Literal[
 InvoiceStatus = RecipientStatus
 STATUSES: tuple[str, ...] = get_args(RecipientStatus)
 PROBLEM_STATUSES = frozenset({"failed", "rejected", "bounced", "complained"})
+# The index partitions invoices by status group, not by status: "list all" merges five
+# partitions (not nine), and pending -> sent, the most common move, keeps its entry.
+STATUS_GROUPS: dict[str, str] = {
+    "pending": "sending",
+    "sent": "sending",
+    "delivered": "delivered",
+    "opened": "opened",
+    "viewed": "viewed",
+    "failed": "problem",
+    "rejected": "problem",
+    "bounced": "problem",
+    "complained": "problem",
+}
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(STATUS_GROUPS.values()))
+
+
+def index_partition(account_id: str, status: str, shard: int) -> str:
+    """The index partition of an account's invoices in ``status``."""
+    return f"{account_id}#{STATUS_GROUPS[status]}#{shard}"
+
+
+def partitions_of(account_id: str, shards: int, status: str | None = None) -> list[str]:
+    """Every index partition holding the account's invoices (in ``status``'s group)."""
+    groups = GROUPS if status is None else (STATUS_GROUPS[status],)
+    return [f"{account_id}#{group}#{shard}" for group in groups for shard in range(max(1, shards))]
+
 
 EventType = Literal[
     "created",
@@ -77,6 +103,9 @@ class TimelineEvent:
     recipient_id: str | None
     source: Literal["api", "ses", "pixel"]
     details: dict[str, Any] = field(default_factory=dict)
+    # How many times its verdict was re-judged: each change is a conditional write on
+    # the revision it read, so two re-judges of one fetch never both count.
+    revision: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,14 +127,15 @@ class Recipient:
     delivered_at: str | None = None
     first_opened_at: str | None = None
     last_opened_at: str | None = None
-    # Opens by a person (verdict human or proxy); machine opens are counted apart.
-    open_count: int = 0
-    machine_open_count: int = 0
     first_machine_open_at: str | None = None
     viewed_at: str | None = None
+    # Counters, kept in the recipient's own small item and changed with ADD (never in
+    # the summary, so a repeat open does not rewrite it). Opens by a person (verdict
+    # human or proxy); machine opens are counted apart.
+    open_count: int = 0
+    machine_open_count: int = 0
     click_count: int = 0  # clicks by a person
-    # The tally of fetches moved to archive pages (status.Tally as a dict).
-    archived: dict[str, Any] = field(default_factory=dict)
+    first_person_at: str | None = None  # the first fetch of any kind judged a person's
     bounced_at: str | None = None
     bounce: dict[str, Any] | None = None
     complained_at: str | None = None
@@ -129,6 +159,19 @@ class Line:
     description: str
     quantity: str
     unit_price: str
+
+
+@dataclass(frozen=True)
+class ListedFigures:
+    """The figures a list entry carries in place of its recipients (the index projects
+    the summary's slim fields only)."""
+
+    sent_at: str | None = None
+    first_opened_at: str | None = None
+    first_machine_open_at: str | None = None
+    viewed_at: str | None = None
+    problem_count: int = 0
+    recipient_count: int = 0
 
 
 @dataclass
@@ -156,18 +199,16 @@ class Invoice:
     retention_days: int | None = None  # the account's, when it set one
     has_pdf: bool = False
     status: InvoiceStatus = "pending"
+    # When something the summary shows last changed (a status, a recipient's first
+    # send, delivery, open, view or problem): the list's order. Repeat opens leave it.
+    updated_at: str = ""
+    # The latest of ``updated_at`` and the recipients' last opens (read, never stored).
     last_activity_at: str = ""
-    events: list[TimelineEvent] = field(default_factory=list)
-    # Keys of events moved to archive pages; kept so late duplicates are still caught.
-    archived_keys: list[str] = field(default_factory=list)
-    archive_pages: int = 0
     # Reminders sent for this invoice (each also a `reminder` fact per recipient).
     reminders_sent: int = 0
     last_reminder_at: str | None = None
-    version: int | None = None
-    # Facts parked beside the invoice by writers that lost too many races (see
-    # service._update); folded in, then removed, by the next write. Never stored here.
-    parked: list[dict[str, Any]] = field(default_factory=list)
+    version: int | None = None  # the summary's optimistic lock
+    listed: ListedFigures | None = None  # set on list entries, which have no recipients
 
     def recipient(self, recipient_id: str) -> Recipient | None:
         return next((r for r in self.recipients if r.id == recipient_id), None)
@@ -179,6 +220,8 @@ class Invoice:
     # Invoice-level figures derive from the recipients; they are never stored apart.
     @property
     def sent_at(self) -> str | None:
+        if self.listed is not None:
+            return self.listed.sent_at
         return _earliest(r.sent_at for r in self.recipients)
 
     @property
@@ -187,12 +230,18 @@ class Invoice:
 
     @property
     def first_opened_at(self) -> str | None:
+        if self.listed is not None:
+            return self.listed.first_opened_at
         return _earliest(r.first_opened_at for r in self.recipients)
 
     @property
     def last_opened_at(self) -> str | None:
         times = [r.last_opened_at for r in self.recipients if r.last_opened_at]
         return max(times) if times else None
+
+    @property
+    def recipient_count(self) -> int:
+        return self.listed.recipient_count if self.listed is not None else len(self.recipients)
 
     @property
     def open_count(self) -> int:
@@ -204,10 +253,20 @@ class Invoice:
 
     @property
     def viewed_at(self) -> str | None:
+        if self.listed is not None:
+            return self.listed.viewed_at
         return _earliest(r.viewed_at for r in self.recipients)
 
     @property
+    def first_machine_open_at(self) -> str | None:
+        if self.listed is not None:
+            return self.listed.first_machine_open_at
+        return _earliest(r.first_machine_open_at for r in self.recipients)
+
+    @property
     def problem_count(self) -> int:
+        if self.listed is not None:
+            return self.listed.problem_count
         return sum(1 for r in self.recipients if r.status in PROBLEM_STATUSES)
 
 
@@ -263,6 +322,38 @@ class MessageRef:
 class Page:
     items: list[Invoice]
     cursor: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """A page of an invoice's facts, in the order asked for, and where the next starts."""
+
+    events: list[TimelineEvent]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class CountChange:
+    """What one fetch (or a re-judged one) changes in its recipient's counters: ADDs,
+    and times that only ever move one way (conditional SETs)."""
+
+    recipient_id: str
+    op: str  # the fact key (or re-judge) this change belongs to: makes a retry a no-op
+    open_count: int = 0
+    machine_open_count: int = 0
+    click_count: int = 0
+    last_opened_at: str | None = None  # set when later than the stored one
+    first_person_at: str | None = None  # set when earlier than the stored one
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.open_count
+            or self.machine_open_count
+            or self.click_count
+            or self.last_opened_at
+            or self.first_person_at
+        )
 
 
 @dataclass(frozen=True)

@@ -79,3 +79,7 @@ def safe_filename(number: str) -> str:
     """A file name for the invoice's PDF: letters, digits, "-", "_" and "." only."""
     cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in number)
     return cleaned.strip(".") or "invoice"
+
+
+def pdf_filename(invoice: Invoice) -> str:
+    return f"{safe_filename(invoice.number)}.pdf"

@@ -17,7 +17,6 @@ from typing import Any
 from chalicelib.core.classification import PERSON_VERDICTS
 from chalicelib.core.model import Invoice, TimelineEvent
 from chalicelib.core.shapes import invoice_core
-from chalicelib.core.status import pair_opens
 
 
 def _fetch(event: TimelineEvent) -> dict[str, Any]:
@@ -67,9 +66,9 @@ def _message(event: TimelineEvent, kind: str) -> dict[str, Any]:
     }
 
 
-def _open(event: TimelineEvent, pairs: Pairs) -> dict[str, Any]:
-    duplicate_of = pairs.get(event.key)
-    return {**_fetch(event), "counted": duplicate_of is None, "duplicate_of": duplicate_of}
+def _open(event: TimelineEvent, _: Pairs) -> dict[str, Any]:
+    # An SES report of a display Sobre's pixel recorded is kept, not counted.
+    return {**_fetch(event), "counted": bool(event.details.get("counted", True))}
 
 
 def _view(event: TimelineEvent) -> dict[str, Any]:
@@ -131,11 +130,16 @@ def _recipient_evidence(
     return found
 
 
-def evidence(invoice: Invoice, timeline: list[TimelineEvent], generated_at: str) -> dict[str, Any]:
+def evidence(
+    invoice: Invoice, timeline: list[TimelineEvent], generated_at: str, complete: bool = True
+) -> dict[str, Any]:
+    """``complete`` is False when ``timeline`` is only the first part of the history
+    (the report reads a bounded number of facts; the export and /events have them all)."""
     events = sorted(timeline, key=lambda e: (e.at, e.key))
-    pairs = pair_opens(events)
+    pairs: Pairs = {}
     return {
         "generated_at": generated_at,
+        "complete": complete,
         "invoice": {
             **invoice_core(invoice),
             "due_date": invoice.due_date,
@@ -189,6 +193,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "details",
 )
 _SHOWN = {
+    "counted",
     "verdict",
     "confidence",
     "reasons",
@@ -221,7 +226,6 @@ def csv_rows(
 ) -> list[list[str]]:
     """One row per event of the invoice in [start, end), oldest first."""
     events = sorted(timeline, key=lambda e: (e.at, e.key))
-    pairs = pair_opens(events)
     emails = {r.id: r.email for r in invoice.recipients}
     rows = []
     for event in events:
@@ -229,7 +233,7 @@ def csv_rows(
             continue
         d = event.details
         verdict = d.get("verdict")
-        rest = {k: v for k, v in d.items() if k not in _SHOWN and k != "counted_in"}
+        rest = {k: v for k, v in d.items() if k not in _SHOWN}
         row: dict[str, Any] = {
             "invoice_id": invoice.id,
             "invoice_number": invoice.number,
@@ -241,7 +245,7 @@ def csv_rows(
             "source": event.source,
             "verdict": verdict,
             "person": (verdict in PERSON_VERDICTS) if verdict else None,
-            "counted": (pairs.get(event.key) is None) if event.type == "open" else None,
+            "counted": bool(d.get("counted", True)) if event.type == "open" else None,
             "confidence": d.get("confidence"),
             "reasons": " ".join(d.get("reasons", [])),
             "user_agent": d.get("user_agent"),

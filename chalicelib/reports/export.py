@@ -8,17 +8,33 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.context import Jobs
-from chalicelib.core.model import Account, iso, parse_iso
+from chalicelib.core.model import Account, TimelineEvent, iso, parse_iso
 from chalicelib.core.paging import encode_cursor, foreign_cursor, read_cursor, read_limit
 from chalicelib.errors import InvalidCursor
 from chalicelib.errors import ValidationFailed as Invalid
 from chalicelib.reports.evidence import csv_rows, evidence
-from chalicelib.sending.queries import get_invoice_with_timeline
+from chalicelib.sending.queries import get_invoice
+
+# The evidence reads at most this many facts (oldest first) and says when there are
+# more: a report of an invoice flooded with fetches stays an answer, not a timeout.
+EVIDENCE_FACTS = 20_000
+FACTS_PAGE = 1000
+# An export page holds at most this many rows (a flooded invoice is split over pages).
+EXPORT_ROWS = 5000
 
 
 def invoice_evidence(jobs: Jobs, account: Account, invoice_id: str) -> dict[str, Any]:
-    invoice, timeline = get_invoice_with_timeline(jobs.ctx, account, invoice_id)
-    return evidence(invoice, timeline, iso(jobs.now))
+    invoice = get_invoice(jobs.ctx, account, invoice_id)
+    timeline: list[TimelineEvent] = []
+    cursor: str | None = None
+    while len(timeline) < EVIDENCE_FACTS:
+        size = min(FACTS_PAGE, EVIDENCE_FACTS - len(timeline))
+        page = jobs.ctx.invoices.facts_page(invoice.id, size, cursor, newest_first=False)
+        timeline.extend(page.events)
+        cursor = page.cursor
+        if cursor is None:
+            break
+    return evidence(invoice, timeline, iso(jobs.now), complete=cursor is None)
 
 
 EXPORT_DEFAULT_DAYS = 30
@@ -57,9 +73,11 @@ def export_events(
     cursor: str | None,
     limit: str | None,
 ) -> ExportPage:
-    """One page of the account's events in [from, to): the invoices active since
-    ``from`` (by_account index, newest activity first), ``limit`` invoices a page, each
-    with its events in the range, oldest first. ``cursor`` continues the same query."""
+    """One page of the account's events in [from, to): the account's invoices, most
+    recently changed first, ``limit`` a page, each with its events in the range, oldest
+    first; at most EXPORT_ROWS rows a page. ``cursor`` continues the same query: the
+    index position of the page, how many of its invoices are done, and where in the
+    next one's facts to go on."""
     errors: list[dict[str, str]] = []
     # Without "to": everything recorded until now, this very millisecond included.
     end = _moment(end_text, "to", errors) if end_text else iso(jobs.now + timedelta(seconds=1))
@@ -74,14 +92,62 @@ def export_events(
     position = read_cursor(cursor, errors)
     if errors or start is None or end is None:
         raise Invalid("Bad query.", errors)
+    index, done, facts = _position(position)
     try:
-        page = jobs.store.activity_page(account, start, size, position)
+        page = jobs.store.changed_page(account, None, size, index)
     except InvalidCursor as exc:
         raise foreign_cursor() from exc
     rows: list[list[str]] = []
-    for listed in page.items:
-        if listed.created_at >= end:
-            continue  # created after the range: none of its events are in it
-        invoice, timeline = get_invoice_with_timeline(jobs.ctx, account, listed.id)
-        rows.extend(csv_rows(invoice, timeline, start, end))
-    return ExportPage(start, end, rows, encode_cursor(page.cursor), len(page.items))
+    for number, listed in enumerate(page.items):
+        if number < done or listed.created_at >= end:
+            continue  # done on an earlier page, or created after the range
+        facts = _invoice_rows(jobs, account, listed.id, start, end, facts, rows)
+        if facts is not None:  # the page filled up in the middle of this invoice
+            more = {"q": index, "d": number, "f": facts}
+            return ExportPage(start, end, rows, encode_cursor(more), number)
+        if len(rows) >= EXPORT_ROWS and number + 1 < len(page.items):
+            more = {"q": index, "d": number + 1, "f": None}
+            return ExportPage(start, end, rows, encode_cursor(more), number + 1)
+    following = {"q": page.cursor, "d": 0, "f": None} if page.cursor else None
+    return ExportPage(start, end, rows, encode_cursor(following), len(page.items))
+
+
+def _invoice_rows(
+    jobs: Jobs,
+    account: Account,
+    invoice_id: str,
+    start: str,
+    end: str,
+    facts: str | None,
+    rows: list[list[str]],
+) -> str | None:
+    """Add the invoice's rows in [start, end) from ``facts`` on; the facts cursor where
+    the page filled up, or None when the invoice is done."""
+    invoice = get_invoice(jobs.ctx, account, invoice_id)
+    while True:
+        try:
+            batch = jobs.ctx.invoices.facts_page(
+                invoice.id, min(FACTS_PAGE, EXPORT_ROWS), facts, False, start, end
+            )
+        except InvalidCursor as exc:
+            raise foreign_cursor() from exc
+        rows.extend(csv_rows(invoice, batch.events, start, end))
+        facts = batch.cursor
+        if facts is None or len(rows) >= EXPORT_ROWS:
+            return facts
+
+
+def _position(cursor: dict[str, Any] | None) -> tuple[dict[str, Any] | None, int, str | None]:
+    """(index position, invoices of that page already done, facts cursor) of a cursor."""
+    if cursor is None:
+        return None, 0, None
+    index, done, facts = cursor.get("q"), cursor.get("d"), cursor.get("f")
+    if (
+        set(cursor) != {"q", "d", "f"}
+        or not (index is None or isinstance(index, dict))
+        or not isinstance(done, int)
+        or not 0 <= done <= EXPORT_MAX_PAGE
+        or not (facts is None or isinstance(facts, str))
+    ):
+        raise foreign_cursor()
+    return index, done, facts

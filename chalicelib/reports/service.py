@@ -8,16 +8,17 @@ day, a reminder). See docs/DESIGN.md, "Reports, reminders and alerts".
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import recording
 from chalicelib.alerts.delivery import run_alerts
-from chalicelib.context import Context, Jobs
+from chalicelib.context import Jobs
 from chalicelib.core.model import Account, Invoice, MessageRef, iso, parse_iso
-from chalicelib.core.status import Fact, apply_fact
+from chalicelib.core.status import Fact
+from chalicelib.core.stored import pdf_key
 from chalicelib.errors import Conflict, NotFound, SendRejected
 from chalicelib.observability import logger
 from chalicelib.render.mime import report_email
@@ -65,13 +66,23 @@ def run_hourly(jobs: Jobs, only: str | None = None) -> dict[str, int]:
 
 
 def _pages(jobs: Jobs, account: Account, since: str) -> Iterator[Invoice]:
+    """The summaries of the invoices whose summary changed since ``since``: every
+    first send, delivery, open, view or problem of the period is among them."""
     cursor = None
     while True:
-        page = jobs.store.activity_page(account, since, PAGE, cursor)
-        yield from page.items
+        page = jobs.store.changed_page(account, since, PAGE, cursor)
+        yield from _summaries(jobs, page.items)
         if page.cursor is None:
             return
         cursor = page.cursor
+
+
+def _summaries(jobs: Jobs, listed: Iterable[Invoice]) -> Iterator[Invoice]:
+    """List entries carry no recipients; the digest needs theirs."""
+    for entry in listed:
+        summary = jobs.ctx.invoices.get_summary(entry.id)
+        if summary is not None:
+            yield summary
 
 
 def send_digest(jobs: Jobs, account: Account, period: Period, force: bool = False) -> str:
@@ -89,7 +100,9 @@ def send_digest(jobs: Jobs, account: Account, period: Period, force: bool = Fals
             period,
             account.unopened_after_days,
             _pages(jobs, account, period.start),
-            jobs.store.in_status(account, "delivered", None, None, UNOPENED_READ_LIMIT),
+            _summaries(
+                jobs, jobs.store.in_status(account, "delivered", None, None, UNOPENED_READ_LIMIT)
+            ),
             jobs.now,
         )
         if digest.quiet and not (account.digest_when_quiet or force):
@@ -131,7 +144,13 @@ def run_reminders(jobs: Jobs, account: Account) -> int:
     return sent
 
 
-def send_reminder(jobs: Jobs, account: Account, invoice: Invoice, trigger: str) -> Invoice | None:
+@dataclass(frozen=True)
+class Reminded:
+    invoice: Invoice
+    facts: list[Fact]  # one ``reminder`` fact per recipient reminded
+
+
+def send_reminder(jobs: Jobs, account: Account, invoice: Invoice, trigger: str) -> Reminded | None:
     """Send reminder ``reminders_sent + 1`` to the recipients who have not opened: the
     invoice email again (subject "Reminder: ..."), with the same tracking token, so
     its opens and views count for the same recipient. None when there is nobody to
@@ -145,7 +164,7 @@ def send_reminder(jobs: Jobs, account: Account, invoice: Invoice, trigger: str) 
     now = iso(ctx.clock())
     if not jobs.store.claim(marker, now, jobs.expires()):
         return None
-    pdf = ctx.invoices.get_pdf(invoice) if invoice.has_pdf else None
+    pdf = ctx.pdfs.get(pdf_key(invoice)) if invoice.has_pdf else None
     reminder = replace(invoice, subject=reminder_subject(invoice, account.name))
     facts: list[Fact] = []
     refs: list[MessageRef] = []
@@ -163,30 +182,16 @@ def send_reminder(jobs: Jobs, account: Account, invoice: Invoice, trigger: str) 
         )
     if refs:  # classic SES notifications of the reminder map back by message id
         ctx.invoices.put_message_refs(refs, ctx.expires_at(ctx.clock()))
-    updated = record_reminder(ctx, invoice.id, facts, now)
+    # The facts carry n: the summary's reminders_sent becomes n, whatever retries do.
+    recorded = recording.record(ctx, invoice.id, facts)
     jobs.store.settle(
         marker, "sent", now, jobs.expires(), ",".join(r.message_id for r in refs) or "refused"
     )
     ctx.metrics.count("RemindersSent", len(refs))
-    return updated
+    return Reminded(recorded.invoice if recorded else invoice, facts)
 
 
-def record_reminder(ctx: Context, invoice_id: str, facts: list[Fact], at: str) -> Invoice | None:
-    """Keep a reminder in the invoice's history: a ``reminder`` fact per recipient
-    reminded, ``reminders_sent`` + 1 and ``last_reminder_at`` (one conditional write)."""
-
-    def record(invoice: Invoice) -> bool:
-        invoice.reminders_sent += 1
-        invoice.last_reminder_at = at
-        for fact in facts:
-            apply_fact(invoice, fact)
-        return True
-
-    updated = recording.update(ctx, invoice_id, record)
-    return updated.invoice if updated else None
-
-
-def remind_now(jobs: Jobs, account: Account, invoice_id: str) -> Invoice:
+def remind_now(jobs: Jobs, account: Account, invoice_id: str) -> Reminded:
     """``POST /invoices/{id}/remind``: 409 when nobody is left to remind."""
     invoice = get_invoice(jobs.ctx, account, invoice_id)
     if not remindable(invoice):

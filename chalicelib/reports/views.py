@@ -8,10 +8,10 @@ import io
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.core.model import Invoice
 from chalicelib.errors import ValidationFailed
 from chalicelib.reports.evidence import CSV_COLUMNS
 from chalicelib.reports.export import ExportPage
+from chalicelib.reports.service import Reminded
 
 EVIDENCE_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
@@ -42,14 +42,10 @@ def next_link(page: ExportPage, limit: str | None) -> str | None:
     return f'</exports/events.csv?{urlencode(query)}>; rel="next"'
 
 
-def reminder_response(invoice: Invoice) -> dict[str, Any]:
-    """What ``POST /invoices/{id}/remind`` answers: who the last reminder went to."""
+def reminder_response(reminded: Reminded) -> dict[str, Any]:
+    """What ``POST /invoices/{id}/remind`` answers: who the reminder went to."""
+    invoice = reminded.invoice
     emails = {r.id: r.email for r in invoice.recipients}
-    last = [
-        e
-        for e in invoice.events
-        if e.type == "reminder" and e.details.get("n") == invoice.reminders_sent
-    ]
     return {
         "id": invoice.id,
         "number": invoice.number,
@@ -57,11 +53,11 @@ def reminder_response(invoice: Invoice) -> dict[str, Any]:
         "reminders_sent": invoice.reminders_sent,
         "reminded": [
             {
-                "recipient_id": e.recipient_id,
-                "email": emails.get(e.recipient_id or ""),
-                "message_id": e.details.get("message_id"),
-                "error": e.details.get("error"),
+                "recipient_id": f.recipient_id,
+                "email": emails.get(f.recipient_id),
+                "message_id": f.details.get("message_id"),
+                "error": f.details.get("error"),
             }
-            for e in last
+            for f in reminded.facts
         ],
     }

@@ -1,17 +1,19 @@
-"""Reading invoices: one invoice with its timeline, and pages of the account's
-invoices through the indexes (``GET /invoices``, ``GET /invoices/{id}``)."""
+"""Reading invoices: one invoice (its summary, never its history), a page of its
+events, and pages of the account's invoices through the index (``GET /invoices``,
+``GET /invoices/{id}``, ``GET /invoices/{id}/events``)."""
 
 from __future__ import annotations
 
-from chalicelib import recording
 from chalicelib.context import Context
-from chalicelib.core.model import STATUSES, Account, Invoice, Page, TimelineEvent
+from chalicelib.core.model import STATUSES, Account, EventPage, Invoice, Page, partitions_of
 from chalicelib.core.paging import encode_cursor, foreign_cursor, read_cursor, read_limit
 from chalicelib.errors import InvalidCursor, NotFound
 from chalicelib.errors import ValidationFailed as Invalid
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 25
+MAX_EVENTS_PAGE = 500
+DEFAULT_EVENTS_PAGE = 100
 
 
 def get_invoice(ctx: Context, account: Account, invoice_id: str) -> Invoice:
@@ -21,25 +23,31 @@ def get_invoice(ctx: Context, account: Account, invoice_id: str) -> Invoice:
     return invoice
 
 
-def get_invoice_with_timeline(
-    ctx: Context, account: Account, invoice_id: str
-) -> tuple[Invoice, list[TimelineEvent]]:
-    found = ctx.invoices.get_with_archive(invoice_id) if invoice_id.startswith("inv_") else None
-    if found is None or found[0].account_id != account.id:
+def get_events(
+    ctx: Context, account: Account, invoice_id: str, limit: str | None, cursor: str | None
+) -> tuple[Invoice, EventPage]:
+    """A page of the invoice's facts, newest first (``limit``, ``cursor`` as sent)."""
+    errors: list[dict[str, str]] = []
+    size = read_limit(limit, DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE, errors)
+    if errors:
+        raise Invalid("Bad query.", errors)
+    invoice = ctx.invoices.get_summary(invoice_id) if invoice_id.startswith("inv_") else None
+    if invoice is None or invoice.account_id != account.id:
         raise NotFound(f"No invoice {invoice_id}.")
-    invoice, archived = found
-    recording.fold_parked(invoice)  # shown at once; stored by the invoice's next write
-    # An archive page written by a writer that then lost its race repeats events that
-    # are still inline (or in a later page): the key says they are the same event.
-    unique = {e.key: e for e in archived} | {e.key: e for e in invoice.events}
-    return invoice, sorted(unique.values(), key=lambda e: (e.at, e.key))
+    try:
+        page = ctx.invoices.facts_page(invoice_id, size, cursor or None, newest_first=True)
+    except InvalidCursor as exc:
+        raise Invalid(
+            "Bad query.", [{"field": "cursor", "message": "is not a cursor this API returned"}]
+        ) from exc
+    return invoice, page
 
 
 def list_invoices(
     ctx: Context, account: Account, status: str | None, limit: str | None, cursor: str | None
 ) -> tuple[list[Invoice], str | None]:
-    """A page of the account's invoices (in ``status``, if given), newest activity first.
-    ``limit`` and ``cursor`` are the query-string values, validated here."""
+    """A page of the account's invoices (in ``status``, if given), most recently changed
+    first. ``limit`` and ``cursor`` are the query-string values, validated here."""
     errors: list[dict[str, str]] = []
     if status is not None and status not in STATUSES:
         errors.append({"field": "status", "message": f"must be one of {list(STATUSES)}"})
@@ -47,15 +55,19 @@ def list_invoices(
     start = read_cursor(cursor, errors)
     if errors:
         raise Invalid("Bad query.", errors)
-    shards = range(max(1, account.index_shards))
-    if status is None:
-        partitions, index = [f"{account.id}#{s}" for s in shards], "by_account"
-    else:
-        partitions, index = [f"{account.id}#{status}#{s}" for s in shards], "by_status"
-    if start is not None and not set(start) <= set(partitions):
-        raise foreign_cursor()
+    partitions = partitions_of(account.id, account.index_shards, status)
+    position = None
+    if start is not None:
+        # A cursor names the query it belongs to: another status's (or "all") is
+        # refused, even when its partitions are among this query's.
+        if start.get("status") != (status or "") or not isinstance(start.get("at"), dict):
+            raise foreign_cursor()
+        position = start["at"]
+        if not set(position) <= set(partitions):
+            raise foreign_cursor()
     try:
-        page: Page = ctx.invoices.list_page(partitions, index, page_size, start)
+        page: Page = ctx.invoices.list_page(partitions, page_size, position, status)
     except InvalidCursor as exc:
         raise foreign_cursor() from exc
-    return page.items, encode_cursor(page.cursor)
+    following = {"status": status or "", "at": page.cursor} if page.cursor else None
+    return page.items, encode_cursor(following)

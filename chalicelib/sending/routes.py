@@ -45,23 +45,26 @@ def list_invoices() -> Response:
     items, cursor = queries.list_invoices(
         context(), account, params.get("status") or None, params.get("limit"), params.get("cursor")
     )
-    return json_response({"items": [views.invoice_summary(i) for i in items], "next": cursor})
+    return json_response({"items": [views.list_item(i) for i in items], "next": cursor})
 
 
 @invoices_api.route("/invoices/{invoice_id}", methods=["GET"])
 @json_errors
 def get_invoice(invoice_id: str) -> Response:
     account = authenticate(_authorization())
-    invoice, timeline = queries.get_invoice_with_timeline(context(), account, invoice_id)
-    return json_response(views.invoice_detail(invoice, timeline))
+    invoice = queries.get_invoice(context(), account, invoice_id)
+    return json_response(views.invoice_detail(invoice))
 
 
 @invoices_api.route("/invoices/{invoice_id}/events", methods=["GET"])
 @json_errors
 def get_events(invoice_id: str) -> Response:
+    params: Mapping[str, str] = invoices_api.current_request.query_params or {}
     account = authenticate(_authorization())
-    _, timeline = queries.get_invoice_with_timeline(context(), account, invoice_id)
-    return json_response({"items": views.timeline(timeline)})
+    _, page = queries.get_events(
+        context(), account, invoice_id, params.get("limit"), params.get("cursor")
+    )
+    return json_response({"items": views.timeline(page.events), "next": page.cursor})
 
 
 @invoices_api.route("/invoices/{invoice_id}/send", methods=["POST"])

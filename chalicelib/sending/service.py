@@ -9,10 +9,12 @@ from typing import Any
 from chalicelib import ids, recording
 from chalicelib.context import Context
 from chalicelib.core.model import Account, Invoice, MessageRef, Recipient, TimelineEvent, iso
-from chalicelib.core.status import Fact, apply_fact, refresh
+from chalicelib.core.status import Fact, refresh_statuses
+from chalicelib.core.stored import pdf_key
 from chalicelib.errors import Conflict, SendRejected, Unavailable
 from chalicelib.errors import ValidationFailed as Invalid
 from chalicelib.observability import logger
+from chalicelib.render.mime import pdf_filename
 from chalicelib.sending.outgoing import tracked_email
 from chalicelib.sending.queries import get_invoice
 from chalicelib.sending.validation import NewInvoice, parse_new_invoice
@@ -40,7 +42,10 @@ def send_invoice(
         else ids.new_invoice_id()
     )
     invoice = _new_invoice(ctx, account, new, invoice_id, idempotency_key)
-    if not ctx.invoices.create(invoice, new.pdf):
+    if new.pdf is not None:
+        # The PDF first, so an invoice that exists always has its attachment.
+        ctx.pdfs.put(pdf_key(invoice), new.pdf, pdf_filename(invoice))
+    if not ctx.invoices.create(invoice):
         existing = ctx.invoices.get(invoice_id)
         if existing is None or existing.account_id != account.id:
             raise Unavailable("The idempotent request could not be resolved; retry.")
@@ -50,6 +55,8 @@ def send_invoice(
                 {"idempotency_key": idempotency_key, "invoice_id": invoice_id},
             )
         return SendResult(existing, replayed=True)
+    created = TimelineEvent(f"created-{invoice.id}", invoice.created_at, "created", None, "api")
+    ctx.invoices.add_fact(invoice.id, created, ctx.invoice_expiry(invoice))
     ctx.metrics.count("InvoicesCreated")
     return SendResult(_deliver(ctx, account, invoice, new.pdf), replayed=False)
 
@@ -57,7 +64,7 @@ def send_invoice(
 def retry_failed(ctx: Context, account: Account, invoice_id: str) -> Invoice:
     """Send again to the recipients that never went out (failed, or never attempted)."""
     invoice = get_invoice(ctx, account, invoice_id)
-    pdf = ctx.invoices.get_pdf(invoice) if invoice.has_pdf else None
+    pdf = ctx.pdfs.get(pdf_key(invoice)) if invoice.has_pdf else None
     return _deliver(ctx, account, invoice, pdf)
 
 
@@ -75,6 +82,7 @@ def _new_invoice(
         due_date=new.due_date,
         issue_date=new.issue_date,
         created_at=now,
+        updated_at=now,
         last_activity_at=now,
         recipients=[
             Recipient(id=ids.new_recipient_id(), email=r.email, name=r.name) for r in new.recipients
@@ -92,8 +100,7 @@ def _new_invoice(
         retention_days=account.retention_days,
         has_pdf=new.pdf is not None,
     )
-    invoice.events.append(TimelineEvent(f"created-{invoice_id}", now, "created", None, "api", {}))
-    refresh(invoice)
+    refresh_statuses(invoice)
     return invoice
 
 
@@ -121,7 +128,7 @@ def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None
                     at,
                     recipient.id,
                     "api",
-                    {"reason": str(exc)},
+                    {"reason": str(exc), "attempt": attempt},
                 )
             )
             continue
@@ -134,7 +141,7 @@ def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None
                 at,
                 recipient.id,
                 "api",
-                {"message_id": message_id},
+                {"message_id": message_id, "attempt": attempt},
             )
         )
         refs.append(MessageRef(message_id, account.id, invoice.id, recipient.id))
@@ -144,11 +151,5 @@ def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None
         # Classic SES notifications carry no tags: they are matched by message id.
         ctx.invoices.put_message_refs(refs, ctx.expires_at(ctx.clock()))
 
-    def record(current: Invoice) -> bool:
-        for recipient in current.recipients:
-            if any(f.recipient_id == recipient.id for f in facts):
-                recipient.send_attempts += 1
-        return any([apply_fact(current, fact) for fact in facts])
-
-    updated = recording.update(ctx, invoice.id, record, preloaded=invoice)
-    return updated.invoice if updated else invoice
+    recorded = recording.record(ctx, invoice.id, facts, preloaded=invoice)
+    return recorded.invoice if recorded else invoice

@@ -5,10 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from chalicelib.core.classification import PERSON_VERDICTS
 from chalicelib.core.model import Invoice, Recipient, TimelineEvent
 from chalicelib.core.shapes import invoice_core
-from chalicelib.core.status import counted_opens, pair_opens
 
 
 @lru_cache(maxsize=2048)
@@ -38,11 +36,28 @@ def _recipient_summary(recipient: Recipient) -> dict[str, Any]:
     }
 
 
+def list_item(invoice: Invoice) -> dict[str, Any]:
+    """A list entry: what the index projects, never the recipients."""
+    return {
+        **invoice_core(invoice),
+        "due_date": invoice.due_date,
+        "created_at": invoice.created_at,
+        "updated_at": invoice.updated_at,
+        "sent_at": invoice.sent_at,
+        "first_opened_at": invoice.first_opened_at,
+        "first_machine_open_at": invoice.first_machine_open_at,
+        "viewed_at": invoice.viewed_at,
+        "problem_count": invoice.problem_count,
+        "recipient_count": invoice.recipient_count,
+    }
+
+
 def invoice_summary(invoice: Invoice) -> dict[str, Any]:
     return {
         **invoice_core(invoice),
         "due_date": invoice.due_date,
         "created_at": invoice.created_at,
+        "updated_at": invoice.updated_at,
         "last_activity_at": invoice.last_activity_at,
         "sent_at": invoice.sent_at,
         "delivered_at": invoice.delivered_at,
@@ -85,23 +100,9 @@ def send_response(invoice: Invoice) -> dict[str, Any]:
     }
 
 
-def _open(event: TimelineEvent) -> dict[str, Any]:
-    user_agent = event.details.get("user_agent")
-    verdict = event.details.get("verdict", "unknown")
-    return {
-        "at": event.at,
-        "source": event.source,
-        "user_agent": user_agent,
-        "user_agent_family": user_agent_family(user_agent),
-        "ip": event.details.get("ip"),
-        "verdict": verdict,
-        "person": verdict in PERSON_VERDICTS,
-        "confidence": event.details.get("confidence"),
-        "reasons": event.details.get("reasons", []),
-    }
-
-
-def invoice_detail(invoice: Invoice, timeline: list[TimelineEvent]) -> dict[str, Any]:
+def invoice_detail(invoice: Invoice) -> dict[str, Any]:
+    """The invoice and its recipients, from the summary and counters: the same size
+    after one open or ten thousand (the history is ``/events``)."""
     body = invoice_summary(invoice)
     body.update(
         {
@@ -123,11 +124,9 @@ def invoice_detail(invoice: Invoice, timeline: list[TimelineEvent]) -> dict[str,
             ],
         }
     )
-    counted = counted_opens(timeline)
     for summary, recipient in zip(body["recipients"], invoice.recipients, strict=True):
         summary.update(
             {
-                "opens": [_open(e) for e in counted if e.recipient_id == recipient.id],
                 "click_count": recipient.click_count,
                 "bounce": (
                     {"at": recipient.bounced_at, **(recipient.bounce or {})}
@@ -156,18 +155,15 @@ def invoice_detail(invoice: Invoice, timeline: list[TimelineEvent]) -> dict[str,
 
 
 def timeline(events: list[TimelineEvent]) -> list[dict[str, Any]]:
-    pairs = pair_opens(events)
-    return [_timeline_entry(e, pairs.get(e.key)) for e in events]
+    return [_timeline_entry(e) for e in events]
 
 
-def _timeline_entry(event: TimelineEvent, duplicate_of: str | None) -> dict[str, Any]:
+def _timeline_entry(event: TimelineEvent) -> dict[str, Any]:
     details = dict(event.details)
-    details.pop("counted_in", None)
     if event.type == "open":
-        # Whether this report counts as an open, or repeats a pixel open already counted.
-        details["counted"] = duplicate_of is None
-        if duplicate_of is not None:
-            details["duplicate_of"] = duplicate_of
+        # Whether this report counts as an open (an SES report of a display the pixel
+        # already recorded does not).
+        details["counted"] = bool(details.get("counted", True))
     if event.type in ("open", "click") and details.get("user_agent"):
         details["user_agent_family"] = user_agent_family(details["user_agent"])
     return {

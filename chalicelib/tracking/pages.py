@@ -7,9 +7,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from chalicelib.core.model import Invoice
 from chalicelib.render.hosted_page import content_security_policy, hosted_page
-from chalicelib.render.mime import safe_filename
 from chalicelib.tracking.service import HostedInvoice
 
 
@@ -35,7 +33,3 @@ def invoice_page(hosted: HostedInvoice, token: str) -> Page:
         nonce=nonce,
     )
     return Page(html, content_security_policy(nonce))
-
-
-def pdf_filename(invoice: Invoice) -> str:
-    return f"{safe_filename(invoice.number)}.pdf"

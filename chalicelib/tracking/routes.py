@@ -83,20 +83,13 @@ def hosted_invoice_seen(token: str) -> Response:
 
 @public.route("/v/{token}/pdf", methods=["GET"])
 def hosted_invoice_pdf(token: str) -> Response:
-    found = service.hosted_pdf(context(), token)
-    if found is None:
+    link = service.hosted_pdf_url(context(), token)
+    if link is None:
         return _page_not_found()
-    from chalicelib.tracking.pages import pdf_filename
-
-    invoice, pdf = found
+    # A short-lived presigned link to S3: the PDF never passes through the function
+    # (nor its 6 MB response limit); S3 answers it with the invoice's file name.
     return Response(
-        body=pdf,
-        status_code=200,
-        headers={
-            "Content-Type": "application/pdf",
-            "Content-Disposition": f'attachment; filename="{pdf_filename(invoice)}"',
-            "Cache-Control": _NO_STORE,
-        },
+        body="", status_code=302, headers={"Location": link, "Cache-Control": _NO_STORE}
     )
 
 

@@ -4,16 +4,22 @@ verdict when the invoice's tracking is on."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chalicelib import recording
 from chalicelib.context import Context
-from chalicelib.core.model import Account, Invoice, Recipient
-from chalicelib.core.status import apply_fact, refresh
+from chalicelib.core.model import FETCH_TYPES, Account, Invoice, Recipient, TimelineEvent
+from chalicelib.core.status import Tally
+from chalicelib.core.stored import pdf_key
 from chalicelib.tracking.facts import FetchRequest, fetch_fact
 from chalicelib.tracking.pixel import strip_token
+
+# A presigned PDF link is good for this long: enough to start the download, too short
+# to be worth forwarding.
+PDF_LINK_SECONDS = 60
+# ``make reclassify`` reads an invoice's facts this many at a time.
+RECLASSIFY_PAGE = 500
 
 
 def record_pixel_open(
@@ -32,13 +38,8 @@ def record_pixel_open(
     fact = fetch_fact(
         "open", target, ctx.clock(), FetchRequest(user_agent, source_ip, method, request_id)
     )
-    updated = recording.update_watching(
-        ctx,
-        target.invoice_id,
-        lambda invoice: invoice.tracking and apply_fact(invoice, fact),
-        parkable=[fact],
-    )
-    if updated is None or not updated.changed:
+    recorded = recording.record_fetch(ctx, target.invoice_id, fact)
+    if recorded is None or not recorded.changed:
         return False
     ctx.metrics.count("OpensRecorded")
     return True
@@ -61,11 +62,7 @@ def view_invoice(ctx: Context, raw_token: str, request: FetchRequest) -> HostedI
     if target is None or invoice is None or recipient is None or account is None:
         return None
     if invoice.tracking:
-        fact = fetch_fact("view", target, ctx.clock(), request)
-        updated = recording.update(
-            ctx, invoice.id, lambda current: apply_fact(current, fact), invoice, [fact]
-        )
-        invoice = updated.invoice if updated else invoice
+        recording.record_fetch(ctx, invoice.id, fetch_fact("view", target, ctx.clock(), request))
     return HostedInvoice(invoice, recipient, account)
 
 
@@ -76,39 +73,76 @@ def confirm_view(ctx: Context, raw_token: str, request: FetchRequest) -> bool:
     if target is None:
         return False
     fact = fetch_fact("viewed", target, ctx.clock(), request)
-    updated = recording.update_watching(
-        ctx,
-        target.invoice_id,
-        lambda invoice: invoice.tracking and apply_fact(invoice, fact),
-        parkable=[fact],
-    )
-    return bool(updated and updated.changed)
+    recorded = recording.record_fetch(ctx, target.invoice_id, fact)
+    return bool(recorded and recorded.changed)
 
 
-def hosted_pdf(ctx: Context, raw_token: str) -> tuple[Invoice, bytes] | None:
+def hosted_pdf_url(ctx: Context, raw_token: str) -> str | None:
+    """A short-lived link to the PDF behind a "View invoice" token (the bytes never
+    pass through the function)."""
     target = ctx.signer.verify(raw_token)
-    invoice = ctx.invoices.get(target.invoice_id) if target else None
+    invoice = ctx.invoices.get_summary(target.invoice_id) if target else None
     if invoice is None or not invoice.has_pdf:
         return None
-    pdf = ctx.invoices.get_pdf(invoice)
-    return (invoice, pdf) if pdf is not None else None
+    return ctx.pdfs.url(pdf_key(invoice), PDF_LINK_SECONDS)
 
 
 def reclassify(ctx: Context, invoice_ids: Iterable[str]) -> dict[str, int]:
-    """Recompute every stored verdict (and so every count and status) with the current
-    rules. Events already moved to archive pages keep the verdicts they had."""
+    """Re-judge every stored fetch with the current rules, then recount each recipient
+    from its facts (counts, first and last times): the exact, costly path, for an
+    operator after the rules change."""
     outcome = {"invoices": 0, "changed": 0}
-
-    def change(invoice: Invoice) -> bool:
-        before = json.dumps([e.to_dict() for e in invoice.events], sort_keys=True)
-        statuses = [r.status for r in invoice.recipients]
-        refresh(invoice)
-        after = json.dumps([e.to_dict() for e in invoice.events], sort_keys=True)
-        return before != after or statuses != [r.status for r in invoice.recipients]
-
     for invoice_id in invoice_ids:
+        invoice = ctx.invoices.get(invoice_id)
+        if invoice is None:
+            continue
         outcome["invoices"] += 1
-        updated = recording.update(ctx, invoice_id, change)
-        if updated is not None and updated.changed:
-            outcome["changed"] += 1
+        changed = 0
+        history = _all_facts(ctx, invoice_id)
+        for recipient in invoice.recipients:
+            fetches = [
+                e for e in history if e.recipient_id == recipient.id and e.type in FETCH_TYPES
+            ]
+            if fetches:
+                changed += recording.rejudge(ctx, invoice, recipient, fetches)
+            recount(ctx, invoice_id, recipient.id)
+        outcome["changed"] += int(changed > 0)
     return outcome
+
+
+def _all_facts(ctx: Context, invoice_id: str) -> list[TimelineEvent]:
+    facts: list[TimelineEvent] = []
+    cursor = None
+    while True:
+        page = ctx.invoices.facts_page(invoice_id, RECLASSIFY_PAGE, cursor, newest_first=False)
+        facts.extend(page.events)
+        if page.cursor is None:
+            return facts
+        cursor = page.cursor
+
+
+def recount(ctx: Context, invoice_id: str, recipient_id: str) -> None:
+    """Set the recipient's counters and first times from all its facts."""
+    tally = Tally()
+    for event in _all_facts(ctx, invoice_id):
+        if event.recipient_id == recipient_id and event.type in FETCH_TYPES:
+            tally.add(event)
+    summary = ctx.invoices.get_summary(invoice_id)
+    if summary is None:
+        return
+    ctx.invoices.replace_counters(invoice_id, recipient_id, tally, ctx.invoice_expiry(summary))
+
+    def firsts(current: Invoice) -> bool:
+        from chalicelib.core.status import refresh_statuses
+
+        target = current.recipient(recipient_id)
+        if target is None:
+            return False
+        before = (target.first_opened_at, target.first_machine_open_at, target.viewed_at)
+        target.first_opened_at = tally.first_opened_at
+        target.first_machine_open_at = tally.first_machine_open_at
+        target.viewed_at = tally.viewed_at
+        refresh_statuses(current)
+        return before != (target.first_opened_at, target.first_machine_open_at, target.viewed_at)
+
+    recording.update_summary(ctx, invoice_id, summary, firsts)

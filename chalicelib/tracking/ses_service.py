@@ -8,8 +8,8 @@ from typing import Any
 
 from chalicelib import recording
 from chalicelib.context import Context
-from chalicelib.core.model import Invoice, iso
-from chalicelib.core.status import Fact, apply_fact
+from chalicelib.core.model import FETCH_TYPES, iso
+from chalicelib.core.status import Fact
 from chalicelib.observability import logger
 from chalicelib.tracking.ses_events import (
     SesNotification,
@@ -75,7 +75,7 @@ def apply_notification(ctx: Context, notification: SesNotification) -> str:
         ctx.metrics.count("SesEventsIgnored")
         return "ignored"
 
-    before = ctx.invoices.get(invoice_id)
+    before = ctx.invoices.get_summary(invoice_id)
     if before is None or (account_id is not None and before.account_id != account_id):
         logger.info("SES event for an unknown invoice", extra=log_keys)
         ctx.metrics.count("SesEventsIgnored")
@@ -87,12 +87,16 @@ def apply_notification(ctx: Context, notification: SesNotification) -> str:
         )
         if recipient is not None:
             facts.append(Fact(event.key, event.type, event.at, recipient.id, "ses", event.details))
-
-    def change(invoice: Invoice) -> bool:
-        return any([apply_fact(invoice, fact) for fact in facts])
-
-    updated = recording.update_watching(ctx, invoice_id, change, preloaded=before, parkable=facts)
-    if updated is None or not updated.changed:
+    fetches = [f for f in facts if f.type in FETCH_TYPES]
+    others = [f for f in facts if f.type not in FETCH_TYPES]
+    changed = False
+    if others:
+        recorded = recording.record(ctx, invoice_id, others, preloaded=before)
+        changed = bool(recorded and recorded.changed)
+    for fact in fetches:  # SES Open and Click: judged and counted like Sobre's own
+        recorded_fetch = recording.record_fetch(ctx, invoice_id, fact)
+        changed = changed or bool(recorded_fetch and recorded_fetch.changed)
+    if not changed:
         logger.info("duplicate SES event", extra=log_keys)
         return "duplicate"
     ctx.metrics.count("SesEventsProcessed", eventType=notification.event_type)

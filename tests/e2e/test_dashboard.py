@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Route, expect
 
 from tests.e2e.test_local_stack import (
     ARTIFACTS,
@@ -138,6 +139,23 @@ class Demo:
 
 
 DEMO_NUMBERS = ["DEMO-1001", "DEMO-1002", "DEMO-1003", "DEMO-1004"]
+LIST_ITEM_KEYS = {
+    "id",
+    "number",
+    "customer",
+    "currency",
+    "total",
+    "status",
+    "due_date",
+    "created_at",
+    "updated_at",
+    "sent_at",
+    "first_opened_at",
+    "first_machine_open_at",
+    "viewed_at",
+    "problem_count",
+    "recipient_count",
+}
 SETTLED = {"delivered", "bounced", "complained"}
 
 
@@ -192,11 +210,17 @@ def demo(stack: LocalStack) -> Demo:
     confirm_view(stack, "gavin@hooli.example")
 
     def judged() -> bool | None:
+        # The counts are the detail's; the list has only when the first open came.
         statuses = {n: demo.detail(stack, n) for n in DEMO_NUMBERS}
+        listed = {i["number"]: i for i in call(stack, "GET", "/invoices?limit=100")["items"]}
         done = (
             statuses["DEMO-1001"]["open_count"] == 1
             and statuses["DEMO-1002"]["machine_open_count"] == 1
             and statuses["DEMO-1004"]["status"] == "viewed"
+            and listed["DEMO-1001"]["first_opened_at"] is not None
+            and listed["DEMO-1002"]["first_machine_open_at"] is not None
+            and listed["DEMO-1002"]["first_opened_at"] is None
+            and listed["DEMO-1004"]["status"] == "viewed"
         )
         return True if done else None
 
@@ -338,18 +362,24 @@ def test_sign_in_lists_the_demo_invoices_with_their_activity(
     assert demo.key not in page.evaluate("JSON.stringify(Object.values(localStorage))")
     assert demo.key not in page.url
 
+    listed = {i["number"]: i for i in call(stack, "GET", "/invoices?limit=100")["items"]}
+    # The list items are slim: no counts, no recipients (the detail has those).
+    assert {key for item in listed.values() for key in item} == LIST_ITEM_KEYS
     opened = view.row("DEMO-1001")
-    expect(opened.locator('[data-activity="opened"] [role="img"]')).to_have_attribute(
-        "aria-label", "Opened by a person once"
-    )
-    expect(opened.locator(".count")).to_have_text("1")
+    opened_icon = opened.locator('[data-activity="opened"] [role="img"]')
+    expect(opened_icon).to_have_attribute("aria-label", re.compile(r"^Opened by a person"))
+    first_open = ny_time(listed["DEMO-1001"]["first_opened_at"])
+    label = flat(cast(str, opened_icon.get_attribute("aria-label")))
+    assert label == f"Opened by a person (first opened {first_open})", label
+    expect(opened.locator(".count")).to_have_count(0)  # no open count in the list
     expect(opened.locator(".badge")).to_have_text("Opened")
     expect(opened.locator(".total")).to_have_text("€1,210.00")
     machine_only = view.row("DEMO-1002")
     expect(machine_only.locator('[data-activity="not-opened"]')).to_be_visible()
     expect(machine_only.locator('[data-activity="machine-only"] [role="img"]')).to_have_attribute(
-        "aria-label", re.compile(r"^Fetched once by a machine only")
+        "aria-label", re.compile(r"^Fetched by a machine only")
     )
+    expect(machine_only.locator('[data-activity="opened"]')).to_have_count(0)
     expect(machine_only.locator('[data-activity="problem"]')).to_be_visible()  # the bounce
     unopened = view.row("DEMO-1003")
     expect(unopened.locator('[data-activity="not-opened"]')).to_be_visible()
@@ -361,7 +391,7 @@ def test_sign_in_lists_the_demo_invoices_with_their_activity(
     )
     expect(viewed.locator(".badge")).to_have_text("Viewed online")
     expect(view.row("E2E-BOUNCE").locator(".badge")).to_have_text("Bounced")
-    # Most recent activity first, as the API lists them.
+    # Most recently updated first, as the API lists them.
     api_order = [i["number"] for i in call(stack, "GET", "/invoices")["items"]]
     assert view.numbers() == api_order
     expect(page.locator("#count")).to_have_text("5 invoices, all loaded")
@@ -506,9 +536,15 @@ def test_the_detail_shows_who_opened_it_and_when(
     label = cast(str, chart.get_attribute("aria-label"))
     assert "1 open by a person, 0 machine opens, 0 problems" in label
 
-    events = call(stack, "GET", f"/invoices/{detail['id']}/events")["items"]
+    answer = call(stack, "GET", f"/invoices/{detail['id']}/events")
+    assert answer["next"] is None
+    events = answer["items"]
+    assert [e["at"] for e in events] == sorted((e["at"] for e in events), reverse=True)
     history = page.locator("#detail ol.events > li")
     expect(history).to_have_count(len(events))
+    times = history.locator("time").evaluate_all("ts => ts.map((t) => t.dateTime)")
+    assert times == [e["at"] for e in events]  # newest first, as the API gives them
+    expect(page.locator('#detail [data-field="events-truncated"]')).to_have_count(0)
     open_item = page.locator("#detail li.event-open")
     expect(open_item).to_have_count(1)
     expect(open_item.locator(".verdict")).to_have_text("Person")
@@ -598,8 +634,11 @@ def test_spanish(demo: Demo, dashboard: Opener) -> None:
     assert flat(row.locator(".total").inner_text()) == "1210,00 €"
     expect(row.locator(".badge")).to_have_text("Abierta")
     expect(row.locator('[data-activity="opened"] [role="img"]')).to_have_attribute(
-        "aria-label", "Abierta una vez por una persona"
+        "aria-label", re.compile(r"^Abierta por una persona \(primera apertura: .+\)$")
     )
+    expect(
+        view.row("DEMO-1002").locator('[data-activity="machine-only"] [role="img"]')
+    ).to_have_attribute("aria-label", re.compile(r"^Solo la descargó una máquina"))
     expect(view.row("DEMO-1004").locator(".badge")).to_have_text("Vista en línea")
     view.chip("Vistas por el cliente")
     expect(view.row("DEMO-1004")).to_have_count(1)
@@ -775,7 +814,7 @@ def test_statuses_are_merged_by_activity_across_cursors(
         """async () => {
             const { Feed } = await import(new URL("app/assets/feed.js", document.baseURI));
             const at = (n) => `2026-01-01T00:00:${String(n).padStart(2, "0")}.000Z`;
-            const item = (id, n) => ({ id, last_activity_at: at(n) });
+            const item = (id, n) => ({ id, updated_at: at(n) });
             const data = {
                 viewed: [item("v9", 9), item("v7", 7), item("moved", 5), item("v3", 3)],
                 opened: [item("o10", 10), item("o8", 8), item("o6", 6), item("moved", 4)],
@@ -800,6 +839,127 @@ def test_statuses_are_merged_by_activity_across_cursors(
     assert result["firstCalls"] == 2  # one page of each status
     assert result["all"] == ["o10", "v9", "o8", "v7", "o6", "moved", "v3"]
     assert result["complete"] is True
+
+
+def test_events_are_loaded_page_by_page_up_to_2000(dashboard: Opener) -> None:
+    """api.loadEvents with GET /invoices/{id}/events replaced: it follows ``next`` with
+    limit=500 until the end, or until it holds 2,000 events (the latest, newest first)."""
+    view = dashboard()
+    view.open()
+    result = view.page.evaluate(
+        """async () => {
+            const api = await import(new URL("app/assets/api.js", document.baseURI));
+            const run = async (total) => {
+                const calls = [];
+                const all = Array.from({ length: total }, (_, i) => ({ at: total - i }));
+                const fetchPage = async (id, { cursor, limit }) => {
+                    calls.push([id, cursor, limit]);
+                    const start = cursor ? Number(cursor.slice(1)) : 0;
+                    const end = start + limit;
+                    const next = end < total ? `c${end}` : null;
+                    return { items: all.slice(start, end), next };
+                };
+                const { items, complete } = await api.loadEvents("inv-1", { fetchPage });
+                const first = items[0]?.at ?? null;
+                const last = items.at(-1)?.at ?? null;
+                return { count: items.length, first, last, complete, calls };
+            };
+            const stuck = await api.loadEvents("inv-1", {
+                fetchPage: async () => ({ items: [], next: "same" }),
+            });
+            return {
+                none: await run(0),
+                exact: await run(1000),
+                full: await run(2000),
+                big: await run(2600),
+                stuck: stuck.complete,
+            };
+        }"""
+    )
+    assert result["none"] == {
+        "count": 0,
+        "first": None,
+        "last": None,
+        "complete": True,
+        "calls": [["inv-1", None, 500]],
+    }
+    assert result["exact"] == {
+        "count": 1000,
+        "first": 1000,
+        "last": 1,
+        "complete": True,
+        "calls": [["inv-1", None, 500], ["inv-1", "c500", 500]],
+    }
+    assert (result["full"]["count"], result["full"]["complete"]) == (2000, True)
+    big = result["big"]
+    assert (big["count"], big["first"], big["last"], big["complete"]) == (2000, 2600, 601, False)
+    assert [cursor for _, cursor, _ in big["calls"]] == [None, "c500", "c1000", "c1500"]
+    assert result["stuck"] is False  # a cursor that does not move is not followed forever
+
+
+def test_the_detail_follows_the_event_pages(
+    stack: LocalStack, demo: Demo, dashboard: Opener
+) -> None:
+    """GET /invoices/{id}/events answered with 2,600 made-up events, 500 a page: the
+    detail follows the cursor to 2,000 (the latest), says so, and totals from the detail."""
+    detail = demo.detail(stack, "DEMO-1004")
+    gavin = next(r for r in detail["recipients"] if r["email"] == "gavin@hooli.example")
+    now = datetime.now(UTC)
+    fake = [
+        {
+            "at": (now - timedelta(seconds=i + 1)).isoformat(timespec="milliseconds")[:-6] + "Z",
+            "type": "open",
+            "recipient_id": gavin["id"],
+            "source": "pixel",
+            "details": {"verdict": "scanner", "counted": True, "reasons": ["ua:scanner:test"]},
+        }
+        for i in range(2600)
+    ]
+    asked: list[tuple[str | None, str | None]] = []
+
+    def events_page(route: Route) -> None:
+        query = parse_qs(urlsplit(route.request.url).query)
+        cursor = query.get("cursor", [None])[0]
+        limit = query.get("limit", [None])[0]
+        asked.append((cursor, limit))
+        start = int(cursor or 0)
+        end = start + int(limit or 100)
+        body = {"items": fake[start:end], "next": str(end) if end < len(fake) else None}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    view = dashboard(height=1200)
+    page = view.page
+    page.route(re.compile(rf"/invoices/{detail['id']}/events(\?.*)?$"), events_page)
+    view.sign_in(demo.key)
+    view.row("DEMO-1004").click()
+    expect(page.locator("#detail-title")).to_have_text("DEMO-1004")
+    history = page.locator("#detail ol.events > li")
+    expect(history).to_have_count(2000)
+    assert asked[:4] == [(None, "500"), ("500", "500"), ("1000", "500"), ("1500", "500")]
+    assert history.first.locator("time").get_attribute("datetime") == fake[0]["at"]
+    assert history.last.locator("time").get_attribute("datetime") == fake[1999]["at"]
+
+    def total(count: int, one: str, many: str) -> str:
+        return f"1 {one}" if count == 1 else f"{count:,} {many}"
+
+    opens = total(detail["open_count"], "open by a person", "opens by a person")
+    machine = total(detail["machine_open_count"], "machine open", "machine opens")
+    note = page.locator('#detail [data-field="events-truncated"]')
+    expect(note).to_have_count(1)
+    expect(note).to_have_text(
+        "Only the latest 2,000 events are shown in the timeline and the history. "
+        f"In all: {opens}, {machine}."
+    )
+    chart = page.locator("#detail figure.timeline svg.chart[role='img']")
+    expect(chart.locator("g.mk-machine")).to_have_count(2000)
+    label = cast(str, chart.get_attribute("aria-label"))
+    assert label.startswith("Timeline of the latest 2,000 events"), label
+    assert "2000 machine opens" in label
+    page.get_by_label("Language").select_option("es")
+    expect(note).to_have_text(
+        re.compile(r"^La cronología y el historial solo muestran los últimos 2\.?000 eventos\.")
+    )
+    expect(note).to_contain_text("En total: ")
 
 
 def test_sign_out_forgets_the_key(demo: Demo, dashboard: Opener) -> None:

@@ -21,13 +21,19 @@ from infra import package
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod")
 DLQ_ARN = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
-# Settings that name resources: the template sets them, never .chalice/config.json.
+# Settings that name resources or come from the stack's parameters: the template sets
+# them, never .chalice/config.json.
 RESOURCE_SETTINGS = {
     "SOBRE_TABLE_NAME": {"Ref": "SobreTable"},
     "SOBRE_CONFIGURATION_SET": {"Ref": "SesConfigurationSet"},
     "SOBRE_TOKEN_SECRET_PARAMETER": {"Ref": "TokenSecretParameterName"},
     "SOBRE_BASE_URL": {"Fn::Sub": "https://${ApiDomainName}"},
+    "SOBRE_PDF_BUCKET": {"Ref": "PdfBucket"},
+    "SOBRE_RETENTION_DAYS": {"Ref": "RetentionDays"},
 }
+# SES inserts its own pixel and rewrites links only for a configuration set with an
+# event destination for these types.
+SES_TRACKING_EVENTS = {"open", "click"}
 
 Template = dict[str, Any]
 
@@ -77,6 +83,8 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "AlertDeliveriesRole": "AWS::IAM::Role",
         # infra/template.yaml
         "SobreTable": "AWS::DynamoDB::Table",
+        "PdfBucket": "AWS::S3::Bucket",
+        "PdfBucketPolicy": "AWS::S3::BucketPolicy",
         "SesEventsTopic": "AWS::SNS::Topic",
         "SesEventsTopicPolicy": "AWS::SNS::TopicPolicy",
         "SesConfigurationSet": "AWS::SES::ConfigurationSet",
@@ -177,12 +185,25 @@ def test_ses_events_reach_the_consumer(
     event_destination = destination["EventDestination"]
     assert event_destination["Enabled"] is True
     assert event_destination["SnsDestination"] == {"TopicARN": {"Ref": "SesEventsTopic"}}
-    # Every event type SES has (its API's enum: SEND, RENDERING_FAILURE, ...).
+    # Every event type SES has (its API's enum: SEND, RENDERING_FAILURE, ...) when SES's
+    # own open and click tracking is on; all but opens and clicks when it is off (the
+    # default), so that SES adds no pixel and rewrites no link.
     model = botocore.session.get_session().get_service_model("sesv2")
     enum: list[str] = model.shape_for("EventType").metadata["enum"]
-    assert {t.lower() for t in event_destination["MatchingEventTypes"]} == {
-        t.replace("_", "").lower() for t in enum
+    every_type = {t.replace("_", "").lower() for t in enum}
+    assert every_type > SES_TRACKING_EVENTS
+    condition, when_on, when_off = event_destination["MatchingEventTypes"]["Fn::If"]
+    assert merged["Conditions"][condition] == {
+        "Fn::Equals": [{"Ref": "SesOpenAndClickTracking"}, "on"]
     }
+    switch = merged["Parameters"]["SesOpenAndClickTracking"]
+    assert (switch["Default"], sorted(switch["AllowedValues"])) == ("off", ["off", "on"])
+    for types, expected in ((when_on, every_type), (when_off, every_type - SES_TRACKING_EVENTS)):
+        assert len(types) == len(set(types))
+        assert {t.lower() for t in types} == expected
+    deployed = transformed["Resources"]["SesEventDestination"]["Properties"]
+    deployed_types = deployed["EventDestination"]["MatchingEventTypes"]
+    assert deployed_types == event_destination["MatchingEventTypes"]
     # SES of this account, for this configuration set or its identities, may publish.
     (statement,) = resources["SesEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "ses.amazonaws.com"}
@@ -207,6 +228,47 @@ def test_ses_events_reach_the_consumer(
             "RedrivePolicy": {"deadLetterTargetArn": DLQ_ARN},
         }
     ]
+
+
+def test_pdfs_are_private_encrypted_and_expire_with_the_tracking_data(
+    templates: dict[str, tuple[Template, Template]], stage: str
+) -> None:
+    merged, _ = templates[stage]
+    resources = merged["Resources"]
+    props = resources["PdfBucket"]["Properties"]
+    # A name CloudFormation generates: unique per stack, nothing to guess.
+    assert "BucketName" not in props
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    # ACLs disabled: the bucket policy and the functions' role decide alone.
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    # Every object expires after RetentionDays, the same parameter as the functions' TTLs.
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["ExpirationInDays"] == {"Ref": "RetentionDays"}
+    assert not {"Prefix", "Filter", "TagFilters"} & set(rule)  # the whole bucket
+    retention = merged["Parameters"]["RetentionDays"]
+    assert retention["Type"] == "Number"
+    assert (retention["Default"], retention["MinValue"], retention["MaxValue"]) == (180, 1, 3650)
+    # The bucket policy only denies (requests without TLS, on the bucket and its objects);
+    # what the functions may do is their role's policy (tests/unit/test_iam_policy.py).
+    policy = resources["PdfBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "PdfBucket"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "s3:*"
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": ["PdfBucket", "Arn"]},
+        {"Fn::Sub": "${PdfBucket.Arn}/*"},
+    ]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_failed_asynchronous_invocations_go_to_the_dead_letter_queue(

@@ -13,6 +13,7 @@ from chalice.test import Client
 from chalicelib.adapters.dynamo import unprocessed as dynamo_unprocessed
 from chalicelib.container import context
 from chalicelib.core.model import parse_iso
+from chalicelib.core.status import Tally, refresh_statuses
 from tests.integration.conftest import (
     FIXTURES,
     HUMAN,
@@ -70,25 +71,32 @@ def test_account_settings_are_validated_and_applied(
         TableName="sobre", Key={"pk": {"S": f"INVOICE#{invoice_id}"}, "sk": {"S": "INVOICE"}}
     )["Item"]
     expires = int(item["expires_at"]["N"])
-    activity = parse_iso(item["last_activity_at"]["S"])
-    assert abs(expires - (activity + timedelta(days=30)).timestamp()) < 2
+    created = parse_iso(item["created_at"]["S"])  # everything expires from creation
+    assert abs(expires - (created + timedelta(days=30)).timestamp()) < 2
 
 
 def test_reclassify_rejudges_stored_opens(client: Client, api_key: str, stack: Stack) -> None:
     invoice_id = post_invoice(client, api_key, invoice_body(**ONE)).json_body["id"]
     client.http.get(pixel_path(message_to(stack, "ana@globex.example")), headers=HUMAN)
-    # Pretend older rules had judged this open a scanner's.
-    store = context().invoices
-    invoice = store.get(invoice_id)
+    # Pretend older rules had judged this open a scanner's: its fact, the counters and
+    # the summary as they would have been stored.
+    ctx = context()
+    store = ctx.invoices
+    invoice = store.get_summary(invoice_id)
     assert invoice is not None
-    for event in invoice.events:
-        if event.type == "open":
-            event.details["verdict"] = "scanner"
-    invoice.recipients[0].open_count = 0
+    [fact] = [e for e in store.facts_page(invoice_id, 100, None).events if e.type == "open"]
+    fact.details["verdict"] = "scanner"
+    fact.revision += 1
+    assert store.set_verdict(invoice_id, fact)
+    store.replace_counters(
+        invoice_id,
+        invoice.recipients[0].id,
+        Tally(machine_open_count=1),
+        ctx.invoice_expiry(invoice),
+    )
     invoice.recipients[0].first_opened_at = None
-    invoice.recipients[0].status = "sent"
-    invoice.status = "sent"
-    store.save(invoice, [])
+    refresh_statuses(invoice)
+    store.save_summary(invoice)
     assert (
         client.http.get("/invoices?status=opened", headers=auth(api_key)).json_body["items"] == []
     )
@@ -96,7 +104,8 @@ def test_reclassify_rejudges_stored_opens(client: Client, api_key: str, stack: S
     assert admin.main(["reclassify"]) == 0
     listed = client.http.get("/invoices?status=opened", headers=auth(api_key)).json_body
     assert [i["id"] for i in listed["items"]] == [invoice_id]
-    assert listed["items"][0]["open_count"] == 1
+    detail = client.http.get(f"/invoices/{invoice_id}", headers=auth(api_key)).json_body
+    assert (detail["open_count"], detail["machine_open_count"]) == (1, 0)
     assert admin.main(["reclassify"]) == 0  # idempotent: nothing left to change
 
 

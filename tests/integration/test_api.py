@@ -44,7 +44,10 @@ def test_two_recipients_one_opens_and_the_status_query_says_who(
     # Then the invoice is listed as opened, with Ana opened and Luis not
     listed = client.http.get("/invoices?status=opened", headers=auth(api_key)).json_body
     assert [i["id"] for i in listed["items"]] == [created.json_body["id"]]
-    recipients = {r["email"]: r for r in listed["items"][0]["recipients"]}
+    assert listed["items"][0]["recipient_count"] == 2
+    assert listed["items"][0]["first_opened_at"] is not None
+    detail = client.http.get(f"/invoices/{created.json_body['id']}", headers=auth(api_key))
+    recipients = {r["email"]: r for r in detail.json_body["recipients"]}
     assert recipients["ana@globex.example"]["status"] == "opened"
     assert recipients["ana@globex.example"]["open_count"] == 1
     assert recipients["luis@globex.example"]["status"] == "sent"
@@ -260,6 +263,9 @@ def test_timeline_lists_everything_in_order(client: Client, api_key: str, stack:
     )
     items = client.http.get(f"/invoices/{invoice_id}/events", headers=auth(api_key)).json_body
     types = [e["type"] for e in items["items"]]
-    assert types == ["created", "sent", "sent", "open"]
-    assert [e["at"] for e in items["items"]] == sorted(e["at"] for e in items["items"])
-    assert items["items"][-1]["details"]["user_agent"] == "Thunderbird/115"
+    assert types == ["open", "sent", "sent", "created"]  # newest first
+    assert [e["at"] for e in items["items"]] == sorted(
+        (e["at"] for e in items["items"]), reverse=True
+    )
+    assert items["items"][0]["details"]["user_agent"] == "Thunderbird/115"
+    assert items["next"] is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import urllib.request
 from typing import Any
 
 from chalice.test import Client
@@ -112,9 +113,15 @@ def test_the_pdf_is_downloadable_from_the_page(client: Client, api_key: str, sta
     for accept in (None, "*/*", "application/pdf"):
         headers = {} if accept is None else {"Accept": accept}
         response = client.http.get(f"{path}/pdf", headers=headers)
-        assert response.status_code == 200
-        assert response.headers["Content-Type"] == "application/pdf"
-        assert response.body == PDF
+        # A short-lived link to S3 (moto here): no invoice number in it, 60 s.
+        assert response.status_code == 302
+        link = response.headers["Location"]
+        assert "X-Amz-Expires=60" in link
+        assert "INV-" not in link
+        with urllib.request.urlopen(link) as download:
+            assert download.read() == PDF
+            assert download.headers["Content-Type"] == "application/pdf"
+            assert download.headers["Content-Disposition"].startswith("attachment; filename=")
 
 
 def test_forged_links_are_404_pages(client: Client) -> None:

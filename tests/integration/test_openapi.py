@@ -5,8 +5,11 @@ requests it refuses must be invalid per the spec, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import re
+import urllib.request
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -29,6 +32,7 @@ from tests.integration.conftest import (
     HUMAN_UA,
     Stack,
     auth,
+    html_of,
     invoice_body,
     make_key,
     message_to,
@@ -298,6 +302,18 @@ def test_invalid_invoice(client: Client, api_key: str, body: Any, fields: set[st
     assert {d["field"] for d in response.json_body["error"]["details"]} == fields
 
 
+def test_content_too_large_to_store(client: Client, api_key: str) -> None:
+    """Within every limit the spec can state (200 lines of 500 characters), but past
+    300,000 bytes stored: 4-byte characters."""
+    lines = [{"description": "\U0001f4c4" * 500, "quantity": "1", "unit_price": "1"}] * 200
+    response = call(
+        client, "POST", "/invoices", headers=auth(api_key), body=invoice_body(lines=lines)
+    )
+    assert response.status_code == 400
+    assert error_code(response) == "validation_failed"
+    assert [d["field"] for d in response.json_body["error"]["details"]] == ["lines"]
+
+
 def test_bad_idempotency_key(client: Client, api_key: str) -> None:
     response = call(
         client,
@@ -369,10 +385,16 @@ def test_list_all_then_by_status(client: Client, api_key: str, opened: str) -> N
     assert everything.status_code == 200
     assert {i["id"] for i in everything.json_body["items"]} == {opened, other}
     assert everything.json_body["next"] is None
+    # Most recently changed first: by updated_at, then id.
+    listed = [(i["updated_at"], i["id"]) for i in everything.json_body["items"]]
+    assert listed == sorted(listed, reverse=True)
     by_status = call(client, "GET", "/invoices?status=opened", headers=auth(api_key))
     assert by_status.status_code == 200
-    assert [i["id"] for i in by_status.json_body["items"]] == [opened]
-    assert by_status.json_body["items"][0]["open_count"] == 1
+    [item] = by_status.json_body["items"]
+    assert item["id"] == opened
+    assert item["first_opened_at"] is not None
+    assert item["recipient_count"] == 2
+    assert "recipients" not in item
 
 
 def test_list_pages(client: Client, api_key: str) -> None:
@@ -421,13 +443,11 @@ def test_detail_after_an_open(client: Client, api_key: str, opened: str) -> None
     detail = response.json_body
     assert detail["status"] == "opened"
     assert detail["open_count"] == 1
+    assert detail["last_activity_at"] >= detail["updated_at"]
     ana, luis = detail["recipients"]
     assert ana["status"] == "opened"
-    assert luis["opens"] == []
-    [seen] = ana["opens"]
-    assert seen["source"] == "pixel"
-    assert seen["user_agent"] == THUNDERBIRD
-    assert seen["user_agent_family"] == "Thunderbird"
+    assert (ana["open_count"], luis["open_count"]) == (1, 0)
+    assert "opens" not in ana  # the history is /events
     assert detail["lines"] == [
         {"description": "Consulting", "quantity": "10", "unit_price": "121.00"}
     ]
@@ -437,10 +457,54 @@ def test_events(client: Client, api_key: str, opened: str) -> None:
     response = call(client, "GET", f"/invoices/{opened}/events", headers=auth(api_key))
     assert response.status_code == 200
     items = response.json_body["items"]
-    assert [e["type"] for e in items] == ["created", "sent", "sent", "open"]
-    assert items[0]["recipient_id"] is None
-    assert items[-1]["source"] == "pixel"
-    assert items[-1]["details"]["user_agent_family"] == "Thunderbird"
+    assert response.json_body["next"] is None
+    assert [e["type"] for e in items] == ["open", "sent", "sent", "created"]  # newest first
+    assert items[-1]["recipient_id"] is None
+    seen = items[0]
+    assert seen["source"] == "pixel"
+    assert seen["details"]["user_agent"] == THUNDERBIRD
+    assert seen["details"]["user_agent_family"] == "Thunderbird"
+    assert seen["details"]["counted"] is True
+    assert "duplicate_of" not in seen["details"]
+
+
+def test_events_pages(client: Client, api_key: str, opened: str) -> None:
+    path = f"/invoices/{opened}/events"
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(10):
+        query = "?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        page = call(client, "GET", path + query, headers=auth(api_key)).json_body
+        assert len(page["items"]) <= 3
+        seen.extend(page["items"])
+        cursor = page["next"]
+        if cursor is None:
+            break
+    whole = call(client, "GET", path, headers=auth(api_key)).json_body["items"]
+    assert seen == whole
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "accepted"),
+    [
+        ("limit=0", "limit", False),
+        ("limit=501", "limit", False),
+        ("limit=ten", "limit", False),
+        ("cursor=bm9wZQ", "cursor", True),  # a string, but not one this API returned
+    ],
+)
+def test_events_with_a_bad_query(
+    client: Client, api_key: str, opened: str, query: str, field: str, accepted: bool
+) -> None:
+    response = call(
+        client,
+        "GET",
+        f"/invoices/{opened}/events?{query}",
+        headers=auth(api_key),
+        spec_accepts_request=accepted,
+    )
+    assert response.status_code == 400
+    assert [d["field"] for d in response.json_body["error"]["details"]] == [field]
 
 
 @pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("GET", "/events"), ("POST", "/send")])
@@ -519,6 +583,23 @@ def test_pixel_head(client: Client, api_key: str, stack: Stack) -> None:
     assert (detail["open_count"], detail["machine_open_count"]) == (0, 1)
 
 
+def test_hosted_pdf_redirects_to_a_short_lived_link(
+    client: Client, api_key: str, stack: Stack
+) -> None:
+    pdf = b"%PDF-1.4\n% a tiny test file\n%%EOF"
+    create(client, api_key, invoice_body(pdf_base64=base64.b64encode(pdf).decode()))
+    html = html_of(message_to(stack, "ana@globex.example"))
+    found = re.search(r'href="https://track\.example\.com(/v/[A-Za-z0-9_-]+)"', html)
+    assert found, "no View invoice link in the email"
+    response = call(client, "GET", f"{found.group(1)}/pdf")
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert "X-Amz-Expires=60" in location
+    with urllib.request.urlopen(location) as download:  # moto serves the presigned link
+        assert download.read() == pdf
+        assert download.headers["Content-Disposition"].startswith("attachment; filename=")
+
+
 def test_health(client: Client) -> None:
     response = call(client, "GET", "/health")
     assert response.status_code == 200
@@ -553,7 +634,9 @@ def _set(key: str, value: Any, recipient: bool = False) -> Change:
         pytest.param(_drop("problem_count"), id="missing-field"),
         pytest.param(_set("status", "lost"), id="unknown-status"),
         pytest.param(_set("sent_at", "yesterday"), id="not-a-time"),
-        pytest.param(_set("opens", None, recipient=True), id="null-list"),
+        pytest.param(_set("open_count", None, recipient=True), id="null-count"),
+        pytest.param(_set("opens", [], recipient=True), id="history-in-the-detail"),
+        pytest.param(_drop("updated_at"), id="missing-updated-at"),
         pytest.param(
             _set("bounce", {"at": "2026-01-01T00:00:00.000Z"}, recipient=True), id="bounce"
         ),

@@ -2,8 +2,10 @@
 deployed code calls, on the resources it calls them on, and nothing else.
 
 The calls are found by reading the source (``ast``) of app.py and chalicelib/: boto3
-client calls, pynamodb operations and Powertools parameter reads, each mapped to the IAM
-action that authorizes it by the tables below. A call of a kind the tables do not know
+client calls (also through the functions and properties that return a client, through
+helpers that call the client method their argument names, and on the botocore client
+pynamodb builds), pynamodb operations and Powertools parameter reads, each mapped to the
+IAM action that authorizes it by the tables below. A call of a kind the tables do not know
 fails the test, so a new kind of AWS call cannot reach production without its
 permission. The policy file holds CloudFormation intrinsics (Chalice copies it verbatim
 into the roles of the merged template); they are resolved here against
@@ -19,10 +21,16 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import yaml
+
+from chalicelib.core.stored import pdf_key
+
+if TYPE_CHECKING:
+    from chalicelib.core.model import Invoice
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -31,14 +39,34 @@ STAGES = ("dev", "prod")
 
 # --- The tables: what the code calls -> the IAM action that authorizes it -------------
 
-# boto3: (service, method, variant) -> action. SESv2 SendEmail is authorized as the action
-# of its content: Content.Raw -> ses:SendRawEmail; Simple or Template -> ses:SendEmail
-# (an AccessDenied for a raw SESv2 SendEmail names ses:SendRawEmail).
+# boto3 and botocore clients: (service, method, variant) -> action. SESv2 SendEmail is
+# authorized as the action of its content: Content.Raw -> ses:SendRawEmail; Simple or
+# Template -> ses:SendEmail (an AccessDenied for a raw SESv2 SendEmail names
+# ses:SendRawEmail). An S3 PutObject that sets an ACL or tags needs s3:PutObjectAcl or
+# s3:PutObjectTagging as well: its variant names those arguments, and no row maps it. A
+# presigned URL is signed locally, and whoever follows it acts with the role's
+# permission for the method it names (its variant).
 BOTO3_ACTIONS: dict[tuple[str, str, str | None], str] = {
     ("sesv2", "send_email", "Raw"): "ses:SendRawEmail",
     ("sesv2", "send_email", "Simple"): "ses:SendEmail",
     ("sesv2", "send_email", "Template"): "ses:SendEmail",
+    ("dynamodb", "get_item", None): "dynamodb:GetItem",
+    ("dynamodb", "put_item", None): "dynamodb:PutItem",
+    ("dynamodb", "update_item", None): "dynamodb:UpdateItem",
+    ("dynamodb", "delete_item", None): "dynamodb:DeleteItem",
+    ("dynamodb", "query", None): "dynamodb:Query",
+    ("dynamodb", "scan", None): "dynamodb:Scan",
+    ("dynamodb", "batch_get_item", None): "dynamodb:BatchGetItem",
+    ("dynamodb", "batch_write_item", None): "dynamodb:BatchWriteItem",
+    ("s3", "put_object", None): "s3:PutObject",
+    ("s3", "get_object", None): "s3:GetObject",
+    ("s3", "head_object", None): "s3:GetObject",
+    ("s3", "delete_object", None): "s3:DeleteObject",
+    ("s3", "generate_presigned_url", "get_object"): "s3:GetObject",
+    ("s3", "generate_presigned_url", "put_object"): "s3:PutObject",
 }
+# Keyword arguments of S3 PutObject that need another action too.
+S3_PUT_EXTRAS = ("ACL", "GrantFullControl", "GrantRead", "GrantReadACP", "GrantWriteACP")
 # pynamodb: Model / Index / TableConnection method -> action. Saves inside a
 # ``with Model.batch_write() as batch`` block are BatchWriteItem, not PutItem (and
 # deletes there are BatchWriteItem, not DeleteItem).
@@ -137,17 +165,131 @@ def _dotted(node: ast.expr) -> str:
     return ast.unparse(node)
 
 
+# The botocore client of a pynamodb model's connection (what pynamodb itself calls).
+_PYNAMODB_CLIENT = re.compile(r"\._get_connection\(\)\.connection\.client$")
+
+
+def _client_of(node: ast.expr, variables: dict[str, str], factories: dict[str, str]) -> str | None:
+    """The service of the AWS client an expression evaluates to, None if it is none."""
+    if isinstance(node, ast.Call):
+        name = _dotted(node.func)
+        if name == "boto3.client":
+            given = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "service_name")]
+            service = given[0] if given else None
+            if isinstance(service, ast.Constant) and isinstance(service.value, str):
+                return service.value
+            return "?"
+        return factories.get(name.removeprefix("self."))  # table_client(), self.client()
+    text = _dotted(node)
+    if _PYNAMODB_CLIENT.search(text):
+        return "dynamodb"
+    if text in variables:
+        return variables[text]
+    if text.startswith("self.") and text[5:] in factories:
+        return factories[text[5:]]  # a property that returns a client
+    return None
+
+
+def _assigned_clients(tree: ast.AST, factories: dict[str, str]) -> dict[str, str]:
+    """Names (``s3``, ``self._client``) assigned a client in ``tree`` -> its service."""
+    variables: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            value, targets = node.value, node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            value, targets = node.value, [node.target]
+        else:
+            continue
+        service = _client_of(value, variables, factories)
+        if service is not None:
+            variables.update((_dotted(target), service) for target in targets)
+    return variables
+
+
+def _is_getattr(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and len(node.args) >= 2
+    )
+
+
+def _mentions_index(node: ast.AST) -> bool:
+    return any(
+        (isinstance(sub, ast.Constant) and sub.value == "IndexName")
+        or (isinstance(sub, ast.keyword) and sub.arg == "IndexName")
+        for sub in ast.walk(node)
+    )
+
+
+@dataclass(frozen=True)
+class _Clients:
+    """Functions of the deployed code that return an AWS client (name -> service), and
+    functions that call the client method their parameter names (name -> service, the
+    parameter, its position): ``conditional("update_item", ...)``."""
+
+    factories: dict[str, str]
+    dispatchers: dict[str, tuple[str, str, int]]
+
+
+def _find_factories(functions: list[ast.FunctionDef]) -> dict[str, str]:
+    factories: dict[str, str] = {}
+    changed = True
+    while changed:  # a function may return what another one returns
+        changed = False
+        for function in functions:
+            variables = _assigned_clients(function, factories)
+            for node in ast.walk(function):
+                if function.name in factories:
+                    break
+                if isinstance(node, ast.Return) and node.value is not None:
+                    service = _client_of(node.value, variables, factories)
+                    if service is not None:
+                        factories[function.name] = service
+                        changed = True
+    return factories
+
+
+def _find_clients(trees: list[ast.Module]) -> _Clients:
+    functions = [
+        node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+    ]
+    factories = _find_factories(functions)
+    dispatchers: dict[str, tuple[str, str, int]] = {}
+    for function in functions:
+        variables = _assigned_clients(function, factories)
+        parameters = [a.arg for a in function.args.args]
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call) and _is_getattr(node):
+                client, method = node.args[:2]
+                service = _client_of(client, variables, factories)
+                if service and isinstance(method, ast.Name) and method.id in parameters:
+                    dispatchers[function.name] = (
+                        service,
+                        method.id,
+                        parameters.index(method.id),
+                    )
+    return _Clients(factories, dispatchers)
+
+
 class _Scanner(ast.NodeVisitor):
-    def __init__(self, path: str, tree: ast.Module, models: _Models) -> None:
+    def __init__(self, path: str, tree: ast.Module, models: _Models, clients: _Clients) -> None:
         self.path = path
         self.calls: list[ApiCall] = []
+        self._tree = tree
         self._scope: list[str] = []
+        self._functions: list[ast.FunctionDef] = []
+        self._parents = {
+            id(child): parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)
+        }
         imports = {
             alias.asname or alias.name: node.module or ""
             for node in ast.walk(tree)
             if isinstance(node, ast.ImportFrom)
             for alias in node.names
         }
+        defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
         # The models are defined in one module and used in others: a file that imports a
         # model (or pynamodb itself) makes pynamodb calls.
         self._models = {name for name in imports if name in models.classes} | {
@@ -183,23 +325,12 @@ class _Scanner(ast.NodeVisitor):
             and isinstance(item.context_expr.func, ast.Attribute)
             and item.context_expr.func.attr == "batch_write"
         }
-        self._clients: dict[str, str] = {}
-        for node in ast.walk(tree):
-            value: ast.expr | None
-            if isinstance(node, ast.Assign):
-                value, targets = node.value, node.targets
-            elif isinstance(node, ast.AnnAssign):
-                value, targets = node.value, [node.target]
-            else:
-                continue
-            if isinstance(value, ast.Call) and _dotted(value.func) == "boto3.client":
-                service = value.args[0] if value.args else None
-                for target in targets:
-                    self._clients[_dotted(target)] = (
-                        service.value
-                        if isinstance(service, ast.Constant) and isinstance(service.value, str)
-                        else "?"
-                    )
+        # Only the factories and dispatchers this file defines or imports.
+        known = set(imports) | defined
+        self._factories = {k: v for k, v in clients.factories.items() if k in known}
+        self._dispatchers = {k: v for k, v in clients.dispatchers.items() if k in known}
+        self._clients = _assigned_clients(tree, self._factories)
+        self._helpers = set(clients.factories) | set(clients.dispatchers)
 
     def _add(self, call: str, action: str | None, target: str = "") -> None:
         self.calls.append(ApiCall(self.path, ".".join(self._scope), call, action, target))
@@ -211,7 +342,9 @@ class _Scanner(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         self._scope.append(node.name)
+        self._functions.append(node)
         self.generic_visit(node)
+        self._functions.pop()
         self._scope.pop()
 
     def visit_Call(self, node: ast.Call) -> None:
@@ -221,25 +354,147 @@ class _Scanner(ast.NodeVisitor):
             name.endswith(".client") and name != "boto3.client"
         ):
             self._add(name, None)
+        elif name == "boto3.client" or name.endswith("._get_connection"):
+            self._client_made(node, name)
         elif isinstance(func, ast.Name) and func.id in self._powertools:
             self._add(f"powertools {func.id}", POWERTOOLS_ACTIONS.get(func.id))
+        elif _is_getattr(func) and isinstance(func, ast.Call):
+            self._getattr_call(func, node)
+        elif name.removeprefix("self.") in self._dispatchers:
+            self._dispatched_call(name, node)
         elif isinstance(func, ast.Attribute):
-            receiver = _dotted(func.value)
-            if receiver in self._clients:
-                self._boto3_call(self._clients[receiver], func.attr, node)
+            service = _client_of(func.value, self._clients, self._factories)
+            if service is not None:
+                self._client_call(service, func.attr, node)
+            elif self._helper_elsewhere(func) or self._helper_elsewhere(func.value):
+                self._add(f"{name} (a client helper reached through another object)", None)
             elif self._pynamodb and func.attr in PYNAMODB_ACTIONS:
                 self._pynamodb_call(func.value, func.attr, node)
         self.generic_visit(node)
 
-    def _boto3_call(self, service: str, method: str, node: ast.Call) -> None:
-        variant = None
-        for keyword in node.keywords:
-            if keyword.arg == "Content" and isinstance(keyword.value, ast.Dict):
-                keys = [k.value for k in keyword.value.keys if isinstance(k, ast.Constant)]
-                variant = str(keys[0]) if len(keys) == 1 else "?"
-        self._add(
-            f"{service}.{method}({variant or ''})", BOTO3_ACTIONS.get((service, method, variant))
+    def _helper_elsewhere(self, node: ast.expr) -> bool:
+        """``helpers.table_client``, ``store._s3``: a client helper that this scan
+        follows only by its own name or on ``self``."""
+        return (
+            isinstance(node, ast.Attribute)
+            and node.attr in self._helpers
+            and _dotted(node.value) != "self"
         )
+
+    def _client_made(self, node: ast.Call, name: str) -> None:
+        """A client is made (boto3.client) or reached (pynamodb's connection): the scan
+        must see where it goes, or it could not see what is called on it."""
+        client: ast.AST = node
+        if name.endswith("._get_connection"):
+            function = self._functions[-1].name if self._functions else ""
+            returned = isinstance(self._parents.get(id(node)), ast.Return)
+            if function == "_get_connection" and returned:
+                return  # a model's override that hands pynamodb another model's connection
+            connection = self._parents.get(id(node))
+            client = self._parents.get(id(connection), node)
+            if not (
+                isinstance(connection, ast.Attribute)
+                and connection.attr == "connection"
+                and isinstance(client, ast.Attribute)
+                and client.attr == "client"
+            ):
+                self._add(f"{name}() used as {_dotted(node)}...", None)
+                return
+        parent = self._parents.get(id(client))
+        if isinstance(parent, ast.Assign | ast.AnnAssign | ast.Return):
+            return  # a variable or a factory: followed to its calls
+        if isinstance(parent, ast.Attribute) and isinstance(
+            self._parents.get(id(parent)), ast.Call
+        ):
+            return  # a method called on it at once
+        self._add(f"{name}(...) passed on", None)
+
+    def _getattr_call(self, getter: ast.Call, node: ast.Call) -> None:
+        client, method = getter.args[:2]
+        service = _client_of(client, self._clients, self._factories)
+        if service is None:
+            return  # getattr of something else
+        if isinstance(method, ast.Constant) and isinstance(method.value, str):
+            self._client_call(service, method.value, node)
+            return
+        function = self._functions[-1] if self._functions else None
+        if (
+            function is not None
+            and function.name in self._dispatchers
+            and isinstance(method, ast.Name)
+            and method.id == self._dispatchers[function.name][1]
+        ):
+            return  # a dispatcher: its callers name the method
+        self._add(f"{service}.<{_dotted(method)}>", None)
+
+    def _dispatched_call(self, name: str, node: ast.Call) -> None:
+        service, parameter, position = self._dispatchers[name.removeprefix("self.")]
+        if name.startswith("self."):
+            position -= 1
+        given = [k.value for k in node.keywords if k.arg == parameter]
+        given += node.args[position : position + 1]
+        method = given[0] if given else None
+        if isinstance(method, ast.Constant) and isinstance(method.value, str):
+            self._client_call(service, method.value, node)
+        else:
+            self._add(f"{name}(<{_dotted(method) if method else '?'}>)", None)
+
+    def _variant(self, service: str, method: str, node: ast.Call) -> str | None:
+        if (service, method) == ("sesv2", "send_email"):
+            for keyword in node.keywords:
+                if keyword.arg == "Content" and isinstance(keyword.value, ast.Dict):
+                    keys = [k.value for k in keyword.value.keys if isinstance(k, ast.Constant)]
+                    return str(keys[0]) if len(keys) == 1 else "?"
+            return None
+        if method == "generate_presigned_url":
+            given = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "ClientMethod")]
+            signed = given[0] if given else None
+            if isinstance(signed, ast.Constant) and isinstance(signed.value, str):
+                return signed.value
+            return "?"
+        if (service, method) == ("s3", "put_object"):
+            if any(k.arg is None for k in node.keywords):
+                return "**"  # arguments the scan cannot see
+            extras = sorted(
+                k.arg for k in node.keywords if k.arg in S3_PUT_EXTRAS or k.arg == "Tagging"
+            )
+            return "+".join(extras) or None
+        return None
+
+    def _client_call(self, service: str, method: str, node: ast.Call) -> None:
+        variant = self._variant(service, method, node)
+        target = self._dynamodb_target(method, node) if service == "dynamodb" else ""
+        self._add(
+            f"{service}.{method}({variant or ''})",
+            BOTO3_ACTIONS.get((service, method, variant)),
+            target,
+        )
+
+    def _dynamodb_target(self, method: str, node: ast.Call) -> str:
+        """A raw Query or Scan reads the index when its request names one: in the call,
+        in the function that builds the request, or, for a function that forwards its
+        ``**request``, in a call of that function."""
+        if method not in ("query", "scan"):
+            return "table"
+        function = self._functions[-1] if self._functions else None
+        if _mentions_index(node) or (function is not None and _mentions_index(function)):
+            return "index"
+        forwarded = function.args.kwarg.arg if function and function.args.kwarg else None
+        if function is None or not any(
+            k.arg is None and isinstance(k.value, ast.Name) and k.value.id == forwarded
+            for k in node.keywords
+        ):
+            return "table"
+        callers = [
+            call
+            for call in ast.walk(self._tree)
+            if isinstance(call, ast.Call)
+            and _dotted(call.func).removeprefix("self.") == function.name
+        ]
+        # A caller that names an index, or forwards what the scan cannot see.
+        if any(_mentions_index(c) or any(k.arg is None for k in c.keywords) for c in callers):
+            return "index"
+        return "table"
 
     def _pynamodb_call(self, receiver: ast.expr, method: str, node: ast.Call) -> None:
         on_model = isinstance(receiver, ast.Name) and receiver.id in self._models
@@ -270,9 +525,10 @@ class _Scanner(ast.NodeVisitor):
 def scan_calls() -> list[ApiCall]:
     trees = {path: ast.parse(path.read_text(), filename=str(path)) for path in DEPLOYED}
     models = _find_models(list(trees.values()))
+    clients = _find_clients(list(trees.values()))
     calls: list[ApiCall] = []
     for path, tree in trees.items():
-        scanner = _Scanner(str(path.relative_to(ROOT)), tree, models)
+        scanner = _Scanner(str(path.relative_to(ROOT)), tree, models, clients)
         scanner.visit(tree)
         calls.extend(scanner.calls)
     return calls
@@ -293,6 +549,9 @@ LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP}:*"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sobre-prod-DeadLetterQueue-5E6F7G8H"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0c0ffee0-1234-5678-9abc-def012345678"
 SECRET_NAME = "/sobre/prod/token-secret"
+# S3 bucket names are global: an ARN with no region and no account.
+PDF_BUCKET = "sobre-prod-pdfbucket-1a2b3c4d5e6f"
+PDF_BUCKET_ARN = f"arn:aws:s3:::{PDF_BUCKET}"
 SAMPLE_PARAMETERS: dict[str, Any] = {
     "SenderDomains": ["example.com", "billing.example.org"],
     "TokenSecretParameterName": SECRET_NAME,
@@ -309,11 +568,13 @@ SAMPLE_REFS: dict[str, str] = {
     "SesConfigurationSet": "sobre",
     "DeadLetterQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sobre-prod-DLQ",
     "FunctionLogGroup": LOG_GROUP,
+    "PdfBucket": PDF_BUCKET,
 }
 SAMPLE_ATTRIBUTES: dict[tuple[str, str], str] = {
     ("SobreTable", "Arn"): TABLE_ARN,
     ("DeadLetterQueue", "Arn"): QUEUE_ARN,
     ("FunctionLogGroup", "Arn"): LOG_GROUP_ARN,
+    ("PdfBucket", "Arn"): PDF_BUCKET_ARN,
 }
 NO_VALUE = object()
 
@@ -459,6 +720,10 @@ CONFIGURATION_SET = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/sobre"
 PARAMETER_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{SECRET_NAME}"
 LOG_STREAM = f"{LOG_GROUP_ARN[:-2]}:log-stream:2026/11/29/[$LATEST]0123456789abcdef"
 FROM = {"ses:FromAddress": "billing@example.com"}
+# An invoice's PDF object, where the code keeps it (chalicelib/core/stored.py).
+PDF_OBJECT = f"{PDF_BUCKET_ARN}/" + pdf_key(
+    cast("Invoice", SimpleNamespace(id="3f2a9c0d8e7b6a5f4e3d2c1b0a998877", body_hash="ab" * 32))
+)
 
 
 def requests_for(action: str, target: str = "") -> list[tuple[str, dict[str, str]]]:
@@ -472,6 +737,8 @@ def requests_for(action: str, target: str = "") -> list[tuple[str, dict[str, str
         ]
     if action.startswith("dynamodb:"):
         return [(arn, {}) for arn in index_arns()] if target == "index" else [(TABLE_ARN, {})]
+    if action in ("s3:GetObject", "s3:PutObject"):
+        return [(PDF_OBJECT, {})]
     if action == "ssm:GetParameter":
         return [(PARAMETER_ARN, {})]
     if action.startswith("logs:"):
@@ -490,18 +757,24 @@ def test_every_aws_call_of_the_code_is_in_the_tables() -> None:
     calls = scan_calls()
     unknown = [c for c in calls if c.action is None]
     assert not unknown, f"AWS calls with no IAM action in this test's tables: {unknown}"
-    found = {(c.action, c.target) for c in calls}
-    # What the code does today; the scan must keep seeing it.
-    assert {
+    # What the functions' code does today, exactly; the scan must keep seeing it (a call
+    # it stopped seeing would drop its permission from what the policy must grant).
+    assert {(c.action, c.target) for c in lambda_calls()} == {
         ("ses:SendRawEmail", ""),
         ("dynamodb:GetItem", "table"),
+        ("dynamodb:BatchGetItem", "table"),
         ("dynamodb:PutItem", "table"),
+        ("dynamodb:UpdateItem", "table"),
         ("dynamodb:BatchWriteItem", "table"),
         ("dynamodb:Query", "table"),
         ("dynamodb:Query", "index"),
-        ("dynamodb:DeleteItem", "table"),
+        ("s3:PutObject", ""),
+        ("s3:GetObject", ""),
         ("ssm:GetParameter", ""),
-    } <= found
+    }
+    # And what only the operator's tools do: the functions never delete or scan.
+    operator = {(c.action, c.target) for c in calls if c.function in OPERATOR_ONLY}
+    assert operator == {("dynamodb:DeleteItem", "table"), ("dynamodb:Scan", "table")}
 
 
 def test_operator_only_code_is_not_called_by_the_functions() -> None:
@@ -587,13 +860,35 @@ def test_the_policy_is_no_broader(stage: str) -> None:
         ("ses:SendBulkEmail", f"{IDENTITY}/example.com", FROM),
         # Item actions the code never uses, other tables, items through an index.
         ("dynamodb:DeleteItem", TABLE_ARN, {}),
-        ("dynamodb:UpdateItem", TABLE_ARN, {}),
         ("dynamodb:Scan", TABLE_ARN, {}),
         ("dynamodb:DescribeTable", TABLE_ARN, {}),
+        ("dynamodb:TransactWriteItems", TABLE_ARN, {}),
+        ("dynamodb:PartiQLUpdate", TABLE_ARN, {}),
         ("dynamodb:GetItem", other_table, {}),
+        ("dynamodb:PutItem", other_table, {}),
+        ("dynamodb:UpdateItem", other_table, {}),
+        ("dynamodb:BatchGetItem", other_table, {}),
         ("dynamodb:Query", f"{other_table}/index/by_status", {}),
         ("dynamodb:GetItem", f"{TABLE_ARN}/index/by_status", {}),
+        ("dynamodb:UpdateItem", f"{TABLE_ARN}/index/by_status", {}),
         ("dynamodb:Scan", f"{TABLE_ARN}/index/by_status", {}),
+        # The index the table no longer has.
+        ("dynamodb:Query", f"{TABLE_ARN}/index/by_account", {}),
+        # PDFs: read and written under pdf/ of the stack's bucket, nothing else.
+        ("s3:PutObject", f"arn:aws:s3:::other-bucket/{PDF_OBJECT.split('/', 1)[1]}", {}),
+        ("s3:GetObject", f"arn:aws:s3:::other-bucket/{PDF_OBJECT.split('/', 1)[1]}", {}),
+        ("s3:GetObject", PDF_OBJECT.replace(PDF_BUCKET, f"{PDF_BUCKET}-evil"), {}),
+        ("s3:PutObject", f"{PDF_BUCKET_ARN}/other/x.pdf", {}),
+        ("s3:GetObject", f"{PDF_BUCKET_ARN}/x.pdf", {}),
+        ("s3:GetObject", f"{PDF_BUCKET_ARN}/pdf-evil/x.pdf", {}),
+        ("s3:GetObject", PDF_BUCKET_ARN, {}),
+        ("s3:DeleteObject", PDF_OBJECT, {}),
+        ("s3:PutObjectAcl", PDF_OBJECT, {}),
+        ("s3:PutObjectTagging", PDF_OBJECT, {}),
+        ("s3:GetObjectVersion", PDF_OBJECT, {}),
+        ("s3:ListBucket", PDF_BUCKET_ARN, {}),
+        ("s3:PutBucketPolicy", PDF_BUCKET_ARN, {}),
+        ("s3:PutLifecycleConfiguration", PDF_BUCKET_ARN, {}),
         # One parameter, read directly, decrypted only through SSM.
         ("ssm:GetParameter", PARAMETER_ARN.replace("token-secret", "other"), {}),
         ("ssm:GetParameters", PARAMETER_ARN, {}),
@@ -627,6 +922,14 @@ def test_no_wildcard_actions_and_account_scoped_resources(stage: str) -> None:
             assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", action), action
         for resource in as_list(statement["Resource"]):
             service = statement["Action"][0].split(":")[0]
+            if service == "s3":
+                # Bucket ARNs name no account: only the stack's own bucket, and in it one
+                # key prefix (the "*" after it covers the objects).
+                assert {a.split(":")[0] for a in statement["Action"]} == {"s3"}
+                prefix = resource.removeprefix(f"{PDF_BUCKET_ARN}/").removesuffix("*")
+                assert resource == f"{PDF_BUCKET_ARN}/{prefix}*", resource
+                assert re.fullmatch(r"([a-z0-9-]+/)+", prefix), resource
+                continue
             assert resource.startswith(f"arn:aws:{service}:{REGION}:{ACCOUNT}:"), resource
             rest = resource.split(":", 5)[5]
             # The only wildcards: every SES identity of the account (the statement's
@@ -645,6 +948,13 @@ def test_the_policy_names_only_what_the_template_declares(stage: str) -> None:
     assert {name for name in resolver.used if not name.startswith("AWS::")} <= declared
 
 
+def _scan(source: str) -> list[tuple[str, str | None, str]]:
+    tree = ast.parse(source)
+    scanner = _Scanner("example.py", tree, _find_models([tree]), _find_clients([tree]))
+    scanner.visit(tree)
+    return [(c.call, c.action, c.target) for c in scanner.calls]
+
+
 def test_the_scan_reports_calls_it_cannot_map() -> None:
     source = """
 import boto3
@@ -660,16 +970,91 @@ def change(item, data):
     Item.scan()
     get_secret("name")
     s3 = boto3.client("s3")
-    s3.put_object(Bucket="b", Key="k", Body=b"")
+    s3.delete_bucket(Bucket="b")
+    s3.put_object(Bucket="b", Key="k", Body=b"", ACL="public-read")
+    s3.put_object(Bucket="b", Key="k", Body=b"", Tagging="a=b")
+    s3.put_object(Bucket="b", **arguments)
+    s3.generate_presigned_url(method, Params={})
     boto3.resource("dynamodb")
 """
-    tree = ast.parse(source)
-    scanner = _Scanner("example.py", tree, _find_models([tree]))
-    scanner.visit(tree)
-    assert [(c.call, c.action) for c in scanner.calls] == [
-        ("pynamodb item.update", "dynamodb:UpdateItem"),
-        ("pynamodb Item.scan", "dynamodb:Scan"),
-        ("powertools get_secret", "secretsmanager:GetSecretValue"),
-        ("s3.put_object()", None),
-        ("boto3.resource", None),
+    assert _scan(source) == [
+        ("pynamodb item.update", "dynamodb:UpdateItem", "table"),
+        ("pynamodb Item.scan", "dynamodb:Scan", "table"),
+        ("powertools get_secret", "secretsmanager:GetSecretValue", ""),
+        ("s3.delete_bucket()", None, ""),
+        ("s3.put_object(ACL)", None, ""),
+        ("s3.put_object(Tagging)", None, ""),
+        ("s3.put_object(**)", None, ""),
+        ("s3.generate_presigned_url(?)", None, ""),
+        ("boto3.resource", None, ""),
+    ]
+
+
+def test_the_scan_follows_clients_through_helpers() -> None:
+    source = """
+from functools import cached_property
+import boto3
+from pynamodb.models import Model
+
+class Item(Model):
+    pass
+
+class Other(Model):
+    @classmethod
+    def _get_connection(cls):
+        return Item._get_connection()  # pynamodb's plumbing, not a call
+
+def table_client():
+    return Item._get_connection().connection.client
+
+def conditional(operation, **request):
+    client = table_client()
+    getattr(client, operation)(TableName="t", **request)
+
+class Store:
+    @cached_property
+    def _s3(self):
+        return boto3.client("s3", region_name="eu-west-1")
+
+    def pdfs(self, key):
+        self._s3.put_object(Bucket="b", Key=key, Body=b"")
+        self._s3.generate_presigned_url("get_object", Params={})
+
+    def _all(self, **request):
+        return table_client().query(TableName="t", **request)
+
+    def items(self, op, helpers, store):
+        conditional("update_item", Key={})
+        conditional(operation="put_item", Item={})
+        conditional(op, Key={})
+        table_client().batch_get_item(RequestItems={})
+        table_client().query(TableName="t", IndexName="by_status")
+        request = {"TableName": "t", "IndexName": "by_status"}
+        table_client().query(**request)
+        self._all(KeyConditionExpression="pk = :pk")
+        getattr(table_client(), "delete_item")(Key={})
+        Item._get_connection().update_item("k")
+        send(boto3.client("sqs"))
+        boto3.client("sqs").send_message(QueueUrl="q", MessageBody="")
+        helpers.table_client().scan(TableName="t")
+        store._s3.delete_object(Bucket="b", Key="k")
+"""
+    assert _scan(source) == [
+        ("s3.put_object()", "s3:PutObject", ""),
+        ("s3.generate_presigned_url(get_object)", "s3:GetObject", ""),
+        ("dynamodb.query()", "dynamodb:Query", "table"),
+        ("dynamodb.update_item()", "dynamodb:UpdateItem", "table"),
+        ("dynamodb.put_item()", "dynamodb:PutItem", "table"),
+        ("conditional(<op>)", None, ""),
+        ("dynamodb.batch_get_item()", "dynamodb:BatchGetItem", "table"),
+        ("dynamodb.query()", "dynamodb:Query", "index"),
+        ("dynamodb.query()", "dynamodb:Query", "index"),
+        ("dynamodb.delete_item()", "dynamodb:DeleteItem", "table"),
+        ("Item._get_connection() used as Item._get_connection()...", None, ""),
+        ("boto3.client(...) passed on", None, ""),
+        ("sqs.send_message()", None, ""),
+        # the inner call is the one the scan cannot follow
+        ("pynamodb helpers.table_client(...).scan", "dynamodb:Scan", "table"),
+        ("helpers.table_client (a client helper reached through another object)", None, ""),
+        ("store._s3.delete_object (a client helper reached through another object)", None, ""),
     ]

@@ -1,9 +1,8 @@
 """What every DynamoDB store here shares: conditional writes (the condition is the
-check: no read before a write), TTLs, and the list indexes' keys and projection."""
+check: no read before a write), TTLs, and checking the list index's cursors."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +11,6 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamo.models import InvoiceItem
-from chalicelib.core.model import Invoice, Recipient
 from chalicelib.errors import ConcurrentUpdate
 
 
@@ -54,27 +52,26 @@ def is_index_key(key: Any, partition: str, hash_name: str, range_name: str) -> b
     )
 
 
-def index_key(item: InvoiceItem, hash_name: str, range_name: str) -> dict[str, Any]:
-    return {
-        "pk": {"S": item.pk},
-        "sk": {"S": item.sk},
-        hash_name: {"S": getattr(item, hash_name)},
-        range_name: {"S": getattr(item, range_name)},
-    }
+def table_client() -> Any:
+    """The botocore client pynamodb built for the table (one client, one pool): for
+    the expressions pynamodb's models do not offer (ADD with conditions, batch gets)."""
+    return InvoiceItem._get_connection().connection.client
 
 
-def listed_invoice(item: InvoiceItem) -> Invoice:
-    """An invoice as the index projects it: no timeline, no long fields."""
-    return Invoice(
-        id=item.pk.removeprefix("INVOICE#"),
-        account_id=item.account_id,
-        number=item.number,
-        customer_name=item.customer_name,
-        currency=item.currency,
-        total=item.total,
-        due_date=item.due_date,
-        status=item.status,  # type: ignore[arg-type]
-        created_at=item.created_at,
-        last_activity_at=item.last_activity_at,
-        recipients=[Recipient.from_dict(r) for r in json.loads(item.recipients)],
-    )
+def conditional(operation: str, **request: Any) -> bool:
+    """One conditional write through ``table_client``; False when its condition failed."""
+    client = table_client()
+    try:
+        getattr(client, operation)(TableName=InvoiceItem.Meta.table_name, **request)
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def invoice_pk(invoice_id: str) -> dict[str, str]:
+    return {"S": f"INVOICE#{invoice_id}"}
+
+
+def fact_key(invoice_id: str, sk: str) -> dict[str, Any]:
+    """The key of an item under the invoice's partition (summary, counters, a fact)."""
+    return {"pk": invoice_pk(invoice_id), "sk": {"S": sk}}

@@ -2,15 +2,15 @@
 
 The table itself is defined in infra/template.yaml; tests/unit/test_table_definition.py
 keeps these models in step with it. Every model uses the table's primary key (pk, sk);
-only the invoice item is projected into the two indexes. ``configure`` points them all
+only the invoice's summary is projected into the index. ``configure`` points them all
 at the stage's table before first use.
 """
 
 from __future__ import annotations
 
 from pynamodb.attributes import (
-    BinaryAttribute,
     BooleanAttribute,
+    NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
     VersionAttribute,
@@ -19,7 +19,7 @@ from pynamodb.connection.table import TableConnection
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-# What a status-list page returns: everything but the timeline and the long fields.
+# What a list page returns: the summary's slim fields, never its recipients.
 LIST_ATTRIBUTES = [
     "number",
     "customer_name",
@@ -29,9 +29,17 @@ LIST_ATTRIBUTES = [
     "status",
     "account_id",
     "created_at",
-    "last_activity_at",
-    "recipients",
+    "updated_at",
+    "sent_at",
+    "first_opened_at",
+    "first_machine_open_at",
+    "viewed_at",
+    "problem_count",
+    "recipient_count",
 ]
+# Slots of a recipient's counters item: each holds a digest of the last change written
+# through it, so a retried change finds itself and is not counted twice.
+OP_SLOTS = 16
 
 
 class _Meta:
@@ -57,27 +65,18 @@ class ByStatusIndex(GlobalSecondaryIndex["InvoiceItem"]):  # type: ignore[no-unt
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
-class ByAccountIndex(GlobalSecondaryIndex["InvoiceItem"]):  # type: ignore[no-untyped-call]
-    class Meta:
-        index_name = "by_account"
-        projection = IncludeProjection(LIST_ATTRIBUTES)
-
-    gsi2pk = UnicodeAttribute(hash_key=True)
-    gsi2sk = UnicodeAttribute(range_key=True)
-
-
 class InvoiceItem(Model):
+    """The summary: the invoice's fields and its recipients' state, a few hundred bytes
+    per recipient whatever the history."""
+
     class Meta(_Meta):
         pass
 
     pk = UnicodeAttribute(hash_key=True)  # INVOICE#<id>
     sk = UnicodeAttribute(range_key=True)  # INVOICE
-    gsi1pk = UnicodeAttribute()  # <account>#<status>#<shard>
-    gsi1sk = UnicodeAttribute()  # last activity time, then id
-    gsi2pk = UnicodeAttribute()  # <account>#<shard>
-    gsi2sk = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute()  # <account>#<status group>#<shard>
+    gsi1sk = UnicodeAttribute()  # <updated_at>#<id>
     by_status = ByStatusIndex()
-    by_account = ByAccountIndex()
     account_id = UnicodeAttribute()
     number = UnicodeAttribute()
     customer_name = UnicodeAttribute()
@@ -86,41 +85,61 @@ class InvoiceItem(Model):
     due_date = UnicodeAttribute()
     status = UnicodeAttribute()
     created_at = UnicodeAttribute()
-    last_activity_at = UnicodeAttribute()
-    recipients = UnicodeAttribute()  # JSON list
-    detail = UnicodeAttribute()  # JSON: the rest of the invoice
-    events = BinaryAttribute(legacy_encoding=False)  # zlib JSON: the inline timeline
+    updated_at = UnicodeAttribute()
+    sent_at = UnicodeAttribute(null=True)
+    first_opened_at = UnicodeAttribute(null=True)
+    first_machine_open_at = UnicodeAttribute(null=True)
+    viewed_at = UnicodeAttribute(null=True)
+    problem_count = NumberAttribute()
+    recipient_count = NumberAttribute()
+    recipients = UnicodeAttribute()  # JSON list: each recipient's state, no counters
+    detail = UnicodeAttribute()  # JSON: the invoice's other small fields
     expires_at = TTLAttribute()
     version = VersionAttribute()
 
 
-class ArchivePageItem(Model):
+class ContentItem(_SameTable, Model):
+    """What the invoice says (lines, subject, message, metadata): written once."""
+
     class Meta(_Meta):
         pass
 
     pk = UnicodeAttribute(hash_key=True)  # INVOICE#<id>
-    sk = UnicodeAttribute(range_key=True)  # EVENTS#<page>
-    events = BinaryAttribute(legacy_encoding=False)
+    sk = UnicodeAttribute(range_key=True)  # INVOICE#CONTENT
+    data = UnicodeAttribute()  # JSON, non-ASCII kept as UTF-8 (core/stored.py)
     expires_at = TTLAttribute()
 
 
-class ParkedFactItem(Model):
+class CountersItem(_SameTable, Model):
+    """One recipient's counters, changed with ADD and conditional SETs (created by the
+    first change). Read and written by the adapter with expressions."""
+
     class Meta(_Meta):
         pass
 
     pk = UnicodeAttribute(hash_key=True)  # INVOICE#<id>
-    sk = UnicodeAttribute(range_key=True)  # PARKED#<fact key>
-    fact = UnicodeAttribute()  # JSON of status.Fact
-    expires_at = TTLAttribute()
+    sk = UnicodeAttribute(range_key=True)  # INVOICE#R#<recipient id>
+    open_count = NumberAttribute(null=True)
+    machine_open_count = NumberAttribute(null=True)
+    click_count = NumberAttribute(null=True)
+    last_opened_at = UnicodeAttribute(null=True)
+    first_person_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
-class PdfChunkItem(Model):
+class FactItem(_SameTable, Model):
+    """One fact: an open, click, view, SES event, send outcome or reminder."""
+
     class Meta(_Meta):
         pass
 
-    pk = UnicodeAttribute(hash_key=True)  # PDF#<invoice id>
-    sk = UnicodeAttribute(range_key=True)  # <chunk:03d>
-    data = BinaryAttribute(legacy_encoding=False)
+    pk = UnicodeAttribute(hash_key=True)  # INVOICE#<id>
+    sk = UnicodeAttribute(range_key=True)  # F#<at>#<key>
+    type = UnicodeAttribute()
+    recipient_id = UnicodeAttribute(null=True)
+    source = UnicodeAttribute()
+    details = UnicodeAttribute()  # JSON
+    rev = NumberAttribute(default=0)  # re-judged this many times
     expires_at = TTLAttribute()
 
 
@@ -233,9 +252,9 @@ class DeliveryItem(_SameTable, Model):
 # Every model of the single table (configure() and the table-definition test use it).
 MODELS: tuple[type[Model], ...] = (
     InvoiceItem,
-    ArchivePageItem,
-    ParkedFactItem,
-    PdfChunkItem,
+    ContentItem,
+    CountersItem,
+    FactItem,
     MessageRefItem,
     AccountItem,
     ApiKeyItem,

@@ -74,8 +74,40 @@ export function getInvoice(id, options = {}) {
   return call("GET", `invoices/${encodeURIComponent(id)}`, options);
 }
 
-export function getEvents(id, options = {}) {
-  return call("GET", `invoices/${encodeURIComponent(id)}/events`, options);
+/** One page of an invoice's events, newest first: ``{items, next}``. */
+export function getEvents(id, { cursor = null, limit = null } = {}, options = {}) {
+  const query = new URLSearchParams();
+  if (limit) query.set("limit", String(limit));
+  if (cursor) query.set("cursor", cursor);
+  const suffix = query.toString() ? `?${query}` : "";
+  return call("GET", `invoices/${encodeURIComponent(id)}/events${suffix}`, options);
+}
+
+export const EVENTS_PAGE = 500; // the API's largest page of events
+export const MAX_EVENTS = 2000; // what the detail holds at most: the latest ones
+const MAX_EVENT_FETCHES = 40; // a safety net against a misbehaving cursor
+
+/** An invoice's events, newest first, following ``next`` page by page until the end or
+ * ``max`` events. ``complete`` is false when older events were left out. ``fetchPage``
+ * is getEvents's stand-in in tests. */
+export async function loadEvents(
+  id,
+  { fetchPage = getEvents, limit = EVENTS_PAGE, max = MAX_EVENTS, signal } = {},
+) {
+  const items = [];
+  let cursor = null;
+  for (let fetches = 0; fetches < MAX_EVENT_FETCHES; fetches += 1) {
+    const page = await fetchPage(id, { cursor, limit }, { signal });
+    items.push(...(page?.items || []));
+    const next = page?.next || null;
+    if (items.length >= max) {
+      return { items: items.slice(0, max), complete: !next && items.length <= max };
+    }
+    if (!next) return { items, complete: true };
+    if (next === cursor) break; // the same page again: stop rather than loop
+    cursor = next;
+  }
+  return { items, complete: false };
 }
 
 export function resend(id, options = {}) {

@@ -44,7 +44,10 @@ const state = {
   loadingMore: false,
   selectedId: null,
   detail: null,
-  events: [],
+  events: [], // newest first, at most api.MAX_EVENTS
+  eventsComplete: true, // false when older events were left out
+  detailLoad: 0, // bumped by every detail load: only the latest one is shown
+  detailLoading: false, // the latest detail load is still under way
   detailSignature: "",
   resend: { busy: false, message: "", error: false },
   generation: 0, // bumped by sign-out and filter changes: late answers are dropped
@@ -111,6 +114,9 @@ function resetDashboard() {
   state.selectedId = null;
   state.detail = null;
   state.events = [];
+  state.eventsComplete = true;
+  state.detailLoad += 1;
+  state.detailLoading = false;
   state.detailSignature = "";
   state.lastUpdated = null;
   state.refreshFailedAt = null;
@@ -209,7 +215,8 @@ function refresh() {
       failed(error, () => renderUpdated());
     }
   });
-  if (state.selectedId) loadDetail(state.selectedId, { quiet: true });
+  // A detail load still under way (up to a few pages of events) is not doubled.
+  if (state.selectedId && !state.detailLoading) loadDetail(state.selectedId, { quiet: true });
 }
 
 function renderUpdated() {
@@ -294,6 +301,7 @@ function openDetail(id) {
   if (changed) {
     state.detail = null;
     state.events = [];
+    state.eventsComplete = true;
     state.detailSignature = "";
     state.resend = { busy: false, message: "", error: false };
     renderDetailMessage(ui.detail, t("detailLoading"), { onClose: closeDetail });
@@ -320,27 +328,41 @@ function closeDetail() {
 
 async function loadDetail(id, { focus = false, quiet = false } = {}) {
   const generation = state.generation;
+  state.detailLoad += 1;
+  const load = state.detailLoad;
+  state.detailLoading = true;
+  const current = () =>
+    generation === state.generation && state.selectedId === id && load === state.detailLoad;
   try {
-    const [detail, events] = await Promise.all([api.getInvoice(id), api.getEvents(id)]);
-    if (generation !== state.generation || state.selectedId !== id) return;
+    const [detail, events] = await Promise.all([api.getInvoice(id), api.loadEvents(id)]);
+    if (!current()) return;
     state.detail = detail;
     state.events = events.items;
+    state.eventsComplete = events.complete;
     renderDetailPanel();
     if (focus) document.getElementById("detail-title")?.focus();
   } catch (error) {
-    if (generation !== state.generation || state.selectedId !== id) return;
+    if (!current()) return;
     if (quiet && state.detail && !(error instanceof api.ApiError && error.status === 401)) return;
     failed(error, (message) => {
       const text = error instanceof api.ApiError && error.status === 404 ? t("notFound") : t("detailFailed", { message });
       state.detailSignature = "";
       renderDetailMessage(ui.detail, text, { onClose: closeDetail, isError: true });
     });
+  } finally {
+    if (load === state.detailLoad) state.detailLoading = false;
   }
 }
 
 function renderDetailPanel() {
   if (!state.detail) return;
-  const signature = JSON.stringify([state.detail, state.events, state.resend, i18n.currentLanguage()]);
+  const signature = JSON.stringify([
+    state.detail,
+    state.events,
+    state.eventsComplete,
+    state.resend,
+    i18n.currentLanguage(),
+  ]);
   if (signature === state.detailSignature) {
     refreshRelativeTimes(ui.detail);
     return;
@@ -348,6 +370,7 @@ function renderDetailPanel() {
   state.detailSignature = signature;
   keepingFocus(ui.detail, () =>
     renderDetail(ui.detail, state.detail, state.events, {
+      eventsComplete: state.eventsComplete,
       onClose: closeDetail,
       onResend: resendFailed,
       resendState: state.resend,

@@ -3,7 +3,7 @@
 // means. Drawn at the container's pixel width, so text keeps its size on a phone.
 
 import { el, svg } from "./dom.js";
-import { dateTime, t, time } from "./i18n.js";
+import { dateTime, number, t, time } from "./i18n.js";
 
 const PERSON = new Set(["human", "proxy"]);
 export const CATEGORIES = ["sent", "delivery", "person", "machine", "viewed", "link", "problem", "other"];
@@ -84,11 +84,15 @@ function ellipsis(text, maxChars) {
   return text.length <= maxChars ? text : `${text.slice(0, Math.max(1, maxChars - 1))}…`;
 }
 
-/** The SVG for ``detail`` (GET /invoices/{id}) and ``events`` (its /events items). */
-export function timeline(detail, events, width) {
+/** The SVG for ``detail`` (GET /invoices/{id}) and ``events`` (its /events items, in
+ * any order: the API gives them newest first). ``complete`` is false when ``events`` are
+ * only the latest ones. */
+export function timeline(detail, events, width, { complete = true } = {}) {
+  // Oldest first, so a later marker is drawn over an earlier one at the same spot.
   const plotted = events
     .map((event) => ({ event, kind: category(event), at: Date.parse(event.at) }))
-    .filter((entry) => entry.kind !== null && Number.isFinite(entry.at));
+    .filter((entry) => entry.kind !== null && Number.isFinite(entry.at))
+    .sort((a, b) => a.at - b.at);
   const lanes = [
     { id: null, label: t("invoiceLane") },
     ...detail.recipients.map((r) => ({ id: r.id, label: r.name || r.email })),
@@ -124,7 +128,9 @@ export function timeline(detail, events, width) {
 
   const counts = { person: 0, machine: 0, problem: 0 };
   for (const p of plotted) if (p.kind in counts) counts[p.kind] += 1;
-  const label = t("timelineLabel", {
+  const label = t(complete ? "timelineLabel" : "timelineLabelLatest", {
+    count: events.length,
+    shown: number(events.length),
     start: dateTime(new Date(start + pad).toISOString(), true),
     end: dateTime(new Date(end - pad).toISOString(), true),
     opens: t("chartOpens", { count: counts.person }),

@@ -1,5 +1,7 @@
 // The invoice detail panel: opens at the top (how many, first and last, who first), the
-// recipients, the timeline chart and the full event history.
+// recipients, the timeline chart and the event history (every event, or the latest
+// api.MAX_EVENTS of them with a note saying so). Events come newest first from the API;
+// whatever depends on their order sorts them itself.
 
 import { legend, timeline } from "./chart.js";
 import { el, icon } from "./dom.js";
@@ -199,8 +201,27 @@ function eventDetails(event) {
   return parts.join(" · ");
 }
 
+/** The note shown (above the timeline, so before the history too) when only the latest
+ * events were loaded: how many are shown, and the invoice's totals from its counts,
+ * which cover every event. */
+function truncatedNote(detail, events) {
+  const opens = detail.open_count || 0;
+  const machine = detail.machine_open_count || 0;
+  return el(
+    "p",
+    { class: "hint events-truncated", role: "note", "data-field": "events-truncated" },
+    t("eventsTruncated", { count: events.length, shown: number(events.length) }),
+    " ",
+    t("eventsTruncatedTotals", {
+      opens: t("totalOpens", { count: opens, shown: number(opens) }),
+      machine: t("totalMachine", { count: machine, shown: number(machine) }),
+    }),
+  );
+}
+
 function history(detail, events) {
   const byId = new Map(detail.recipients.map((r) => [r.id, r]));
+  // Newest first; a stable sort keeps the API's order for events of the same instant.
   const ordered = [...events].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
   return el(
     "section",
@@ -259,7 +280,12 @@ function history(detail, events) {
 }
 
 /** Fills ``root`` with the detail of one invoice. */
-export function renderDetail(root, detail, events, { onClose, onResend, resendState }) {
+export function renderDetail(
+  root,
+  detail,
+  events,
+  { eventsComplete = true, onClose, onResend, resendState },
+) {
   const figure = el("figure", { class: "timeline" });
   const sections = [
     el(
@@ -300,23 +326,24 @@ export function renderDetail(root, detail, events, { onClose, onResend, resendSt
       "section",
       { "aria-labelledby": "timeline-title" },
       el("h3", { id: "timeline-title", text: t("timelineHeading") }),
+      eventsComplete ? null : truncatedNote(detail, events),
       figure,
     ),
     history(detail, events),
   ];
   root.replaceChildren(...sections.filter(Boolean));
-  drawChart(figure, detail, events);
+  drawChart(figure, detail, events, eventsComplete);
 }
 
 let observer = null; // the chart's, replaced with the chart
 
-function drawChart(figure, detail, events) {
+function drawChart(figure, detail, events, complete) {
   let drawnWidth = 0;
   const draw = () => {
     const width = Math.max(280, Math.floor(figure.clientWidth || 600));
     if (width === drawnWidth) return;
     drawnWidth = width;
-    figure.replaceChildren(timeline(detail, events, width), legend());
+    figure.replaceChildren(timeline(detail, events, width, { complete }), legend());
   };
   draw();
   observer?.disconnect();

@@ -1,8 +1,9 @@
 // The invoices of one filter, loaded page by page from GET /invoices.
 //
 // A filter is one or more statuses ("Viewed by customer" is viewed + opened). Each
-// status is its own stream with its own API cursor, most recent activity first (the
-// index's sort key: last_activity_at, then id). The streams are merged by that key,
+// status is its own stream with its own API cursor, most recently updated first (the
+// index's sort key: updated_at, then id; updated_at moves when something the list shows
+// changes, not on a repeat open). The streams are merged by that key,
 // and an item is shown only once no unloaded item of any stream can come before it:
 // the watermark is the last loaded key of the streams that still have pages, and
 // "Load more" fetches the stream that holds the watermark back.
@@ -21,7 +22,7 @@ const ABOVE_ALL = "\uffff"; // sorts after every key: nothing is known below it
 const MAX_FETCHES = 40; // per call; a safety net against a misbehaving cursor
 
 export function sortKey(item) {
-  return `${item.last_activity_at}#${item.id}`;
+  return `${item.updated_at}#${item.id}`;
 }
 
 function newestFirst(a, b) {

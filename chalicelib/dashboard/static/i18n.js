@@ -41,7 +41,8 @@ export const MESSAGES = {
       other:
         "Searches by number or customer among the {count} invoices loaded so far; “Load more” to search older ones.",
     },
-    tableCaption: "Sent invoices, most recent activity first. Press Enter on a row to see its details.",
+    tableCaption:
+      "Sent invoices, most recently changed first. Press Enter on a row to see its details.",
     colActivity: "Activity",
     colInvoice: "Invoice",
     colCustomer: "Customer",
@@ -57,12 +58,9 @@ export const MESSAGES = {
     emptySearch: "No loaded invoice matches “{query}”.",
     notSent: "Not sent",
     rowHint: "Open the details of invoice {number}",
-    iconOpened: { one: "Opened by a person once", other: "Opened by a person {count} times" },
+    iconOpened: "Opened by a person (first opened {time})",
     iconNotOpened: "Not opened by a person yet",
-    iconMachineOnly: {
-      one: "Fetched once by a machine only (privacy prefetch or scanner), not counted as opened",
-      other: "Fetched {count} times by machines only (privacy prefetch or scanner), not counted as opened",
-    },
+    iconMachineOnly: "Fetched by a machine only (privacy prefetch or scanner), not counted as opened",
     iconViewed: "Viewed online",
     iconProblem: {
       one: "1 recipient has a problem (bounce, complaint or failure)",
@@ -131,6 +129,15 @@ export const MESSAGES = {
     failureInfo: "Last failure: {reason}",
     timelineHeading: "Timeline",
     timelineLabel: "Timeline from {start} to {end}: {opens}, {machine}, {problems}. The event history below lists every event.",
+    timelineLabelLatest:
+      "Timeline of the latest {shown} events, from {start} to {end}: {opens}, {machine}, {problems}. The event history below lists them; older events are not shown.",
+    eventsTruncated: {
+      one: "Only the latest event is shown in the timeline and the history.",
+      other: "Only the latest {shown} events are shown in the timeline and the history.",
+    },
+    eventsTruncatedTotals: "In all: {opens}, {machine}.",
+    totalOpens: { one: "{shown} open by a person", other: "{shown} opens by a person" },
+    totalMachine: { one: "{shown} machine open", other: "{shown} machine opens" },
     chartOpens: { one: "1 open by a person", other: "{count} opens by a person" },
     chartMachine: { one: "1 machine open", other: "{count} machine opens" },
     chartProblems: { one: "1 problem", other: "{count} problems" },
@@ -232,7 +239,7 @@ export const MESSAGES = {
         "Busca por número o cliente en las {count} facturas cargadas; «Cargar más» para buscar en las anteriores.",
     },
     tableCaption:
-      "Facturas enviadas, primero la actividad más reciente. Pulsa Intro en una fila para ver su detalle.",
+      "Facturas enviadas, primero las que cambiaron más recientemente. Pulsa Intro en una fila para ver su detalle.",
     colActivity: "Actividad",
     colInvoice: "Factura",
     colCustomer: "Cliente",
@@ -248,13 +255,10 @@ export const MESSAGES = {
     emptySearch: "Ninguna factura cargada coincide con «{query}».",
     notSent: "Sin enviar",
     rowHint: "Ver el detalle de la factura {number}",
-    iconOpened: { one: "Abierta una vez por una persona", other: "Abierta {count} veces por una persona" },
+    iconOpened: "Abierta por una persona (primera apertura: {time})",
     iconNotOpened: "Aún no la ha abierto ninguna persona",
-    iconMachineOnly: {
-      one: "Solo la descargó una máquina, una vez (precarga de privacidad o escáner); no cuenta como abierta",
-      other:
-        "Solo la descargaron máquinas, {count} veces (precargas de privacidad o escáneres); no cuenta como abierta",
-    },
+    iconMachineOnly:
+      "Solo la descargó una máquina (precarga de privacidad o escáner); no cuenta como abierta",
     iconViewed: "Vista en línea",
     iconProblem: {
       one: "1 destinatario tiene un problema (rebote, queja o fallo)",
@@ -323,6 +327,15 @@ export const MESSAGES = {
     failureInfo: "Último fallo: {reason}",
     timelineHeading: "Cronología",
     timelineLabel: "Cronología del {start} al {end}: {opens}, {machine}, {problems}. El historial de eventos de abajo los enumera todos.",
+    timelineLabelLatest:
+      "Cronología de los últimos {shown} eventos, del {start} al {end}: {opens}, {machine}, {problems}. El historial de eventos de abajo los enumera; los anteriores no se muestran.",
+    eventsTruncated: {
+      one: "La cronología y el historial solo muestran el último evento.",
+      other: "La cronología y el historial solo muestran los últimos {shown} eventos.",
+    },
+    eventsTruncatedTotals: "En total: {opens}, {machine}.",
+    totalOpens: { one: "{shown} apertura por una persona", other: "{shown} aperturas por una persona" },
+    totalMachine: { one: "{shown} apertura automática", other: "{shown} aperturas automáticas" },
     chartOpens: { one: "1 apertura por una persona", other: "{count} aperturas por una persona" },
     chartMachine: { one: "1 apertura automática", other: "{count} aperturas automáticas" },
     chartProblems: { one: "1 problema", other: "{count} problemas" },

@@ -2,7 +2,7 @@
 // kept by invoice id, so a refresh keeps focus, selection and scroll).
 
 import { el, icon } from "./dom.js";
-import { calendarDate, currentLanguage, dateTime, money, number, t } from "./i18n.js";
+import { calendarDate, currentLanguage, dateTime, money, t } from "./i18n.js";
 
 const PROBLEM_STATUSES = new Set(["failed", "rejected", "bounced", "complained"]);
 
@@ -18,19 +18,23 @@ export function hasProblem(invoice) {
   return invoice.problem_count > 0 || PROBLEM_STATUSES.has(invoice.status);
 }
 
-/** The activity icons: an open envelope (with the count) once a person opened it, a
- * machine marker when only machines fetched it, an eye when viewed online, a warning
- * when a recipient bounced, complained or failed. */
+/** The activity icons: an open envelope once a person opened it (its label gives the
+ * first open), a machine marker when only machines fetched it, an eye when viewed
+ * online, a warning when a recipient bounced, complained or failed. The list items carry
+ * no counts: the detail has them. */
 export function activity(invoice) {
-  const opened = invoice.open_count > 0;
+  const opened = Boolean(invoice.first_opened_at);
   const cell = el("span", { class: "activity" });
   if (opened) {
     cell.append(
       el(
         "span",
         { class: "activity-open", "data-activity": "opened" },
-        icon("envelopeOpen", t("iconOpened", { count: invoice.open_count }), "tone-opened"),
-        el("span", { class: "count", "aria-hidden": "true", text: number(invoice.open_count) }),
+        icon(
+          "envelopeOpen",
+          t("iconOpened", { time: dateTime(invoice.first_opened_at) }),
+          "tone-opened",
+        ),
       ),
     );
   } else {
@@ -41,12 +45,12 @@ export function activity(invoice) {
         icon("envelope", t("iconNotOpened"), "tone-muted"),
       ),
     );
-    if (invoice.machine_open_count > 0) {
+    if (invoice.first_machine_open_at) {
       cell.append(
         el(
           "span",
           { class: "activity-machine", "data-activity": "machine-only" },
-          icon("machine", t("iconMachineOnly", { count: invoice.machine_open_count }), "tone-machine"),
+          icon("machine", t("iconMachineOnly"), "tone-machine"),
         ),
       );
     }

@@ -1,0 +1,155 @@
+"""The list index (``by_status``): pages of an account's invoices, merged lazily over
+its partitions (status groups x shards), most recently changed first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.adapters.dynamo.helpers import is_index_key, table_client
+from chalicelib.adapters.dynamo.models import InvoiceItem
+from chalicelib.core.model import Invoice, ListedFigures, Page
+from chalicelib.errors import InvalidCursor
+
+
+def list_index(
+    partitions: list[str],
+    limit: int,
+    cursor: dict[str, Any] | None,
+    status: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+) -> Page:
+    """``limit`` invoices of ``partitions`` (in ``status``, changed in [after, before]),
+    most recently changed first. The partitions are merged lazily: each is read a few
+    entries at a time, so a page of 25 over five partitions reads about 25 entries, not
+    125. The cursor keeps a position per partition."""
+    starts: dict[str, Any] = cursor if cursor is not None else dict.fromkeys(partitions)
+    if not set(starts) <= set(partitions):
+        raise InvalidCursor("a partition of another query")
+    for partition, start in starts.items():
+        if start is not None and not is_index_key(start, partition, "gsi1pk", "gsi1sk"):
+            raise InvalidCursor(partition)
+    first = -(-limit // max(1, len(starts))) + 1
+    streams = [
+        _Stream(p, start, first, first, _Filter(status, after, before))
+        for p, start in starts.items()
+    ]
+    taken: list[dict[str, Any]] = []
+    while len(taken) < limit:
+        heads = [s for s in streams if s.peek() is not None]
+        if not heads:
+            break
+        best = max(heads, key=lambda s: s.head_key)
+        taken.append(best.pop())
+    next_cursor = {s.partition: s.position for s in streams if s.more}
+    return Page([_listed(raw) for raw in taken], next_cursor or None)
+
+
+def _listed(raw: dict[str, Any]) -> Invoice:
+    """An invoice as the index projects it: the summary's slim fields, no recipients
+    (their figures are the summary's own: sent_at, first opens, problem_count)."""
+
+    def text(name: str) -> str | None:
+        return raw[name]["S"] if name in raw and "S" in raw[name] else None
+
+    return Invoice(
+        id=raw["pk"]["S"].removeprefix("INVOICE#"),
+        account_id=text("account_id") or "",
+        number=text("number") or "",
+        customer_name=text("customer_name") or "",
+        currency=text("currency") or "",
+        total=text("total") or "",
+        due_date=text("due_date") or "",
+        status=text("status") or "pending",  # type: ignore[arg-type]
+        created_at=text("created_at") or "",
+        updated_at=text("updated_at") or "",
+        last_activity_at=text("updated_at") or "",
+        recipients=[],
+        listed=ListedFigures(
+            sent_at=text("sent_at"),
+            first_opened_at=text("first_opened_at"),
+            first_machine_open_at=text("first_machine_open_at"),
+            viewed_at=text("viewed_at"),
+            problem_count=int(raw.get("problem_count", {"N": "0"})["N"]),
+            recipient_count=int(raw.get("recipient_count", {"N": "0"})["N"]),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Filter:
+    status: str | None
+    after: str | None
+    before: str | None
+
+    def apply(self, partition: str, request: dict[str, Any]) -> None:
+        values: dict[str, Any] = {":p": {"S": partition}}
+        condition = "gsi1pk = :p"
+        if self.after is not None and self.before is not None:
+            condition += " AND gsi1sk BETWEEN :after AND :before"
+        elif self.after is not None:
+            condition += " AND gsi1sk >= :after"
+        elif self.before is not None:
+            condition += " AND gsi1sk <= :before"
+        if self.after is not None:
+            values[":after"] = {"S": self.after}
+        if self.before is not None:
+            values[":before"] = {"S": self.before + "~"}
+        if self.status is not None:
+            request["FilterExpression"] = "#status = :s"
+            request["ExpressionAttributeNames"] = {"#status": "status"}
+            values[":s"] = {"S": self.status}
+        request["KeyConditionExpression"] = condition
+        request["ExpressionAttributeValues"] = values
+
+
+class _Stream:
+    """One index partition, read lazily for the merge of ``list_index``."""
+
+    def __init__(self, partition: str, start: Any, first: int, then: int, where: _Filter) -> None:
+        self.partition = partition
+        self.position: Any = start
+        self._start = start
+        self._limit = first
+        self._then = then
+        self._where = where
+        self._buffer: list[dict[str, Any]] = []
+        self._done = False
+
+    def _fetch(self) -> None:
+        # A filter (one status of its group) can leave a page empty: read on, bounded.
+        for _ in range(20):
+            if self._buffer or self._done:
+                return
+            request: dict[str, Any] = {
+                "TableName": InvoiceItem.Meta.table_name,
+                "IndexName": "by_status",
+                "ScanIndexForward": False,
+                "Limit": self._limit,
+            }
+            self._where.apply(self.partition, request)
+            if self._start is not None:
+                request["ExclusiveStartKey"] = self._start
+            answer = table_client().query(**request)
+            self._buffer = list(answer.get("Items", []))
+            self._start = answer.get("LastEvaluatedKey")
+            self._done = self._start is None
+            self._limit = self._then
+
+    def peek(self) -> dict[str, Any] | None:
+        self._fetch()
+        return self._buffer[0] if self._buffer else None
+
+    @property
+    def head_key(self) -> str:
+        return str(self._buffer[0]["gsi1sk"]["S"])
+
+    def pop(self) -> dict[str, Any]:
+        raw = self._buffer.pop(0)
+        self.position = {k: raw[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
+        return raw
+
+    @property
+    def more(self) -> bool:
+        return bool(self._buffer) or not self._done
