@@ -30,6 +30,7 @@ from chalicelib.core.status import (
     apply_to_summary,
     count_change,
     judge,
+    refresh_statuses,
     verdict_changed,
 )
 from chalicelib.errors import ConcurrentUpdate, Unavailable
@@ -333,8 +334,6 @@ def _move_firsts(
             if target is None or getattr(target, field) != old:
                 return False
             setattr(target, field, new)
-            from chalicelib.core.status import refresh_statuses
-
             refresh_statuses(current)
             return True
 

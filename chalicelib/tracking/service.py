@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from chalicelib import recording
 from chalicelib.context import Context
 from chalicelib.core.model import FETCH_TYPES, Account, Invoice, Recipient, TimelineEvent
-from chalicelib.core.status import Tally
+from chalicelib.core.status import Tally, refresh_statuses
 from chalicelib.core.stored import pdf_key
 from chalicelib.tracking.facts import FetchRequest, fetch_fact
 from chalicelib.tracking.pixel import strip_token
@@ -133,8 +133,6 @@ def recount(ctx: Context, invoice_id: str, recipient_id: str) -> None:
     ctx.invoices.replace_counters(invoice_id, recipient_id, tally, ctx.invoice_expiry(summary))
 
     def firsts(current: Invoice) -> bool:
-        from chalicelib.core.status import refresh_statuses
-
         target = current.recipient(recipient_id)
         if target is None:
             return False

@@ -223,10 +223,11 @@ def test_token_carries_only_the_two_ids(signer: TokenSigner) -> None:
     assert raw[1:17] == _unb32(invoice_id[4:])
     assert raw[17:27] == _unb32(recipient_id[4:])
     assert raw[27:] == hmac.new(SECRET, raw[:27], hashlib.sha256).digest()[:16]
-    # So it decodes to no text: neither id in clear, no address.
+    # So it decodes to no text: neither id in clear, and (every byte being accounted
+    # for above) no address. A random id byte may well be 0x40 ("@"): checking for that
+    # byte failed about one run in ten and proved nothing the accounting does not.
     assert invoice_id.encode() not in raw
     assert recipient_id.encode() not in raw
-    assert b"@" not in raw[:27]
 
 
 # -- API keys -------------------------------------------------------------------------
