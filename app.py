@@ -18,8 +18,10 @@ from chalicelib.tracking.subscriptions import ses_events
 app = Chalice(app_name="sobre")
 app.api.binary_types.append("application/pdf")  # the hosted invoice's download
 app.register_middleware(accept_binary_routes, "http")
-app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
-app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+# HTTP only: the other functions are called by Lambda without this module, so their
+# entry points carry the same two themselves (chalicelib/observability.instrumented).
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context), "http")
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "http")
 app.register_blueprint(invoices_api)  # send, list and read invoices
 app.register_blueprint(public)  # the pixel and the hosted invoice (no API key)
 app.register_blueprint(ses_events)  # SES events from SNS

@@ -70,6 +70,11 @@ def build_context(settings: Settings) -> Context:
 
         return S3PdfStore(settings.pdf_bucket, settings.aws_region)
 
+    def deferred() -> Any:
+        from chalicelib.adapters.sqs import SqsFetchQueue
+
+        return SqsFetchQueue(settings.fetch_queue_url, settings.aws_region)
+
     return Context(
         settings=settings,
         invoices=DynamoInvoiceStore(settings.retention_days),
@@ -82,6 +87,7 @@ def build_context(settings: Settings) -> Context:
         clock=utc_now,
         # Reports, reminders and alerts: status crossings wait here for the scheduler.
         alerts=_Lazy(_report_store),
+        deferred=_Lazy(deferred) if settings.fetch_queue_url else None,
     )
 
 

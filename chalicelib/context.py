@@ -13,6 +13,7 @@ from chalicelib.core.model import Invoice, parse_iso
 from chalicelib.ports import (
     AccountStore,
     AlertOutbox,
+    FetchQueue,
     InvoiceStore,
     Mailer,
     MetricsSink,
@@ -40,6 +41,9 @@ class Context:
     # Reports, reminders and alerts: where status crossings are kept for the scheduled
     # job (None: not recorded, as in benchmarks). See recording.update_watching.
     alerts: AlertOutbox | None = None
+    # Fetches whose write missed the public routes' deadline (None: no fallback, the
+    # write's error is raised, as in benchmarks). See chalicelib/tracking/deadline.py.
+    deferred: FetchQueue | None = None
 
     def expires_at(self, from_time: datetime, days: int | None = None) -> int:
         """The TTL (epoch seconds) of data kept from ``from_time``: ``days`` (an

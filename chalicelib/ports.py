@@ -120,6 +120,13 @@ class UnprocessedStore(Protocol):
     def delete_unprocessed(self, item_id: str) -> None: ...
 
 
+class FetchQueue(Protocol):
+    """Where the public routes keep a fetch whose write missed its deadline (a durable
+    queue; the ``fetch_fallback`` function applies it)."""
+
+    def defer(self, body: str) -> None: ...
+
+
 class MetricsSink(Protocol):
     def count(self, name: str, value: int = 1, **dimensions: str) -> None: ...
 

@@ -84,11 +84,17 @@ def record(
     return Recorded(updated, changed or bool(new))
 
 
-def record_fetch(ctx: Context, invoice_id: str, fact: Fact) -> Recorded | None:
+def record_fetch(
+    ctx: Context, invoice_id: str, fact: Fact, step: Callable[[str], None] | None = None
+) -> Recorded | None:
     """Keep one fetch (pixel open, click, hosted-page fetch or display, SES open or
     click) with its verdict, count it, and show it in the summary when it is a first.
     Costs one fact put and one counters update; more only when it changes what the
-    summary shows or the verdicts of fetches around it (a burst)."""
+    summary shows or the verdicts of fetches around it (a burst). ``step`` is called
+    before each storage call with its name (a deadline may stop the write there:
+    chalicelib/tracking/deadline.py)."""
+    step = step or _no_step
+    step("read")
     invoice = ctx.invoices.get_summary(invoice_id, fact.recipient_id)
     recipient = invoice.recipient(fact.recipient_id) if invoice else None
     if invoice is None or recipient is None:
@@ -100,9 +106,11 @@ def record_fetch(ctx: Context, invoice_id: str, fact: Fact) -> Recorded | None:
         # Sobre's pixel and view link already recorded this display: SES's own report
         # of it (when an operator turned SES tracking on) is kept but not counted.
         event.details["counted"] = False
+    step("window")
     around = _burst_window(ctx, invoice_id, recipient.id, event.at)
     event = _judged(event, around, recipient)
     expires = ctx.invoice_expiry(invoice)
+    step("fact")
     fresh = ctx.invoices.add_fact(invoice_id, event, expires)
     change = count_change(event.key, event, Counts.of(event))
     if (
@@ -112,19 +120,26 @@ def record_fetch(ctx: Context, invoice_id: str, fact: Fact) -> Recorded | None:
     ):
         # Not earlier than the known first: no condition to fail, one write.
         change = replace(change, first_person_at=None)
+    step("count")
     counted = ctx.invoices.count(invoice_id, change, expires)
     # Read the window again after the put: a fetch of the same burst that landed
     # meanwhile is in it (the later of two concurrent writers always sees both), and
     # the fetches before this one may now be a burst: re-judge them (writes only what
     # changed; nothing when the window holds this fetch alone).
+    step("window")
     later = _burst_window(ctx, invoice_id, recipient.id, event.at)
     if len(later) > 1:
         rejudged = _rejudge(ctx, invoice, recipient, later, _person_before(recipient, later))
         event = next((e for e in rejudged if e.key == event.key), event)
+    step("summary")
     updated, changed = update_summary(
         ctx, invoice_id, invoice, lambda current: apply_to_summary(current, event), event.at
     )
     return Recorded(updated, fresh or counted or changed)
+
+
+def _no_step(_name: str) -> None:
+    return None
 
 
 def _burst_window(ctx: Context, invoice_id: str, recipient_id: str, at: str) -> list[TimelineEvent]:

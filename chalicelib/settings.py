@@ -14,6 +14,7 @@ from functools import lru_cache
 # Fixed resource names: the app registers its SNS subscription by topic name at
 # package time, when no stage environment exists yet.
 EVENTS_TOPIC_NAME = "sobre-ses-events"
+FETCH_QUEUE_NAME = "sobre-fetches"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Settings:
     send_attempts: int
     api_key_cache_seconds: int
     stage: str
+    # The public routes' storage deadline, and where a write that misses it goes.
+    fetch_deadline_seconds: float = 0.8
+    fetch_queue_url: str | None = None
     # Set only for local emulators and tests; boto3 and pynamodb read it themselves.
     aws_endpoint_url: str | None = None
 
@@ -57,6 +61,8 @@ class Settings:
             send_attempts=int(get("SOBRE_SEND_ATTEMPTS", "4")),
             api_key_cache_seconds=int(get("SOBRE_API_KEY_CACHE_SECONDS", "60")),
             stage=get("SOBRE_STAGE", "local"),
+            fetch_deadline_seconds=int(get("SOBRE_FETCH_DEADLINE_MS", "800")) / 1000,
+            fetch_queue_url=env.get("SOBRE_FETCH_QUEUE_URL") or None,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
         )
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import boto3
 import yaml
+
+from chalicelib.settings import FETCH_QUEUE_NAME
 
 TEMPLATE = Path(__file__).with_name("template.yaml")
 DEFAULT_SENDERS = ("billing@example.com",)
@@ -84,6 +87,35 @@ def provision_messaging(
     return topic_arn
 
 
+# A failed batch comes back after the visibility timeout: the template's 360 s suit
+# Lambda; locally a few seconds show a retry while you watch.
+LOCAL_VISIBILITY_SECONDS = 5
+
+
+def create_fetch_queue(region: str, name: str = FETCH_QUEUE_NAME) -> str:
+    """The deferred-fetch queue and its dead-letter queue, redriven as the template
+    says; returns the queue's URL."""
+    props = template()["Resources"]["FetchQueue"]["Properties"]
+    sqs = boto3.client("sqs", region_name=region)
+    dead = sqs.create_queue(QueueName=f"{name}-dead")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {
+        "deadLetterTargetArn": dead_arn,
+        "maxReceiveCount": str(props["RedrivePolicy"]["maxReceiveCount"]),
+    }
+    url: str = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "MessageRetentionPeriod": str(props["MessageRetentionPeriod"]),
+            "VisibilityTimeout": str(LOCAL_VISIBILITY_SECONDS),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    return url
+
+
 def create_pdf_bucket(bucket: str, region: str) -> None:
     """The PDF bucket with the template's encryption, public access block and lifecycle
     (the expiry as the template's default retention)."""
@@ -135,6 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     create_table(args.table, args.region)
     print(provision_messaging(args.region, args.configuration_set))
+    print(create_fetch_queue(args.region))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ from jinja2 import Environment, FileSystemLoader
 
 from chalicelib.settings import Settings
 from infra.sns_bridge import SnsBridge, app_invoker, sns_confirmer, subscribe
+from infra.sqs_bridge import FUNCTION_NAME as SQS_FUNCTION
+from infra.sqs_bridge import SqsPoller
 from tools.local_mail import LocalMessage, SobreLookup, messages
 
 TEMPLATES = Environment(
@@ -252,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     server = make_server(
         args.port, Outbox(settings.aws_endpoint_url, SobreLookup(settings)), bridge
     )
+    if settings.fetch_queue_url:
+        SqsPoller(app_invoker(SQS_FUNCTION), settings.fetch_queue_url, settings.aws_region).start()
+        print(f"Draining {settings.fetch_queue_url} into {SQS_FUNCTION}", flush=True)
     if bridge is not None:
         endpoint = f"http://127.0.0.1:{server.server_address[1]}/sns"
         bridge.subscription_arn = subscribe(args.topic_arn, endpoint, settings.aws_region)

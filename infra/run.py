@@ -1,13 +1,17 @@
 """``make run``: the whole of Sobre on this machine.
 
-Starts the local AWS emulator (moto server: DynamoDB, SES, SNS), provisions the table,
-topic, configuration set and sender identity from infra/template.yaml, creates a demo
+Starts the local AWS emulators (moto servers: one for SES, SNS, SQS and S3, one for
+DynamoDB alone, so storage can be paused on its own to watch the pixel's deadline and
+its fallback queue), provisions the table, topic, configuration set, sender identity
+and deferred-fetch queue from infra/template.yaml, creates a demo
 account and API key, and serves the API with ``chalice local``. Then the two stand-ins
 for what AWS does around the app:
 
 - the outbox (``infra/outbox.py``): every message sent, as a mail client shows it; it is
   also the SES-events topic's HTTP subscriber and calls the app's ``ses_events``
-  handler with every notification, as SNS and Lambda would;
+  handler with every notification, as SNS and Lambda would, and it drains the
+  deferred-fetch queue into the ``fetch_fallback`` handler, as Lambda's SQS event
+  source would (``infra/sqs_bridge.py``);
 - the SES event emulator (``infra/ses_emulator.py``): publishes to the topic the events
   SES would publish about every message moto accepted (Send, Delivery, Bounce, ...).
 
@@ -15,8 +19,8 @@ Everything lives in the emulator's memory: stopping ``make run`` forgets every a
 key and invoice. Ctrl-C (SIGINT) or SIGTERM stops every child process.
 
 Ports: ``SOBRE_PORT`` (API, 8000), ``SOBRE_AWS_PORT`` (emulator, 4566),
-``SOBRE_OUTBOX_PORT`` (outbox, 8025). Logs and ``local.env`` go to ``SOBRE_STATE_DIR``
-(default ``.sobre``).
+``SOBRE_STORAGE_PORT`` (DynamoDB emulator, 4567), ``SOBRE_OUTBOX_PORT`` (outbox, 8025).
+Logs and ``local.env`` go to ``SOBRE_STATE_DIR`` (default ``.sobre``).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class Ports:
     api: int
     aws: int
     outbox: int
+    storage: int = 4567
 
     @staticmethod
     def from_env() -> Ports:
@@ -51,6 +56,7 @@ class Ports:
             api=int(os.environ.get("SOBRE_PORT", "8000")),
             aws=int(os.environ.get("SOBRE_AWS_PORT", "4566")),
             outbox=int(os.environ.get("SOBRE_OUTBOX_PORT", "8025")),
+            storage=int(os.environ.get("SOBRE_STORAGE_PORT", "4567")),
         )
 
     def by_variable(self) -> dict[str, int]:
@@ -58,6 +64,7 @@ class Ports:
             "SOBRE_PORT": self.api,
             "SOBRE_AWS_PORT": self.aws,
             "SOBRE_OUTBOX_PORT": self.outbox,
+            "SOBRE_STORAGE_PORT": self.storage,
         }
 
 
@@ -132,11 +139,14 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
 
     aws_url = f"http://127.0.0.1:{ports.aws}"
+    storage_url = f"http://127.0.0.1:{ports.storage}"
     api_url = f"http://localhost:{ports.api}"
     outbox_url = f"http://127.0.0.1:{ports.outbox}"
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": aws_url,
+        # botocore (and so pynamodb) sends DynamoDB calls here instead.
+        "AWS_ENDPOINT_URL_DYNAMODB": storage_url,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -153,8 +163,16 @@ def main() -> None:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports.aws)],
             env,
         )
+        storage = children.start(
+            "storage",
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports.storage)],
+            env,
+        )
         wait_for(f"{aws_url}/moto-api/", moto)
-        topic_arn = provision(env)
+        wait_for(f"{storage_url}/moto-api/", storage)
+        (STATE_DIR / "storage.pid").write_text(f"{storage.pid}\n")
+        topic_arn, queue_url = provision(env)
+        env["SOBRE_FETCH_QUEUE_URL"] = queue_url
         api_key = create_key(env)
         chalice = children.start(
             "api",
@@ -185,8 +203,8 @@ def main() -> None:
     except BaseException:
         children.stop()
         raise
-    write_local_env(api_url, outbox_url, aws_url, topic_arn, api_key, env["SOBRE_TOKEN_SECRET"])
-    print_banner(api_url, outbox_url, aws_url, topic_arn, api_key)
+    write_local_env(env, api_url, outbox_url, topic_arn, api_key)
+    print_banner(api_url, outbox_url, aws_url, storage_url, topic_arn, api_key)
     while True:
         for process in children.processes:
             if process.poll() is not None:
@@ -195,7 +213,7 @@ def main() -> None:
         time.sleep(1)
 
 
-def _run(module: list[str], env: dict[str, str]) -> str:
+def _run(module: list[str], env: dict[str, str]) -> list[str]:
     result = subprocess.run(
         [sys.executable, "-m", *module],
         cwd=ROOT,
@@ -206,24 +224,29 @@ def _run(module: list[str], env: dict[str, str]) -> str:
     )
     if result.returncode != 0:
         sys.exit(result.stderr)
-    return result.stdout.strip().splitlines()[-1]
+    return result.stdout.strip().splitlines()
 
 
-def provision(env: dict[str, str]) -> str:
-    return _run(["infra.local_stack", "provision"], env)
+def provision(env: dict[str, str]) -> tuple[str, str]:
+    """The topic's ARN and the deferred-fetch queue's URL."""
+    topic_arn, queue_url = _run(["infra.local_stack", "provision"], env)[-2:]
+    return topic_arn, queue_url
 
 
 def create_key(env: dict[str, str]) -> str:
-    return _run(["tools.admin", "api-key", "--account", DEMO_ACCOUNT, "--from", DEMO_SENDER], env)
+    command = ["tools.admin", "api-key", "--account", DEMO_ACCOUNT, "--from", DEMO_SENDER]
+    return _run(command, env)[-1]
 
 
 def write_local_env(
-    api_url: str, outbox_url: str, aws_url: str, topic_arn: str, api_key: str, token_secret: str
+    env: dict[str, str], api_url: str, outbox_url: str, topic_arn: str, api_key: str
 ) -> None:
     lines = {
         "SOBRE_API_URL": api_url,
         "SOBRE_OUTBOX_URL": outbox_url,
-        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_ENDPOINT_URL": env["AWS_ENDPOINT_URL"],
+        "AWS_ENDPOINT_URL_DYNAMODB": env["AWS_ENDPOINT_URL_DYNAMODB"],
+        "SOBRE_FETCH_QUEUE_URL": env["SOBRE_FETCH_QUEUE_URL"],
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -232,7 +255,7 @@ def write_local_env(
         "SOBRE_API_KEY": api_key,
         # This run's tracking-token secret (local only; the file is mode 600, git-ignored),
         # so operator commands such as `tools.admin run-schedule` can build links.
-        "SOBRE_TOKEN_SECRET": token_secret,
+        "SOBRE_TOKEN_SECRET": env["SOBRE_TOKEN_SECRET"],
         "SOBRE_BASE_URL": api_url,
     }
     # Written whole then renamed: whoever waits for the file never reads half of it.
@@ -243,7 +266,9 @@ def write_local_env(
     partial.replace(path)
 
 
-def print_banner(api_url: str, outbox_url: str, aws_url: str, topic_arn: str, api_key: str) -> None:
+def print_banner(
+    api_url: str, outbox_url: str, aws_url: str, storage_url: str, topic_arn: str, api_key: str
+) -> None:
     env_file = STATE_DIR / "local.env"
     shown = env_file.relative_to(ROOT) if env_file.is_relative_to(ROOT) else env_file
     print(
@@ -253,7 +278,9 @@ Sobre is running (Ctrl-C stops everything; the emulator keeps data in memory onl
   API               {api_url}
   Outbox            {outbox_url}/   (every message sent; opening one loads its pixel)
   Dashboard         {api_url}/   (sign in with the demo key)
-  AWS emulator      {aws_url}   (DynamoDB, SES, SNS)
+  AWS emulator      {aws_url}   (SES, SNS, SQS, S3)
+  DynamoDB emulator {storage_url}   (pause it to see the pixel's deadline:
+                    kill -STOP / -CONT the pid in {STATE_DIR.name}/storage.pid)
   SES events topic  {topic_arn}
                     (SES events emulated: Send, Delivery, Bounce, Complaint; try
                      bounce@ / complaint@ / ooto@ / suppressionlist@simulator.amazonses.com)

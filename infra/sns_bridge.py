@@ -139,8 +139,9 @@ def log(text: str) -> None:
     print(f"sns bridge: {text}", file=sys.stderr, flush=True)
 
 
-def app_invoker() -> Invoke:
-    """Calls the app's ``ses_events`` function as Lambda would (stage ``local``)."""
+def app_invoker(function_name: str = FUNCTION_NAME) -> Invoke:
+    """Calls one of the app's functions (``ses_events`` unless told) as Lambda would
+    (stage ``local``)."""
     from chalice.test import Client
 
     from app import app
@@ -148,7 +149,7 @@ def app_invoker() -> Invoke:
     client = Client(app, stage_name="local", project_dir=str(ROOT))
 
     def invoke(event: dict[str, Any]) -> Any:
-        return client.lambda_.invoke(FUNCTION_NAME, event).payload
+        return client.lambda_.invoke(function_name, event).payload
 
     return invoke
 

@@ -519,3 +519,16 @@ def pixel_open(
 ) -> Fact:
     """The fact one pixel fetch records (``tracking.facts.fetch_fact`` for an open)."""
     return fetch_fact("open", target, at, FetchRequest(user_agent, source_ip, method, request_id))
+
+
+@dataclass
+class FakeFetchQueue:
+    """A ``FetchQueue`` that keeps the bodies it was given."""
+
+    bodies: list[str] = field(default_factory=list)
+    refuse: bool = False  # the queue is down too
+
+    def defer(self, body: str) -> None:
+        if self.refuse:
+            raise ConnectionError("the queue is down too")
+        self.bodies.append(body)

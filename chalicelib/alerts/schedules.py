@@ -8,6 +8,7 @@ from typing import Any
 from chalice.app import Blueprint, CloudWatchEvent, Rate
 
 from chalicelib.container import jobs
+from chalicelib.observability import instrumented
 
 alert_schedule = Blueprint(__name__)
 
@@ -17,6 +18,7 @@ alert_schedule = Blueprint(__name__)
     name="alert_deliveries",
     description="Sobre: alert emails and webhook deliveries (with retries) that are due",
 )
+@instrumented
 def alert_deliveries(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.alerts import delivery  # lazy: the API's cold start never pays it
 

@@ -12,6 +12,7 @@ from typing import Any
 from chalice.app import Blueprint, CloudWatchEvent, Rate
 
 from chalicelib.container import jobs
+from chalicelib.observability import instrumented
 
 report_schedule = Blueprint(__name__)
 
@@ -21,6 +22,7 @@ report_schedule = Blueprint(__name__)
     name="hourly_reports",
     description="Sobre: each account's daily digest at 07:00 local time, and due reminders",
 )
+@instrumented
 def hourly_reports(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.reports import service  # lazy: the API's cold start never pays it
 

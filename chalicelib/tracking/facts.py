@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.core.model import EventType, iso
+from chalicelib.core.model import FETCH_TYPES, EventType, iso
 from chalicelib.core.privacy import clip_user_agent, truncate_ip
 from chalicelib.core.status import Fact
 from chalicelib.ids import TrackingTarget
@@ -47,3 +48,57 @@ def fetch_fact(
         source="pixel",
         details=details,
     )
+
+
+@dataclass(frozen=True)
+class DeferredFetch:
+    """A fetch whose write missed the public route's deadline, as queued for the
+    ``fetch_fallback`` function: the fact exactly as the route made it (same key, so
+    applying it again is a no-op), and whether the first write may have counted it."""
+
+    invoice_id: str
+    fact: Fact
+    recount: bool = False
+
+    def to_json(self) -> str:
+        fact = self.fact
+        return json.dumps(
+            {
+                "v": 1,
+                "invoice_id": self.invoice_id,
+                "recount": self.recount,
+                "fact": {
+                    "key": fact.key,
+                    "type": fact.type,
+                    "at": fact.at,
+                    "recipient_id": fact.recipient_id,
+                    "source": fact.source,
+                    "details": fact.details,
+                },
+            },
+            separators=(",", ":"),
+        )
+
+    @staticmethod
+    def from_json(body: str) -> DeferredFetch:
+        """The queued fetch; ``ValueError`` for a body this code did not write."""
+        try:
+            data = json.loads(body)
+            fact = data["fact"]
+            kind = fact["type"]
+            if data.get("v") != 1 or kind not in FETCH_TYPES:
+                raise ValueError(f"not a deferred fetch (v={data.get('v')!r}, type={kind!r})")
+            return DeferredFetch(
+                invoice_id=str(data["invoice_id"]),
+                recount=bool(data.get("recount")),
+                fact=Fact(
+                    key=str(fact["key"]),
+                    type=kind,
+                    at=str(fact["at"]),
+                    recipient_id=str(fact["recipient_id"]),
+                    source=str(fact["source"]),
+                    details=dict(fact["details"]),
+                ),
+            )
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not a deferred fetch: {exc!r}") from exc

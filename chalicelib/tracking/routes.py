@@ -44,7 +44,10 @@ def pixel(token: str) -> Response:
 @public.route("/v/{token}", methods=["GET"])
 def hosted_invoice(token: str) -> Response:
     request = public.current_request
-    hosted = service.view_invoice(context(), token, _fetch(request))
+    try:
+        hosted = service.view_invoice(context(), token, _fetch(request))
+    except service.StorageLate:
+        return _page_unavailable()
     if hosted is None:
         return _page_not_found()
     from chalicelib.tracking.pages import invoice_page  # lazy: templating, not on the pixel
@@ -83,7 +86,10 @@ def hosted_invoice_seen(token: str) -> Response:
 
 @public.route("/v/{token}/pdf", methods=["GET"])
 def hosted_invoice_pdf(token: str) -> Response:
-    link = service.hosted_pdf_url(context(), token)
+    try:
+        link = service.hosted_pdf_url(context(), token)
+    except service.StorageLate:
+        return _page_unavailable()
     if link is None:
         return _page_not_found()
     # A short-lived presigned link to S3: the PDF never passes through the function
@@ -99,4 +105,18 @@ def _page_not_found() -> Response:
         "<p>This invoice link is not valid or has expired.</p>",
         status_code=404,
         headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": _NO_STORE},
+    )
+
+
+def _page_unavailable() -> Response:
+    # Storage is late (chalicelib/tracking/deadline.py): answer now, never after 29 s.
+    return Response(
+        body="<!doctype html><meta charset=utf-8><title>Try again shortly</title>"
+        "<p>This invoice cannot be shown right now. Please try again in a minute.</p>",
+        status_code=503,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": _NO_STORE,
+            "Retry-After": "30",
+        },
     )

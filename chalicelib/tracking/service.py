@@ -4,15 +4,18 @@ verdict when the invoice's tracking is on."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from chalicelib import recording
 from chalicelib.context import Context
-from chalicelib.core.model import FETCH_TYPES, Account, Invoice, Recipient, TimelineEvent
-from chalicelib.core.status import Tally, refresh_statuses
+from chalicelib.core.model import FETCH_TYPES, Account, Invoice, Recipient, TimelineEvent, iso
+from chalicelib.core.status import Fact, Tally, refresh_statuses
 from chalicelib.core.stored import pdf_key
-from chalicelib.tracking.facts import FetchRequest, fetch_fact
+from chalicelib.errors import Unavailable
+from chalicelib.tracking.deadline import Attempt, run_within
+from chalicelib.tracking.facts import DeferredFetch, FetchRequest, fetch_fact
 from chalicelib.tracking.pixel import strip_token
 
 # A presigned PDF link is good for this long: enough to start the download, too short
@@ -38,11 +41,67 @@ def record_pixel_open(
     fact = fetch_fact(
         "open", target, ctx.clock(), FetchRequest(user_agent, source_ip, method, request_id)
     )
-    recorded = recording.record_fetch(ctx, target.invoice_id, fact)
+    recorded = _record_in_time(ctx, target.invoice_id, fact)
     if recorded is None or not recorded.changed:
         return False
     ctx.metrics.count("OpensRecorded")
     return True
+
+
+class StorageLate(Unavailable):
+    """Storage did not answer a public page within its deadline."""
+
+
+class FetchLost(Exception):
+    """Neither storage nor the fallback queue took the fetch: its fact is the message,
+    so the log keeps it for an operator (``tools.admin apply-fetch``)."""
+
+
+def _record_in_time(
+    ctx: Context, invoice_id: str, fact: Fact, seconds: float | None = None
+) -> recording.Recorded | None:
+    """``record_fetch`` within the public routes' deadline; a write that misses it (or
+    fails) is queued for the ``fetch_fallback`` function instead. None when queued."""
+    if ctx.deferred is None:
+        return recording.record_fetch(ctx, invoice_id, fact)
+    budget = ctx.settings.fetch_deadline_seconds if seconds is None else seconds
+
+    def write(attempt: Attempt) -> recording.Recorded | None:
+        return recording.record_fetch(ctx, invoice_id, fact, attempt.step)
+
+    outcome = run_within(budget, write)
+    if not outcome.missed:
+        return outcome.value
+    body = DeferredFetch(invoice_id, fact, recount=outcome.may_have_counted).to_json()
+    try:
+        ctx.deferred.defer(body)
+    except Exception as exc:
+        ctx.metrics.count("FetchesLost")
+        raise FetchLost(body) from exc
+    ctx.metrics.count("FetchesDeferred")
+    return None
+
+
+def apply_deferred(ctx: Context, bodies: Iterable[str]) -> int:
+    """The ``fetch_fallback`` function: apply each queued fetch with the same idempotent
+    write (a fact already kept is not kept again; a count already made is not made
+    again, and one that may have been is recounted from the facts). A body this code
+    did not write is kept with the unprocessable SES events, for an operator; a storage
+    error is raised, so the queue delivers the batch again (and, after its attempts,
+    keeps it in its dead-letter queue)."""
+    applied = 0
+    for body in bodies:
+        try:
+            deferred = DeferredFetch.from_json(body)
+        except ValueError as exc:
+            ctx.unprocessed.keep(iso(ctx.clock()), f"deferred fetch: {exc}", body)
+            continue
+        recording.record_fetch(ctx, deferred.invoice_id, deferred.fact)
+        if deferred.recount:
+            recount(ctx, deferred.invoice_id, deferred.fact.recipient_id)
+        applied += 1
+    ctx.metrics.count("DeferredFetchesApplied", applied)
+    return applied
 
 
 @dataclass(frozen=True)
@@ -54,16 +113,50 @@ class HostedInvoice:
 
 def view_invoice(ctx: Context, raw_token: str, request: FetchRequest) -> HostedInvoice | None:
     """The invoice behind a "View invoice" link, recording the fetch (with its verdict)
-    when tracking is on. None for a forged token or an invoice that no longer exists."""
+    when tracking is on. None for a forged token or an invoice that no longer exists;
+    ``Unavailable`` when storage does not answer within the deadline (the fetch is
+    queued then, like the pixel's)."""
     target = ctx.signer.verify(raw_token)
-    invoice = ctx.invoices.get(target.invoice_id) if target else None
-    recipient = invoice.recipient(target.recipient_id) if invoice and target else None
-    account = ctx.accounts.get_account(invoice.account_id) if invoice else None
-    if target is None or invoice is None or recipient is None or account is None:
+    if target is None:
         return None
-    if invoice.tracking:
-        recording.record_fetch(ctx, invoice.id, fetch_fact("view", target, ctx.clock(), request))
+    fact = fetch_fact("view", target, ctx.clock(), request)
+    started = time.monotonic()
+    hosted = _within_deadline(ctx, lambda: _hosted(ctx, target.invoice_id, target.recipient_id))
+    if hosted is _MISSED:
+        _defer_alone(ctx, target.invoice_id, fact)
+        raise StorageLate("The invoice cannot be shown right now; try again in a minute.")
+    if not isinstance(hosted, HostedInvoice):
+        return None
+    if hosted.invoice.tracking:
+        left = ctx.settings.fetch_deadline_seconds - (time.monotonic() - started)
+        _record_in_time(ctx, target.invoice_id, fact, max(left, 0.05))
+    return hosted
+
+
+def _hosted(ctx: Context, invoice_id: str, recipient_id: str) -> HostedInvoice | None:
+    invoice = ctx.invoices.get(invoice_id)
+    recipient = invoice.recipient(recipient_id) if invoice else None
+    account = ctx.accounts.get_account(invoice.account_id) if invoice else None
+    if invoice is None or recipient is None or account is None:
+        return None
     return HostedInvoice(invoice, recipient, account)
+
+
+_MISSED = object()
+
+
+def _within_deadline(ctx: Context, read: Callable[[], object]) -> object:
+    """``read()``, or ``_MISSED`` when it did not answer within the deadline (or failed)."""
+    if ctx.deferred is None:
+        return read()
+    outcome = run_within(ctx.settings.fetch_deadline_seconds, lambda _attempt: read())
+    return _MISSED if outcome.missed else outcome.value
+
+
+def _defer_alone(ctx: Context, invoice_id: str, fact: Fact) -> None:
+    if ctx.deferred is not None:
+        ctx.deferred.defer(DeferredFetch(invoice_id, fact).to_json())
+        ctx.metrics.count("FetchesDeferred")
 
 
 def confirm_view(ctx: Context, raw_token: str, request: FetchRequest) -> bool:
@@ -73,7 +166,7 @@ def confirm_view(ctx: Context, raw_token: str, request: FetchRequest) -> bool:
     if target is None:
         return False
     fact = fetch_fact("viewed", target, ctx.clock(), request)
-    recorded = recording.record_fetch(ctx, target.invoice_id, fact)
+    recorded = _record_in_time(ctx, target.invoice_id, fact)
     return bool(recorded and recorded.changed)
 
 
@@ -81,8 +174,12 @@ def hosted_pdf_url(ctx: Context, raw_token: str) -> str | None:
     """A short-lived link to the PDF behind a "View invoice" token (the bytes never
     pass through the function)."""
     target = ctx.signer.verify(raw_token)
-    invoice = ctx.invoices.get_summary(target.invoice_id) if target else None
-    if invoice is None or not invoice.has_pdf:
+    if target is None:
+        return None
+    invoice = _within_deadline(ctx, lambda: ctx.invoices.get_summary(target.invoice_id))
+    if invoice is _MISSED:
+        raise StorageLate("The invoice cannot be downloaded right now; try again in a minute.")
+    if not isinstance(invoice, Invoice) or not invoice.has_pdf:
         return None
     return ctx.pdfs.url(pdf_key(invoice), PDF_LINK_SECONDS)
 

@@ -94,6 +94,7 @@ def running_stack(state: Path) -> Iterator[LocalStack]:
         "SOBRE_PORT": free_port(),
         "SOBRE_AWS_PORT": free_port(),
         "SOBRE_OUTBOX_PORT": free_port(),
+        "SOBRE_STORAGE_PORT": free_port(),
     }
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "SOBRE_STATE_DIR": str(state)}
     with (state / "run.log").open("wb") as log:
@@ -193,6 +194,8 @@ def test_make_run_writes_local_env_and_serves_everything(local_stack: LocalStack
     assert env["SOBRE_API_URL"] == f"http://localhost:{ports['SOBRE_PORT']}"
     assert env["SOBRE_OUTBOX_URL"] == f"http://127.0.0.1:{ports['SOBRE_OUTBOX_PORT']}"
     assert env["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{ports['SOBRE_AWS_PORT']}"
+    assert env["AWS_ENDPOINT_URL_DYNAMODB"] == f"http://127.0.0.1:{ports['SOBRE_STORAGE_PORT']}"
+    assert env["SOBRE_FETCH_QUEUE_URL"].endswith("/sobre-fetches")
     assert env["SOBRE_EVENTS_TOPIC_ARN"].endswith(":sobre-ses-events")
     assert env["SOBRE_API_KEY"].startswith("sobre_")
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"} <= set(env)

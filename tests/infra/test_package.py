@@ -30,6 +30,7 @@ RESOURCE_SETTINGS = {
     "SOBRE_BASE_URL": {"Fn::Sub": "https://${ApiDomainName}"},
     "SOBRE_PDF_BUCKET": {"Ref": "PdfBucket"},
     "SOBRE_RETENTION_DAYS": {"Ref": "RetentionDays"},
+    "SOBRE_FETCH_QUEUE_URL": {"Ref": "FetchQueue"},
 }
 # SES inserts its own pixel and rewrites links only for a configuration set with an
 # event destination for these types.
@@ -81,6 +82,8 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "HourlyReportsRole": "AWS::IAM::Role",
         "AlertDeliveries": "AWS::Serverless::Function",
         "AlertDeliveriesRole": "AWS::IAM::Role",
+        "FetchFallback": "AWS::Serverless::Function",
+        "FetchFallbackRole": "AWS::IAM::Role",
         # infra/template.yaml
         "SobreTable": "AWS::DynamoDB::Table",
         "PdfBucket": "AWS::S3::Bucket",
@@ -91,6 +94,11 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "SesEventDestination": "AWS::SES::ConfigurationSetEventDestination",
         "DeadLetterQueue": "AWS::SQS::Queue",
         "DeadLetterQueuePolicy": "AWS::SQS::QueuePolicy",
+        "FetchQueue": "AWS::SQS::Queue",
+        "FetchDeadLetterQueue": "AWS::SQS::Queue",
+        "FetchDeadLetterQueueAlarm": "AWS::CloudWatch::Alarm",
+        "FetchFallbackErrorsAlarm": "AWS::CloudWatch::Alarm",
+        "FetchFallbackThrottlesAlarm": "AWS::CloudWatch::Alarm",
         "FunctionLogGroup": "AWS::Logs::LogGroup",
         "AlarmTopic": "AWS::SNS::Topic",
         "AlarmEmailSubscription": "AWS::SNS::Subscription",
@@ -150,7 +158,13 @@ def test_functions_get_the_resource_settings_and_never_the_secret(
         assert not set(local) & set(RESOURCE_SETTINGS)
         assert local["SOBRE_STAGE"] == stage
     functions = of_type(transformed, "AWS::Lambda::Function")
-    assert set(functions) == {"APIHandler", "SesEvents", "HourlyReports", "AlertDeliveries"}
+    assert set(functions) == {
+        "APIHandler",
+        "SesEvents",
+        "HourlyReports",
+        "AlertDeliveries",
+        "FetchFallback",
+    }
     for function in functions.values():
         variables = function["Properties"]["Environment"]["Variables"]
         assert RESOURCE_SETTINGS.items() <= variables.items()
@@ -317,9 +331,14 @@ def test_alarms_watch_every_function_the_queue_and_ses_reputation(
     api = merged["Resources"]["RestAPI"]["Properties"]
     assert api["Name"] == {"Ref": "AWS::StackName"}
     assert api["StageName"] == "api"
-    (dlq,) = watching("AWS/SQS", "ApproximateNumberOfMessagesVisible")
-    assert dlq["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}
-    assert (dlq["Threshold"], dlq["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    # Both dead-letter queues: failed invocations and deferred fetches applied in vain.
+    dead = watching("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert sorted(d["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for d in dead) == [
+        "DeadLetterQueue",
+        "FetchDeadLetterQueue",
+    ]
+    for dlq in dead:
+        assert (dlq["Threshold"], dlq["ComparisonOperator"]) == (0, "GreaterThanThreshold")
     (bounces,) = watching("AWS/SES", "Reputation.BounceRate")
     assert (bounces["Threshold"], bounces["ComparisonOperator"]) == (0.05, "GreaterThanThreshold")
     (complaints,) = watching("AWS/SES", "Reputation.ComplaintRate")

@@ -14,7 +14,9 @@ import pytest
 from tests.emulators import ROOT, free_port
 
 
-@pytest.mark.parametrize("variable", ["SOBRE_PORT", "SOBRE_AWS_PORT", "SOBRE_OUTBOX_PORT"])
+@pytest.mark.parametrize(
+    "variable", ["SOBRE_PORT", "SOBRE_AWS_PORT", "SOBRE_OUTBOX_PORT", "SOBRE_STORAGE_PORT"]
+)
 def test_a_port_in_use_is_named_by_its_variable(variable: str, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -25,6 +27,7 @@ def test_a_port_in_use_is_named_by_its_variable(variable: str, tmp_path: Path) -
             "SOBRE_PORT": str(free_port()),
             "SOBRE_AWS_PORT": str(free_port()),
             "SOBRE_OUTBOX_PORT": str(free_port()),
+            "SOBRE_STORAGE_PORT": str(free_port()),
             "SOBRE_STATE_DIR": str(tmp_path / "state"),
             variable: str(port),
         }

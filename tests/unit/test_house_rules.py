@@ -19,7 +19,10 @@ ENTRY_POINTS = sorted(
 # What any entry point may use besides its own package: how to build the use cases'
 # ports, how to answer HTTP, how to log, and the settings its decorators need.
 SHARED = {"chalicelib.container", "chalicelib.http", "chalicelib.observability"}
-SHARED_NAMES = {("chalicelib.settings", "EVENTS_TOPIC_NAME")}
+SHARED_NAMES = {
+    ("chalicelib.settings", "EVENTS_TOPIC_NAME"),
+    ("chalicelib.settings", "FETCH_QUEUE_NAME"),
+}
 MAX_LINES = 400
 
 

@@ -64,6 +64,7 @@ BOTO3_ACTIONS: dict[tuple[str, str, str | None], str] = {
     ("s3", "delete_object", None): "s3:DeleteObject",
     ("s3", "generate_presigned_url", "get_object"): "s3:GetObject",
     ("s3", "generate_presigned_url", "put_object"): "s3:PutObject",
+    ("sqs", "send_message", None): "sqs:SendMessage",
 }
 # Keyword arguments of S3 PutObject that need another action too.
 S3_PUT_EXTRAS = ("ACL", "GrantFullControl", "GrantRead", "GrantReadACP", "GrantWriteACP")
@@ -101,6 +102,10 @@ SERVICE_ACTIONS: dict[str, str] = {
     "logs:CreateLogStream": "Lambda writes the functions' logs",
     "logs:PutLogEvents": "Lambda writes the functions' logs",
     "sqs:SendMessage": "Lambda's on-failure destination sends with the function's role",
+    "sqs:ReceiveMessage": "Lambda's SQS event source (fetch_fallback) polls with it",
+    "sqs:DeleteMessage": "Lambda's SQS event source deletes what the function applied",
+    "sqs:ChangeMessageVisibility": "Lambda's SQS event source returns a failed batch",
+    "sqs:GetQueueAttributes": "Lambda's SQS event source reads the queue's settings",
     "kms:Decrypt": "SSM decrypts the secret with a customer-managed key (if one is given)",
 }
 # Code in chalicelib that only the operator tools run, with the operator's credentials.
@@ -547,6 +552,7 @@ TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/sobre-prod-SobreTable-1A
 LOG_GROUP = "/aws/lambda/sobre-prod"
 LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP}:*"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sobre-prod-DeadLetterQueue-5E6F7G8H"
+FETCH_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sobre-prod-FetchQueue-9I0J1K2L"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0c0ffee0-1234-5678-9abc-def012345678"
 SECRET_NAME = "/sobre/prod/token-secret"
 # S3 bucket names are global: an ARN with no region and no account.
@@ -567,12 +573,14 @@ SAMPLE_REFS: dict[str, str] = {
     "SobreTable": TABLE_ARN.rsplit("/", 1)[1],
     "SesConfigurationSet": "sobre",
     "DeadLetterQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sobre-prod-DLQ",
+    "FetchQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sobre-prod-FetchQueue",
     "FunctionLogGroup": LOG_GROUP,
     "PdfBucket": PDF_BUCKET,
 }
 SAMPLE_ATTRIBUTES: dict[tuple[str, str], str] = {
     ("SobreTable", "Arn"): TABLE_ARN,
     ("DeadLetterQueue", "Arn"): QUEUE_ARN,
+    ("FetchQueue", "Arn"): FETCH_QUEUE_ARN,
     ("FunctionLogGroup", "Arn"): LOG_GROUP_ARN,
     ("PdfBucket", "Arn"): PDF_BUCKET_ARN,
 }
@@ -743,8 +751,10 @@ def requests_for(action: str, target: str = "") -> list[tuple[str, dict[str, str
         return [(PARAMETER_ARN, {})]
     if action.startswith("logs:"):
         return [(LOG_STREAM, {})]
-    if action == "sqs:SendMessage":
-        return [(QUEUE_ARN, {})]
+    if action == "sqs:SendMessage":  # failed async invocations; deferred fetches
+        return [(QUEUE_ARN, {}), (FETCH_QUEUE_ARN, {})]
+    if action.startswith("sqs:"):  # the fetch_fallback function's event source
+        return [(FETCH_QUEUE_ARN, {})]
     if action == "kms:Decrypt":
         return [(KEY_ARN, {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"})]
     raise AssertionError(f"no sample request for {action}")
@@ -771,6 +781,7 @@ def test_every_aws_call_of_the_code_is_in_the_tables() -> None:
         ("s3:PutObject", ""),
         ("s3:GetObject", ""),
         ("ssm:GetParameter", ""),
+        ("sqs:SendMessage", ""),
     }
     # And what only the operator's tools do: the functions never delete or scan.
     operator = {(c.action, c.target) for c in calls if c.function in OPERATOR_ONLY}
@@ -900,6 +911,8 @@ def test_the_policy_is_no_broader(stage: str) -> None:
         ("logs:CreateLogGroup", LOG_GROUP_ARN, {}),
         ("sqs:SendMessage", QUEUE_ARN.replace("DeadLetterQueue", "Other"), {}),
         ("sqs:ReceiveMessage", QUEUE_ARN, {}),
+        ("sqs:ReceiveMessage", FETCH_QUEUE_ARN.replace("FetchQueue", "Other"), {}),
+        ("sqs:DeleteMessage", QUEUE_ARN, {}),
     ]
     for domain in SAMPLE_PARAMETERS["SenderDomains"]:
         for address in (f"x@evil{domain}", f"x@{domain}.evil.example", f"x@sub.{domain}"):
@@ -1035,7 +1048,7 @@ class Store:
         getattr(table_client(), "delete_item")(Key={})
         Item._get_connection().update_item("k")
         send(boto3.client("sqs"))
-        boto3.client("sqs").send_message(QueueUrl="q", MessageBody="")
+        boto3.client("sqs").purge_queue(QueueUrl="q")
         helpers.table_client().scan(TableName="t")
         store._s3.delete_object(Bucket="b", Key="k")
 """
@@ -1052,7 +1065,7 @@ class Store:
         ("dynamodb.delete_item()", "dynamodb:DeleteItem", "table"),
         ("Item._get_connection() used as Item._get_connection()...", None, ""),
         ("boto3.client(...) passed on", None, ""),
-        ("sqs.send_message()", None, ""),
+        ("sqs.purge_queue()", None, ""),
         # the inner call is the one the scan cannot follow
         ("pynamodb helpers.table_client(...).scan", "dynamodb:Scan", "table"),
         ("helpers.table_client (a client helper reached through another object)", None, ""),

@@ -1,0 +1,31 @@
+"""The fetch fallback queue over SQS (``ports.FetchQueue``). Its client has timeouts of
+its own, short ones: it is called when the request's deadline has already passed, and
+storage being down must not make the pixel wait on this too."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+
+class SqsFetchQueue:
+    def __init__(self, queue_url: str | None, region: str) -> None:
+        if not queue_url:
+            raise ValueError("SOBRE_FETCH_QUEUE_URL is not set")
+        self._queue_url = queue_url
+        self._region = region
+
+    @cached_property
+    def _sqs(self) -> Any:
+        import boto3  # lazy: built on the first deferred fetch only
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=0.3,
+            read_timeout=0.5,
+            retries={"total_max_attempts": 2, "mode": "standard"},
+        )
+        return boto3.client("sqs", region_name=self._region, config=config)
+
+    def defer(self, body: str) -> None:
+        self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body)

@@ -1,0 +1,102 @@
+"""SQS → Lambda for the local stack: what Lambda's SQS event source does for the
+``fetch_fallback`` function, emulated. Development only; never deployed.
+
+It long-polls the deferred-fetch queue (moto's SQS), hands each batch to the app's
+handler as the Lambda event SQS gives a function (``Records[]`` with ``body``), and
+deletes the batch once the handler returned. A batch whose handler raised is left
+alone: it comes back after the queue's visibility timeout, and after the redrive
+policy's receives it is in the dead-letter queue, as in AWS.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from infra.sns_bridge import Invoke
+
+FUNCTION_NAME = "fetch_fallback"
+
+
+def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """One ``Records[]`` element of the Lambda event for a received SQS message."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes") or {}),
+        "messageAttributes": dict(message.get("MessageAttributes") or {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+class SqsPoller:
+    """Polls ``queue_url`` and invokes ``invoke`` with each batch, until stopped."""
+
+    def __init__(self, invoke: Invoke, queue_url: str, region: str, batch_size: int = 10) -> None:
+        import boto3
+
+        self._invoke = invoke
+        self._queue_url = queue_url
+        self._region = region
+        self._batch_size = batch_size
+        self._sqs: Any = boto3.client("sqs", region_name=region)
+        self._arn = str(
+            self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+        )
+        self._stopped = threading.Event()
+        self.batches = 0
+        self.failures = 0
+
+    def start(self) -> SqsPoller:
+        threading.Thread(target=self._work, name="sqs-bridge", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def poll_once(self, wait_seconds: int = 1) -> int:
+        """Receive one batch and deliver it; the number of messages received."""
+        received = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return 0
+        event = {"Records": [lambda_record(m, self._arn, self._region) for m in received]}
+        try:
+            result = self._invoke(event)
+        except Exception as exc:  # left in the queue: back after the visibility timeout
+            self.failures += 1
+            log(f"{FUNCTION_NAME} failed on {len(received)} messages: {exc!r}")
+            return len(received)
+        self._sqs.delete_message_batch(
+            QueueUrl=self._queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)
+            ],
+        )
+        self.batches += 1
+        log(f"{FUNCTION_NAME} <- {len(received)} deferred fetches: {result}")
+        return len(received)
+
+    def _work(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self.poll_once()
+            except Exception as exc:  # the emulator restarting: try again shortly
+                log(f"polling failed: {exc!r}")
+                time.sleep(1)
+
+
+def log(text: str) -> None:
+    print(f"sqs bridge: {text}", file=sys.stderr, flush=True)
