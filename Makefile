@@ -113,11 +113,12 @@ check-stage:
 
 # The template (sam.yaml) and the Lambda zip (deployment.zip, built for Lambda's
 # manylinux by Chalice, which downloads the wheels from PyPI the first time and caches
-# the result in .chalice/deployments/).
+# the result in .chalice/deployments/), then compiled and trimmed (infra/lean_package.py).
 package: $(STAMP) check-stage
 	rm -rf out/$(STAGE)
 	AWS_DEFAULT_REGION=$(PACKAGE_REGION) $(VENV)/bin/chalice package --stage $(STAGE) \
 	  --merge-template infra/template.yaml out/$(STAGE)
+	$(PY) -m infra.lean_package out/$(STAGE)/deployment.zip
 
 # Parameters not given keep their previous value on an existing stack. CHANGESET_ONLY=1
 # creates the change set for review without executing it.
