@@ -192,3 +192,25 @@ def test_a_2mb_body_of_unknown_keys_gets_a_small_answer(client: Client, api_key:
     assert response.status_code == 400
     assert (len(error["details"]), error["omitted"]) == (20, 60_000 - 20)
     assert len(response.body) < 5_000
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.1/hook",
+        "https://0x7f.1/hook",
+        "https://0177.0.0.1/hook",
+        "https://localhost./hook",
+        "https://[::127.0.0.1]/hook",
+        "https://[64:ff9b::a9fe:a9fe]/hook",
+        "https://[2002:a9fe:a9fe::]/hook",
+    ],
+)
+def test_webhook_registration_refuses_inside_addresses_however_spelled(
+    client: Client, api_key: str, url: str
+) -> None:
+    body = json.dumps({"url": url, "events": ["invoice.opened"]})
+    response = client.http.post("/webhooks", headers=auth(api_key), body=body)
+    check(response)
+    assert response.status_code == 400
+    assert [d["field"] for d in response.json_body["error"]["details"]] == ["url"]
