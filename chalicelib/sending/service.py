@@ -165,7 +165,8 @@ def _send_once(
         email = tracked_email(ctx, account, invoice, recipient, pdf)
     except Exception as exc:  # whatever the message holds, one recipient's failure
         logger.exception("could not compose a message", extra={"invoice_id": invoice.id})
-        return SendOutcome(iso(ctx.clock()), reason=f"the message could not be composed: {exc}")
+        reason = f"the message could not be composed: {exc}"[:300]  # kept in the summary
+        return SendOutcome(iso(ctx.clock()), reason=reason)
     claim = ctx.invoices.claim_send(
         invoice.id, recipient.id, attempt, iso(ctx.clock()), ctx.invoice_expiry(invoice)
     )
