@@ -7,8 +7,8 @@ from chalice.app import Chalice, ConvertToMiddleware
 from chalicelib.alerts.routes import webhooks_api
 from chalicelib.alerts.schedules import alert_schedule
 from chalicelib.dashboard.routes import dashboard
-from chalicelib.http import accept_binary_routes
-from chalicelib.observability import logger, metrics
+from chalicelib.http import accept_binary_routes, sobre_errors
+from chalicelib.observability import logger, metrics_per_invocation
 from chalicelib.reports.routes import reports_api
 from chalicelib.reports.schedules import report_schedule
 from chalicelib.sending.routes import invoices_api
@@ -17,11 +17,12 @@ from chalicelib.tracking.subscriptions import ses_events
 
 app = Chalice(app_name="sobre")
 app.api.binary_types.append("application/pdf")  # the hosted invoice's download
+app.register_middleware(sobre_errors, "http")  # first: it wraps all that follows
 app.register_middleware(accept_binary_routes, "http")
 # HTTP only: the other functions are called by Lambda without this module, so their
 # entry points carry the same two themselves (chalicelib/observability.instrumented).
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context), "http")
-app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "http")
+app.register_middleware(metrics_per_invocation, "http")  # one metrics object per invocation
 app.register_blueprint(invoices_api)  # send, list and read invoices
 app.register_blueprint(public)  # the pixel and the hosted invoice (no API key)
 app.register_blueprint(ses_events)  # SES events from SNS

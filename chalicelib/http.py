@@ -1,5 +1,7 @@
 """HTTP plumbing shared by the routes: the one place where domain errors become HTTP
-responses, JSON bodies are read, and the body-size limit is enforced."""
+responses, JSON bodies are read (bounded in size and depth), and the body-size limit is
+enforced. ``sobre_errors``, the outermost middleware, makes every answer — Chalice's
+own 405 and 415 included — Sobre's error shape, and no exception a 500 in Chalice's."""
 
 from __future__ import annotations
 
@@ -34,14 +36,46 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
-    headers: dict[str, str | list[str]] = dict(JSON_HEADERS)
+# An error lists at most this many problems (and says how many it left out), each
+# string cut to MAX_ERROR_CHARS: a body of a million bad keys must not answer with
+# them all (Lambda's response limit is 6 MB, and a client needs the first few).
+MAX_ERROR_DETAILS = 20
+MAX_ERROR_CHARS = 200
+# Deeper JSON is refused: no request body Sobre takes nests more than a few levels,
+# and each level is a frame for json.loads and for everything that walks the value.
+MAX_JSON_DEPTH = 32
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: Any = None
+) -> Response:
+    merged: dict[str, str | list[str]] = {**(headers or {}), **JSON_HEADERS}
     if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="sobre"'
+        merged["WWW-Authenticate"] = 'Bearer realm="sobre"'
     if status == 503:
-        headers["Retry-After"] = "1"
-    body = {"error": {"code": code, "message": message, "details": details}}
-    return Response(body=body, status_code=status, headers=headers)
+        merged["Retry-After"] = "1"
+    error: dict[str, Any] = {"code": code, "message": _cut(message, 4 * MAX_ERROR_CHARS)}
+    if isinstance(details, list) and len(details) > MAX_ERROR_DETAILS:
+        error["omitted"] = len(details) - MAX_ERROR_DETAILS
+        error["message"] += f" ({error['omitted']} more problems not listed.)"
+        details = details[:MAX_ERROR_DETAILS]
+    error["details"] = _capped(details)
+    return Response(body={"error": error}, status_code=status, headers=merged)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _capped(details: Any) -> Any:
+    """``details`` with every string cut (they may quote the request)."""
+    if isinstance(details, str):
+        return _cut(details, MAX_ERROR_CHARS)
+    if isinstance(details, list):
+        return [_capped(item) for item in details]
+    if isinstance(details, dict):
+        return {_cut(str(k), MAX_ERROR_CHARS): _capped(v) for k, v in details.items()}
+    return details
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -52,6 +86,23 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def _is_dependency_failure(exc: Exception) -> bool:
     # botocore / pynamodb errors that survived their own retries: the client may retry.
     return type(exc).__module__.split(".")[0] in {"botocore", "pynamodb", "urllib3"}
+
+
+def _is_too_large_to_store(exc: BaseException) -> bool:
+    """DynamoDB refused an item for its size: retrying can never succeed."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        response = getattr(current, "response", None)
+        if isinstance(response, dict):
+            error = response.get("Error") or {}
+            if error.get("Code") == "ValidationException" and "size" in str(
+                error.get("Message", "")
+            ):
+                return True
+        current = getattr(current, "cause", None) or current.__cause__ or current.__context__
+    return False
 
 
 def json_errors(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -65,6 +116,11 @@ def json_errors(view: Callable[..., Response]) -> Callable[..., Response]:
             status = STATUS_BY_ERROR.get(type(exc), 400)
             return error_response(status, exc.code, exc.message, exc.details)
         except Exception as exc:
+            if _is_too_large_to_store(exc):
+                logger.warning("item too large to store", exc_info=True)
+                return error_response(
+                    413, "payload_too_large", "The request is too large to store.", None
+                )
             if _is_dependency_failure(exc):
                 logger.exception("dependency failure")
                 return error_response(
@@ -85,12 +141,60 @@ def read_json(request: Request, max_bytes: int) -> Any:
             f"The body is {len(raw)} bytes; the limit is {max_bytes}.",
             {"limit_bytes": max_bytes, "size_bytes": len(raw)},
         )
+    return parse_json(raw) if raw else None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """A JSON body, or ``ValidationFailed``: not UTF-8, not JSON (NaN and Infinity are
+    not), nested deeper than MAX_JSON_DEPTH, or a string that is no text (a lone
+    surrogate, which ``\\ud800`` spells and nothing can encode), named by its path."""
     try:
-        return json.loads(raw.decode("utf-8")) if raw else None
+        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except RecursionError as exc:
+        raise _invalid("", f"is nested deeper than {MAX_JSON_DEPTH} levels") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed(
-            "The body is not valid JSON.", [{"field": "", "message": str(exc)}]
+            "The body is not valid JSON.", [{"field": "", "message": _cut(str(exc), 200)}]
         ) from exc
+    _check_json(value)
+    return value
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed("The body is not valid JSON.", [{"field": field, "message": message}])
+
+
+def _check_json(value: Any) -> None:
+    """Depth and text, without recursion (a stack of what is left to see)."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if isinstance(node, str):
+            _check_text(node, path)
+        elif isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise _invalid(path, f"is nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(node, list):
+                stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node))
+                continue
+            for key, item in node.items():
+                where = _cut(f"{path}.{key}" if path else key, MAX_ERROR_CHARS)
+                _check_text(key, where)
+                stack.append((item, where, depth + 1))
+
+
+def _check_text(text: str, path: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ord(text[exc.start])
+        raise _invalid(path, f"holds U+{bad:04X}, a lone surrogate, which is not text") from exc
 
 
 # Routes that answer a binary body whatever the client's Accept header says.
@@ -114,3 +218,33 @@ def accept_binary_routes(request: Request, get_response: Callable[[Request], Res
         headers["accept"] = "image/gif"
         request.headers = CaseInsensitiveMapping(headers)
     return get_response(request)
+
+
+def sobre_errors(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """HTTP middleware, registered first (outermost, inside Chalice's own handler):
+    whatever happens inside — a view, Chalice's routing (405, 415), Powertools'
+    middleware — the answer is Sobre's error shape, never Chalice's ``{Code, Message}``
+    and never an exception Chalice turns into its own 500."""
+    try:
+        response = get_response(request)
+    except Exception:
+        logger.exception("unhandled error outside a view")
+        return error_response(500, "internal", "Something went wrong on our side.")
+    body = response.body
+    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        status = response.status_code
+        code = _FRAMEWORK_CODES.get(status, "internal" if status >= 500 else "bad_request")
+        details = [{"field": "", "message": str(body["Message"])}] if status == 400 else None
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+        return error_response(status, code, str(body["Message"]), details, headers)
+    return response
+
+
+# Chalice's own answers, by status, as Sobre's error codes.
+_FRAMEWORK_CODES = {
+    400: "validation_failed",
+    404: "not_found",
+    405: "method_not_allowed",
+    415: "unsupported_media_type",
+    500: "internal",
+}

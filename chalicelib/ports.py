@@ -20,6 +20,7 @@ from chalicelib.core.model import (
     Page,
     TimelineEvent,
 )
+from chalicelib.core.sends import SendClaim, SendOutcome
 from chalicelib.core.status import Tally
 from chalicelib.core.webhooks import AttemptResult, Delivery, Task, Webhook
 
@@ -84,6 +85,18 @@ class InvoiceStore(Protocol):
         status: str | None = None,
     ) -> Page:
         """Index entries of ``partitions`` (in ``status``), most recently changed first."""
+
+    def claim_send(
+        self, invoice_id: str, recipient_id: str, attempt: int, at: str, expires_at: int
+    ) -> SendClaim:
+        """Claim attempt ``attempt`` of mailing ``recipient_id``, before SendEmail: a
+        conditional put, so of every caller exactly one wins (``won``) and may mail; the
+        others get the claim as kept (consistent read), with its outcome once settled."""
+
+    def settle_send(
+        self, invoice_id: str, recipient_id: str, attempt: int, outcome: SendOutcome
+    ) -> None:
+        """Keep what came of a claimed attempt, as soon as it is known."""
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None: ...
 

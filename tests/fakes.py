@@ -32,6 +32,7 @@ from chalicelib.core.model import (
     TimelineEvent,
     index_partition,
 )
+from chalicelib.core.sends import SendClaim, SendOutcome
 from chalicelib.core.status import Fact, Tally
 from chalicelib.errors import ConcurrentUpdate, InvalidCursor, SendRejected, Unavailable
 from chalicelib.ids import TokenSigner, TrackingTarget
@@ -117,6 +118,8 @@ class FakeInvoiceStore:
         self.facts: dict[str, dict[str, TimelineEvent]] = {}  # invoice -> sort key -> fact
         self.counters: dict[tuple[str, str], _Counters] = {}
         self.refs: dict[str, tuple[MessageRef, int]] = {}
+        # (invoice, recipient, attempt) -> (claimed at, outcome): the send claims.
+        self.claims: dict[tuple[str, str, int], tuple[str, SendOutcome | None]] = {}
         self.saves = 0
         self.conflicts = 0
         self.fact_puts = 0
@@ -309,6 +312,22 @@ class FakeInvoiceStore:
             if consumed < len(per_partition[partition]):
                 next_cursor[partition] = consumed
         return Page([_list_projection(i) for _, i in taken], next_cursor or None)
+
+    def claim_send(
+        self, invoice_id: str, recipient_id: str, attempt: int, at: str, expires_at: int
+    ) -> SendClaim:
+        key = (invoice_id, recipient_id, attempt)
+        if key not in self.claims:
+            self.claims[key] = (at, None)
+            return SendClaim(recipient_id, attempt, at, won=True)
+        claimed_at, outcome = self.claims[key]
+        return SendClaim(recipient_id, attempt, claimed_at, won=False, outcome=outcome)
+
+    def settle_send(
+        self, invoice_id: str, recipient_id: str, attempt: int, outcome: SendOutcome
+    ) -> None:
+        key = (invoice_id, recipient_id, attempt)
+        self.claims[key] = (self.claims.get(key, (outcome.at, None))[0], outcome)
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None:
         for ref in refs:

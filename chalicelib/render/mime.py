@@ -4,8 +4,9 @@ alerts. Pure."""
 from __future__ import annotations
 
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid
 from typing import TYPE_CHECKING
 
 from chalicelib.core.model import TAG_ACCOUNT, TAG_KIND, OutgoingEmail
@@ -26,12 +27,12 @@ def invoice_message(
 ) -> bytes:
     rendered = render_invoice(invoice, recipient, account, pixel_url, view_url, pdf is not None)
     message = EmailMessage()
-    message["From"] = formataddr((account.name, account.from_address))
-    message["To"] = formataddr((recipient.name or "", recipient.email))
+    message["From"] = mailbox(account.name, account.from_address)
+    message["To"] = mailbox(recipient.name, recipient.email)
     message["Subject"] = rendered.subject
     reply_to = invoice.reply_to or account.reply_to
     if reply_to:
-        message["Reply-To"] = reply_to
+        message["Reply-To"] = mailbox(None, reply_to)
     message["Message-ID"] = make_msgid(domain=account.from_address.rsplit("@", 1)[-1])
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
@@ -52,14 +53,23 @@ def report_message(
     # Python's folding at 78 characters breaks some subjects before their first word,
     # which readers then show with a leading space; 998 is RFC 5322's own limit.
     message = EmailMessage(policy=policy.default.clone(max_line_length=998))
-    message["From"] = formataddr((f"{from_name} (Sobre)", from_address))
-    message["To"] = to_address
+    message["From"] = mailbox(f"{from_name} (Sobre)", from_address)
+    message["To"] = mailbox(None, to_address)
     message["Subject"] = rendered.subject
     message["Message-ID"] = make_msgid(domain=from_address.rsplit("@", 1)[-1])
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message.as_bytes()
+
+
+def mailbox(name: str | None, address: str) -> Address:
+    """One mailbox for a header, built by ``email.headerregistry``: the name is quoted or
+    encoded as a whole, so whatever it holds it stays one name of one address (never a
+    list), and a CR or LF anywhere raises instead of starting a header. Addresses are
+    ASCII (IDNA domains: core/addresses.py); SES takes no other."""
+    username, _, domain = address.rpartition("@")
+    return Address(display_name=name or "", username=username, domain=domain)
 
 
 def report_email(account: Account, rendered: RenderedEmail, kind: str) -> OutgoingEmail:

@@ -208,6 +208,14 @@ _SHOWN = {
 }
 
 
+# What makes a spreadsheet read a cell as a formula: = + - @, also in their fullwidth
+# (U+FF1D, U+FF0B, U+FF0D, U+FF20) and small (U+FE66, U+FE62, U+FE63, U+FE6B) forms
+# some read as them, and the minus sign U+2212, even after leading blanks; or a tab,
+# CR or LF first.
+_FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212")
+_FORMULA_BLANKS = frozenset("\t\r\n")
+
+
 def csv_cell(value: Any) -> str:
     """Text for a cell; a value a spreadsheet would run as a formula is quoted with a
     leading apostrophe (CSV injection)."""
@@ -216,7 +224,7 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if text[:1] in _FORMULA_BLANKS or text.lstrip(" \u3000\t\r\n")[:1] in _FORMULA_SIGNS:
         return "'" + text
     return text
 

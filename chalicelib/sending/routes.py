@@ -34,7 +34,7 @@ def create_invoice() -> Response:
     headers = {"Location": f"/invoices/{result.invoice.id}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(views.send_response(result.invoice), 201, headers)
+    return json_response(views.send_response(result.invoice, result.unsettled), 201, headers)
 
 
 @invoices_api.route("/invoices", methods=["GET"])
@@ -70,5 +70,5 @@ def get_events(invoice_id: str) -> Response:
 @invoices_api.route("/invoices/{invoice_id}/send", methods=["POST"])
 @json_errors
 def resend(invoice_id: str) -> Response:
-    invoice = service.retry_failed(context(), authenticate(_authorization()), invoice_id)
-    return json_response(views.send_response(invoice))
+    result = service.retry_failed(context(), authenticate(_authorization()), invoice_id)
+    return json_response(views.send_response(result.invoice, result.unsettled))

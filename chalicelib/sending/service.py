@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib import ids, recording
 from chalicelib.context import Context
 from chalicelib.core.model import Account, Invoice, MessageRef, Recipient, TimelineEvent, iso
+from chalicelib.core.sends import SendOutcome
 from chalicelib.core.status import Fact, refresh_statuses
 from chalicelib.core.stored import pdf_key
 from chalicelib.errors import Conflict, SendRejected, Unavailable
@@ -24,6 +25,9 @@ from chalicelib.sending.validation import NewInvoice, parse_new_invoice
 class SendResult:
     invoice: Invoice
     replayed: bool
+    # Recipients whose current attempt is claimed but whose outcome is not known (in
+    # flight elsewhere, or interrupted): not mailed by this request.
+    unsettled: frozenset[str] = frozenset()
 
 
 def send_invoice(
@@ -58,10 +62,10 @@ def send_invoice(
     created = TimelineEvent(f"created-{invoice.id}", invoice.created_at, "created", None, "api")
     ctx.invoices.add_fact(invoice.id, created, ctx.invoice_expiry(invoice))
     ctx.metrics.count("InvoicesCreated")
-    return SendResult(_deliver(ctx, account, invoice, new.pdf), replayed=False)
+    return _deliver(ctx, account, invoice, new.pdf)
 
 
-def retry_failed(ctx: Context, account: Account, invoice_id: str) -> Invoice:
+def retry_failed(ctx: Context, account: Account, invoice_id: str) -> SendResult:
     """Send again to the recipients that never went out (failed, or never attempted)."""
     invoice = get_invoice(ctx, account, invoice_id)
     pdf = ctx.pdfs.get(pdf_key(invoice)) if invoice.has_pdf else None
@@ -104,52 +108,112 @@ def _new_invoice(
     return invoice
 
 
-def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None) -> Invoice:
-    """Send to every recipient not yet sent; record each outcome. A refusal for one
-    recipient never stops the others."""
+def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None) -> SendResult:
+    """Send to every recipient not yet sent, each attempt claimed first (no retry mails
+    anyone twice), and record each outcome. A refusal, or a message that cannot be
+    composed, is that recipient's failure and never stops the others. SES failing
+    transiently stops the loop (the rest are mailed by a retry) and answers 503."""
     facts: list[Fact] = []
     refs: list[MessageRef] = []
+    unsettled: set[str] = set()
+    outage: Exception | None = None
     for recipient in invoice.recipients:
         if recipient.sent_at is not None:
             continue
         attempt = recipient.send_attempts + 1
-        email = tracked_email(ctx, account, invoice, recipient, pdf)
-        at = iso(ctx.clock())
         try:
-            message_id = ctx.mailer.send(email)
-        except SendRejected as exc:
-            logger.warning(
-                "SES refused a recipient", extra={"invoice_id": invoice.id, "reason": str(exc)}
-            )
-            facts.append(
-                Fact(
-                    f"api-failed-{recipient.id}-{attempt}",
-                    "send_failed",
-                    at,
-                    recipient.id,
-                    "api",
-                    {"reason": str(exc), "attempt": attempt},
-                )
-            )
+            outcome = _send_once(ctx, account, invoice, recipient, attempt, pdf)
+        except _Outage as exc:
+            unsettled.add(recipient.id)
+            outage = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+            break
+        if outcome is None:
+            unsettled.add(recipient.id)
             continue
-        ctx.metrics.count("InvoicesSent")
-        logger.info("sent", extra={"invoice_id": invoice.id, "message_id": message_id})
-        facts.append(
-            Fact(
-                f"api-sent-{recipient.id}",
-                "sent",
-                at,
-                recipient.id,
-                "api",
-                {"message_id": message_id, "attempt": attempt},
-            )
-        )
-        refs.append(MessageRef(message_id, account.id, invoice.id, recipient.id))
-    if not facts:
-        return invoice
+        facts.append(_outcome_fact(recipient.id, attempt, outcome))
+        if outcome.message_id is not None:
+            refs.append(MessageRef(outcome.message_id, account.id, invoice.id, recipient.id))
     if refs:
         # Classic SES notifications carry no tags: they are matched by message id.
         ctx.invoices.put_message_refs(refs, ctx.expires_at(ctx.clock()))
+    recorded = recording.record(ctx, invoice.id, facts, preloaded=invoice) if facts else None
+    if outage is not None:
+        raise Unavailable("Amazon SES is unavailable; retry shortly.") from outage
+    return SendResult(
+        recorded.invoice if recorded else invoice, replayed=False, unsettled=frozenset(unsettled)
+    )
 
-    recorded = recording.record(ctx, invoice.id, facts, preloaded=invoice)
-    return recorded.invoice if recorded else invoice
+
+class _Outage(Exception):
+    """SES failed in a way that does not say whether the message went out."""
+
+
+def _send_once(
+    ctx: Context,
+    account: Account,
+    invoice: Invoice,
+    recipient: Recipient,
+    attempt: int,
+    pdf: bytes | None,
+) -> SendOutcome | None:
+    """Attempt ``attempt`` of mailing ``recipient``: at most once, whoever asks. None
+    when its outcome is not known: another request holds the claim (in flight), or one
+    stopped after claiming and before settling it (a crash, an SES timeout) — then the
+    recipient is never mailed again for this attempt. If SES did take that message, its
+    Send event (tagged with the recipient) makes them ``sent``; see docs/DESIGN.md."""
+    try:
+        email = tracked_email(ctx, account, invoice, recipient, pdf)
+    except Exception as exc:  # whatever the message holds, one recipient's failure
+        logger.exception("could not compose a message", extra={"invoice_id": invoice.id})
+        reason = f"the message could not be composed: {exc}"[:300]  # kept in the summary
+        return SendOutcome(iso(ctx.clock()), reason=reason)
+    claim = ctx.invoices.claim_send(
+        invoice.id, recipient.id, attempt, iso(ctx.clock()), ctx.invoice_expiry(invoice)
+    )
+    if not claim.won:
+        if claim.outcome is None:
+            logger.warning(
+                "send attempt already claimed, outcome unknown: not mailed again",
+                extra={"invoice_id": invoice.id, "recipient_id": recipient.id},
+            )
+            ctx.metrics.count("SendsUnsettled")
+        return claim.outcome  # a settled one completes the attempt that was interrupted
+    try:
+        message_id = ctx.mailer.send(email)
+    except SendRejected as exc:
+        logger.warning(
+            "SES refused a recipient", extra={"invoice_id": invoice.id, "reason": str(exc)}
+        )
+        outcome = SendOutcome(iso(ctx.clock()), reason=str(exc))
+    except Exception as exc:
+        # A timeout may come after SES took the message: the claim stays unsettled.
+        logger.exception("SES failed", extra={"invoice_id": invoice.id})
+        raise _Outage(str(exc)) from exc
+    else:
+        ctx.metrics.count("InvoicesSent")
+        logger.info("sent", extra={"invoice_id": invoice.id, "message_id": message_id})
+        outcome = SendOutcome(iso(ctx.clock()), message_id=message_id)
+    ctx.invoices.settle_send(invoice.id, recipient.id, attempt, outcome)
+    return outcome
+
+
+def _outcome_fact(recipient_id: str, attempt: int, outcome: SendOutcome) -> Fact:
+    """The fact of an outcome; its key and time come from the outcome, so a retry that
+    completes an interrupted attempt records the very same fact."""
+    if outcome.message_id is not None:
+        return Fact(
+            f"api-sent-{recipient_id}",
+            "sent",
+            outcome.at,
+            recipient_id,
+            "api",
+            {"message_id": outcome.message_id, "attempt": attempt},
+        )
+    return Fact(
+        f"api-failed-{recipient_id}-{attempt}",
+        "send_failed",
+        outcome.at,
+        recipient_id,
+        "api",
+        {"reason": outcome.reason or "not sent", "attempt": attempt},
+    )

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from chalicelib.core.addresses import normalize_email
+from chalicelib.core.addresses import display_name_problem, normalize_email
 from chalicelib.core.model import LANGUAGES, Line
 from chalicelib.core.stored import MAX_CONTENT_BYTES, stored_bytes
 from chalicelib.errors import ValidationFailed
@@ -181,18 +181,30 @@ def _recipients(errors: _Errors, value: Any) -> tuple[NewRecipient, ...]:
         for unknown in sorted(set(item) - {"email", "name"}):
             errors.add(f"{field}.{unknown}", "is not a known field")
         email = _email(errors, f"{field}.email", item.get("email"))
-        name = item.get("name")
-        if name is not None and (not isinstance(name, str) or len(name) > 200):
-            errors.add(f"{field}.name", "must be a string of at most 200 characters")
-            name = None
+        name = _display_name(errors, f"{field}.name", item.get("name"))
         if email is None:
             continue
         if email.lower() in seen:
             errors.add(f"{field}.email", "duplicates an earlier recipient")
             continue
         seen.add(email.lower())
-        found.append(NewRecipient(email=email, name=name.strip() if name else None))
+        found.append(NewRecipient(email=email, name=name))
     return tuple(found)
+
+
+def _display_name(errors: _Errors, field: str, value: Any) -> str | None:
+    """The name shown in the recipient's ``To``: refused when it could add a header or
+    read as another address (core/addresses.py)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 200:
+        errors.add(field, "must be a string of at most 200 characters")
+        return None
+    problem = display_name_problem(value)
+    if problem is not None:
+        errors.add(field, problem)
+        return None
+    return value.strip() or None
 
 
 def _lines(errors: _Errors, value: Any) -> tuple[Line, ...]:

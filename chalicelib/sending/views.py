@@ -81,8 +81,10 @@ def _first_opened_by(invoice: Invoice) -> dict[str, Any] | None:
     return {"recipient_id": first.id, "email": first.email, "at": first.first_opened_at}
 
 
-def send_response(invoice: Invoice) -> dict[str, Any]:
-    """The answer to POST /invoices and POST /invoices/{id}/send."""
+def send_response(invoice: Invoice, unsettled: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The answer to POST /invoices and POST /invoices/{id}/send. ``sending``: the
+    recipient's current attempt was claimed by another request whose outcome is not
+    known yet (or never will be: see docs/DESIGN.md, "Sending once"); not mailed again."""
     return {
         "id": invoice.id,
         "number": invoice.number,
@@ -94,6 +96,7 @@ def send_response(invoice: Invoice) -> dict[str, Any]:
                 "status": r.status,
                 "message_id": r.message_id,
                 "error": r.failure_reason if r.status == "failed" else None,
+                "sending": r.id in unsettled,
             }
             for r in invoice.recipients
         ],

@@ -373,7 +373,7 @@ def test_body_that_is_not_json(client: Client, api_key: str) -> None:
         client, "POST", "/invoices", headers=headers, body=b"hello", spec_accepts_request=False
     )
     assert response.status_code == 415
-    assert response.json_body["Code"] == "UnsupportedMediaType"
+    assert error_code(response) == "unsupported_media_type"
 
 
 # -- GET /invoices -------------------------------------------------------------------------

@@ -354,7 +354,7 @@ def test_retry_failed_sends_only_to_the_failed_recipient(world: World) -> None:
     invoice = send(world)
     world.mailer.accept("ben@example.net")
     world.clock.advance(minutes=5)
-    retried = sending_service.retry_failed(world.ctx, acme(), invoice.id)
+    retried = sending_service.retry_failed(world.ctx, acme(), invoice.id).invoice
     assert [e.to_address for _, e in world.mailer.sent] == [*EMAILS[::2], "ben@example.net"]
     ben = retried.recipient_by_email("ben@example.net")
     assert ben is not None
@@ -373,7 +373,7 @@ def test_retry_failed_still_refused_records_a_second_attempt(world: World) -> No
     invoice = send(world)
     world.mailer.refuse("ben@example.net", "second")
     world.clock.advance(seconds=30)
-    retried = sending_service.retry_failed(world.ctx, acme(), invoice.id)
+    retried = sending_service.retry_failed(world.ctx, acme(), invoice.id).invoice
     ben = retried.recipient_by_email("ben@example.net")
     assert ben is not None
     assert (ben.status, ben.send_attempts, ben.failure_reason) == ("failed", 2, "second")
@@ -390,6 +390,7 @@ def test_retry_failed_sends_to_a_recipient_never_attempted(world: World) -> None
     cleo.sent_at = cleo.message_id = None  # as if the sender crashed before reaching her
     cleo.send_attempts = 0
     world.invoices.save_summary(summary)
+    del world.invoices.claims[(invoice.id, cleo.id, 1)]  # never reached: never claimed
     sending_service.retry_failed(world.ctx, acme(), invoice.id)
     assert [e.to_address for _, e in world.mailer.sent] == [*EMAILS, "cleo@example.org"]
     assert stored(world, invoice.id).recipients[2].send_attempts == 1
@@ -398,7 +399,7 @@ def test_retry_failed_sends_to_a_recipient_never_attempted(world: World) -> None
 def test_retry_failed_with_nothing_to_send_sends_nothing(world: World) -> None:
     invoice = send(world)
     saves, puts = world.invoices.saves, world.invoices.fact_puts
-    again = sending_service.retry_failed(world.ctx, acme(), invoice.id)
+    again = sending_service.retry_failed(world.ctx, acme(), invoice.id).invoice
     assert len(world.mailer.sent) == 3
     assert (world.invoices.saves, world.invoices.fact_puts) == (saves, puts)
     assert again == stored(world, invoice.id)

@@ -3,7 +3,9 @@
 * ``INVOICE``: the summary (fields, recipients' state; the only item in the index),
 * ``INVOICE#CONTENT``: lines, subject, message, metadata (written once),
 * ``INVOICE#R#<recipient>``: the recipient's counters (ADD, conditional SET),
-* ``F#<at>#<key>``: one item per fact; the conditional put on its key is the dedup.
+* ``F#<at>#<key>``: one item per fact; the conditional put on its key is the dedup,
+* ``SEND#<recipient>#<attempt>``: a send attempt's claim (taken before SendEmail) and
+  its outcome; outside both the detail's and the facts' key ranges, so neither reads it.
 
 The summary, content and counters sort together (``begins_with INVOICE``), so the
 detail is one small Query that never reads a fact. SES message references keep their
@@ -53,6 +55,7 @@ from chalicelib.core.model import (
     TimelineEvent,
     parse_iso,
 )
+from chalicelib.core.sends import SendClaim, SendOutcome
 from chalicelib.core.status import Tally
 from chalicelib.core.stored import stored_json
 
@@ -254,6 +257,35 @@ class DynamoInvoiceStore:
         for item in InvoiceItem.scan(InvoiceItem.sk == SUMMARY, attributes_to_get=["pk", "sk"]):
             yield item.pk.removeprefix("INVOICE#")
 
+    # -- send claims -------------------------------------------------------------------
+
+    def claim_send(
+        self, invoice_id: str, recipient_id: str, attempt: int, at: str, expires_at: int
+    ) -> SendClaim:
+        key = fact_key(invoice_id, _send_sk(recipient_id, attempt))
+        item = {**key, "claimed_at": {"S": at}, "expires_at": {"N": str(expires_at)}}
+        if conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)"):
+            return SendClaim(recipient_id, attempt, at, won=True)
+        answer = table_client().get_item(
+            TableName=InvoiceItem.Meta.table_name, Key=key, ConsistentRead=True
+        )
+        kept = answer.get("Item", {})
+        outcome = None
+        if "outcome" in kept:
+            outcome = SendOutcome(**json.loads(kept["outcome"]["S"]))
+        claimed_at = kept.get("claimed_at", {}).get("S", at)
+        return SendClaim(recipient_id, attempt, claimed_at, won=False, outcome=outcome)
+
+    def settle_send(
+        self, invoice_id: str, recipient_id: str, attempt: int, outcome: SendOutcome
+    ) -> None:
+        table_client().update_item(
+            TableName=InvoiceItem.Meta.table_name,
+            Key=fact_key(invoice_id, _send_sk(recipient_id, attempt)),
+            UpdateExpression="SET outcome = :o",
+            ExpressionAttributeValues={":o": {"S": stored_json(asdict(outcome))}},
+        )
+
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None:
         with MessageRefItem.batch_write() as batch:
             for ref in refs:
@@ -274,3 +306,7 @@ class DynamoInvoiceStore:
         except MessageRefItem.DoesNotExist:
             return None
         return MessageRef(message_id, item.account_id, item.invoice_id, item.recipient_id)
+
+
+def _send_sk(recipient_id: str, attempt: int) -> str:
+    return f"SEND#{recipient_id}#{attempt}"
