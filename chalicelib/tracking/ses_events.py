@@ -63,6 +63,7 @@ class SesNotification:
     invoice_id: str | None
     recipient_id: str | None
     events: tuple[RecipientEvent, ...]
+    mail_at: str = ""  # when SES accepted the message (``mail.timestamp``)
 
 
 def sns_message_of(record: Any) -> str:
@@ -110,7 +111,8 @@ def parse_notification(message: str) -> SesNotification:
     if not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id):
         raise Unprocessable("mail.messageId is missing or not an SES message id")
     try:
-        events = tuple(_recipient_events(event_type, payload, mail, message_id))
+        mail_at = timestamp(mail, "timestamp", "mail")
+        events = tuple(_recipient_events(event_type, payload, mail, message_id, mail_at))
     except Malformed as exc:
         raise Unprocessable(f"malformed {event_type} notification: {exc}") from exc
     tags = mail.get("tags") if isinstance(mail.get("tags"), dict) else {}
@@ -121,6 +123,7 @@ def parse_notification(message: str) -> SesNotification:
         invoice_id=_tag(tags, TAG_INVOICE),
         recipient_id=_tag(tags, TAG_RECIPIENT),
         events=events,
+        mail_at=mail_at,
     )
 
 
@@ -143,11 +146,14 @@ def _key(*parts: Any) -> str:
 
 
 def _recipient_events(
-    event_type: EventType, payload: dict[str, Any], mail: dict[str, Any], message_id: str
+    event_type: EventType,
+    payload: dict[str, Any],
+    mail: dict[str, Any],
+    message_id: str,
+    mail_at: str,
 ) -> list[RecipientEvent]:
-    # The mail object is read for every type (its time is the default), then the
-    # type's own object, which may name its recipients (the rest name mail.destination).
-    mail_at = timestamp(mail, "timestamp", "mail")
+    # The type's own object may name its recipients and its time (the rest name
+    # mail.destination, and happen at the mail's time).
     read: Read = EVENT_READERS[event_type](payload, mail)
     at = read.at or mail_at
     events = []

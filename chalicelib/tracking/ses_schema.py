@@ -268,4 +268,3 @@ EVENT_READERS: dict[EventType, Callable[[dict[str, Any], dict[str, Any]], Read]]
     "delivery_delay": _delivery_delay,
     "subscription": _subscription,
 }
-

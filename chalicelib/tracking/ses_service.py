@@ -112,10 +112,11 @@ def _bound(ctx: Context, notification: SesNotification) -> tuple[str, str | None
 def _check_times(ctx: Context, invoice: Invoice, notification: SesNotification) -> None:
     start = parse_iso(invoice.created_at) - EARLIEST
     end = ctx.clock() + LATEST
-    for event in notification.events:
-        if not start <= parse_iso(event.at) <= end:
+    times = [e.at for e in notification.events] + [notification.mail_at or iso(end)]
+    for at in times:
+        if not start <= parse_iso(at) <= end:
             raise Unprocessable(
-                f"{notification.event_type} event time {event.at} is outside the invoice's "
+                f"{notification.event_type} event time {at} is outside the invoice's "
                 f"window [{iso(start)}, {iso(end)}]"
             )
 

@@ -10,7 +10,6 @@ from typing import Any
 from chalicelib.adapters.dynamo.models import UnprocessedItem
 from chalicelib.core.model import parse_iso
 
-
 # An item holds at most 400 KB, counted in UTF-8 bytes, not characters: 350,000
 # characters of non-ASCII text are up to 1.4 MB, a write DynamoDB refuses (and a refused
 # keep would send the record to the DLQ). SNS messages are at most 256 KB, so a real
