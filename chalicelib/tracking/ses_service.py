@@ -71,7 +71,11 @@ def replay_payload(ctx: Context, payload: str) -> str:
     try:
         return apply_notification(ctx, parse_notification(sns_message_of(json.loads(payload))))
     except (Unprocessable, ValueError, RecursionError) as exc:
-        return f"unprocessable: {exc}"
+        return f"unprocessable: {scrub_ips(str(exc)[:1000])}"
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        return f"unprocessable: could not be applied: {type(exc).__name__}"
 
 
 def _dumped(payload: Any) -> str:
