@@ -177,7 +177,15 @@ _RECIPIENT_LISTS = {
     "complaint": "complainedRecipients",
     "deliveryDelay": "delayedRecipients",
 }
-_TIMED_BODIES = ("delivery", "bounce", "complaint", "open", "click", "deliveryDelay")
+_TIMED_BODIES = (
+    "delivery",
+    "bounce",
+    "complaint",
+    "open",
+    "click",
+    "deliveryDelay",
+    "subscription",
+)
 DELIVERY = "event-delivery.awsdocs.json"
 SES_OPEN = "sns-http-event-open-apple-mpp.spatie.json"
 BOUNCE = "sns-http-event-bounce-permanent-gmail.spatie.json"
