@@ -90,7 +90,15 @@ def _keep_unprocessable(ctx: Context, reason: str, payload: Any) -> None:
     # Nothing is kept with a whole address: every IP-shaped literal in the payload and
     # the reason is cut to its network first (the store is read by operators).
     reason = scrub_ips(reason[:1000])
-    item_id = ctx.unprocessed.keep(iso(ctx.clock()), reason, scrub_ips(_dumped(payload)))
+    try:
+        item_id = ctx.unprocessed.keep(iso(ctx.clock()), reason, scrub_ips(_dumped(payload)))
+    except Exception as exc:
+        # Raised, the error goes to the retry and the DLQ: its class only, never its
+        # message (which may quote what was being written).
+        kind = "transient storage failure" if is_transient(exc) else "failure"
+        raise Unavailable(
+            f"unprocessable SNS record not kept: {kind} ({type(exc).__name__})"
+        ) from None
     ctx.metrics.count("SesEventsUnprocessable")
     logger.warning("unprocessable SNS record kept", extra={"reason": reason, "kept_as": item_id})
 

@@ -17,7 +17,13 @@ from chalicelib.core.privacy import scrub_ips
 from chalicelib.errors import Unavailable
 from chalicelib.tracking import ses_service
 from chalicelib.tracking.ses_events import Unprocessable, parse_notification
-from tests.fakes import FakeInvoiceStore, World, make_context, make_world
+from tests.fakes import (
+    FakeInvoiceStore,
+    FakeUnprocessedStore,
+    World,
+    make_context,
+    make_world,
+)
 from tests.unit.test_service import (
     BOUNCE,
     DELIVERY,
@@ -383,3 +389,24 @@ def test_retention_is_capped_from_the_send_whatever_the_activity() -> None:
         open_pixel(w, ANA, request=f"r{w.clock().timestamp()}")
         assert store.ttls
         assert max(store.ttls) <= cap
+
+
+class RefusingUnprocessedStore(FakeUnprocessedStore):
+    def keep(self, received_at: str, reason: str, payload: str) -> str:
+        raise ValueError(f"refused: {payload[:200]}")
+
+
+def test_a_record_that_cannot_be_kept_raises_without_its_payload() -> None:
+    w = make_world()
+    w.ctx = make_context(
+        invoices=w.invoices,
+        accounts=w.accounts,
+        unprocessed=RefusingUnprocessedStore(),
+        mailer=w.mailer,
+        clock=w.clock,
+    )
+    with pytest.raises(Unavailable) as raised:
+        process(w, "not json, from 198.51.100.77")
+    assert "ValueError" in str(raised.value)
+    assert "198.51" not in str(raised.value)
+    assert raised.value.__suppress_context__
