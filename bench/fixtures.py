@@ -159,7 +159,15 @@ def _load(case: SesCase) -> tuple[dict[str, Any], dict[str, Any]]:
 
 _LOADED: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 # The part of each event type's message that carries its own timestamp.
-_TIMED_BODIES = ("delivery", "bounce", "complaint", "open", "click", "deliveryDelay")
+_TIMED_BODIES = (
+    "delivery",
+    "bounce",
+    "complaint",
+    "open",
+    "click",
+    "deliveryDelay",
+    "subscription",
+)
 
 
 def ses_event(

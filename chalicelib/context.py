@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib import ids
-from chalicelib.core.model import Invoice, parse_iso
+from chalicelib.core.model import Account, Invoice, parse_iso
 from chalicelib.ports import (
     AccountStore,
     AlertOutbox,
@@ -50,9 +50,14 @@ class Context:
         account's own retention), else the stage's."""
         return int((from_time + timedelta(days=days or self.settings.retention_days)).timestamp())
 
-    def invoice_expiry(self, invoice: Invoice) -> int:
-        """Every item of an invoice expires with it: retention counted from creation."""
-        return self.expires_at(parse_iso(invoice.created_at), invoice.retention_days)
+    def invoice_expiry(self, invoice: Invoice, account: Account | None = None) -> int:
+        """Every item of an invoice expires with it: retention counted from its
+        creation (its first send follows it at once), so no activity ever moves it. The
+        days are the account's current ones when ``account`` is given (a retention
+        shortened since the invoice was sent applies on the next write), else those
+        copied into the invoice when it was created."""
+        days = invoice.retention_days if account is None else account.retention_days
+        return self.expires_at(parse_iso(invoice.created_at), days)
 
 
 @dataclass

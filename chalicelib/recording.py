@@ -22,7 +22,15 @@ from datetime import timedelta
 
 from chalicelib.context import Context
 from chalicelib.core.classification import BURST_WINDOW, PERSON_VERDICTS, SCANNER_NETWORK_WINDOW
-from chalicelib.core.model import FETCH_TYPES, Invoice, Recipient, TimelineEvent, iso, parse_iso
+from chalicelib.core.model import (
+    FETCH_TYPES,
+    Account,
+    Invoice,
+    Recipient,
+    TimelineEvent,
+    iso,
+    parse_iso,
+)
 from chalicelib.core.status import (
     WINDOW_READ,
     Counts,
@@ -63,7 +71,8 @@ def record(
     invoice = preloaded or ctx.invoices.get_summary(invoice_id)
     if invoice is None:
         return None
-    expires = ctx.invoice_expiry(invoice)
+    account = _current_account(ctx, invoice)
+    expires = ctx.invoice_expiry(invoice, account)
     new = [
         f
         for f in facts
@@ -73,7 +82,7 @@ def record(
 
     def change(current: Invoice) -> bool:
         changed = [apply_to_summary(current, f) for f in facts]
-        return any(changed) | bool(also and also(current))
+        return (any(changed) | bool(also and also(current))) and _follow(current, account)
 
     before = {r.id: (r.sent_at, r.delivered_at) for r in invoice.recipients}
     latest = max((f.at for f in facts), default=None)
@@ -99,17 +108,21 @@ def record_fetch(
     recipient = invoice.recipient(fact.recipient_id) if invoice else None
     if invoice is None or recipient is None:
         return None
-    if not invoice.tracking and fact.source == "pixel":
+    # The account's current switch, not only the copy made when the invoice was sent:
+    # turning tracking off stops recording the opens of invoices already out.
+    account = _current_account(ctx, invoice)
+    tracking = invoice.tracking and (account is None or account.tracking)
+    if not tracking and fact.source == "pixel":
         return Recorded(invoice, changed=False)
     event = fact.event()
-    if fact.source == "ses" and invoice.tracking:
+    if fact.source == "ses" and tracking:
         # Sobre's pixel and view link already recorded this display: SES's own report
         # of it (when an operator turned SES tracking on) is kept but not counted.
         event.details["counted"] = False
     step("window")
     around = _burst_window(ctx, invoice_id, recipient.id, event.at)
     event = _judged(event, around, recipient)
-    expires = ctx.invoice_expiry(invoice)
+    expires = ctx.invoice_expiry(invoice, account)
     step("fact")
     fresh = ctx.invoices.add_fact(invoice_id, event, expires)
     change = count_change(event.key, event, Counts.of(event))
@@ -133,13 +146,32 @@ def record_fetch(
         event = next((e for e in rejudged if e.key == event.key), event)
     step("summary")
     updated, changed = update_summary(
-        ctx, invoice_id, invoice, lambda current: apply_to_summary(current, event), event.at
+        ctx,
+        invoice_id,
+        invoice,
+        lambda current: apply_to_summary(current, event) and _follow(current, account),
+        event.at,
     )
     return Recorded(updated, fresh or counted or changed)
 
 
 def _no_step(_name: str) -> None:
     return None
+
+
+def _current_account(ctx: Context, invoice: Invoice) -> Account | None:
+    """The invoice's account as it is now (cached per container): its tracking and
+    retention apply to invoices already sent. None when it is gone: the invoice's own
+    copies then stand."""
+    return ctx.accounts.get_account(invoice.account_id)
+
+
+def _follow(current: Invoice, account: Account | None) -> bool:
+    """A summary about to be written takes the account's current retention, so its
+    TTL (the store's, from ``retention_days``) matches the facts'. Always True."""
+    if account is not None:
+        current.retention_days = account.retention_days
+    return True
 
 
 def _burst_window(ctx: Context, invoice_id: str, recipient_id: str, at: str) -> list[TimelineEvent]:
@@ -253,7 +285,7 @@ def _rejudge(
     """Each changed verdict is a conditional write on the fact's revision (of two
     re-judges, one wins) and its count difference an ADD under an op of its own."""
     old = {e.key: e for e in stored}
-    expires = ctx.invoice_expiry(invoice)
+    expires = ctx.invoice_expiry(invoice, _current_account(ctx, invoice))
     changed: list[TimelineEvent] = []
     lost_person: list[TimelineEvent] = []
     for new in judge(stored, recipient, person_before):

@@ -287,7 +287,7 @@ class Account:
     tracking: bool = True
     # Status-index shards for this account's invoices (see DESIGN.md); only ever raised.
     index_shards: int = 1
-    # Days tracking data is kept after an invoice's last activity; None: the default.
+    # Days an invoice's data is kept after its creation; None: the stage's default.
     retention_days: int | None = None
     created_at: str = ""
     # Reports, reminders and alerts (chalicelib/reports, chalicelib/alerts).

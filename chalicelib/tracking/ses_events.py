@@ -1,18 +1,22 @@
 """SES notifications, as SNS delivers them, turned into facts about recipients. Pure.
 
 Two formats arrive on the topic: configuration-set *event publishing* (``eventType``)
-and classic identity *notifications* (``notificationType``, which carry no tags).
+and classic identity *notifications* (``notificationType``, which carry no tags). Both
+are checked against a strict schema of what Sobre reads (``ses_schema``): a payload that
+does not fit — a wrong type, a missing field, a time that is no time — is
+``Unprocessable`` and is kept for an operator, never applied.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.core.model import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT, EventType, iso, parse_iso
-from chalicelib.core.privacy import clip_user_agent, truncate_ip
+from chalicelib.core.model import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT, EventType
+from chalicelib.tracking.ses_schema import EVENT_READERS, Malformed, Read, timestamp
 
 _EVENT_TYPES: dict[str, EventType] = {
     "Send": "send",
@@ -32,6 +36,10 @@ _CLASSIC_TYPES: dict[str, EventType] = {
     "Complaint": "complaint",
     "Delivery": "delivery",
 }
+# SES message ids are ~60 printable characters; a key item is ``MSG#<id>``.
+_MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,256}")
+# Sobre's own tags carry ids and account names: anything else is not Sobre's tag.
+_TAG_VALUE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 class Unprocessable(ValueError):
@@ -55,46 +63,58 @@ class SesNotification:
     invoice_id: str | None
     recipient_id: str | None
     events: tuple[RecipientEvent, ...]
+    mail_at: str = ""  # when SES accepted the message (``mail.timestamp``)
 
 
-def sns_message_of(record: dict[str, Any]) -> str:
+def sns_message_of(record: Any) -> str:
     """The ``Message`` of one Lambda SNS record (``Records[].Sns``)."""
     sns = record.get("Sns") if isinstance(record, dict) else None
     if not isinstance(sns, dict):
         raise Unprocessable("not an SNS record: no 'Sns' object")
-    if sns.get("Type", "Notification") != "Notification":
-        raise Unprocessable(f"SNS message of type {sns.get('Type')!r}, not a Notification")
+    kind = sns.get("Type", "Notification")
+    if kind != "Notification":
+        raise Unprocessable(f"SNS message of type {_shown(kind)}, not a Notification")
     message = sns.get("Message")
     if not isinstance(message, str):
         raise Unprocessable("SNS record without a Message string")
     return message
 
 
+def _shown(value: Any) -> str:
+    """A bounded rendering of a value for a reason (reasons are logged and kept)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def parse_notification(message: str) -> SesNotification:
     try:
         payload = json.loads(message)
+    except RecursionError as exc:
+        raise Unprocessable("Message is not JSON Sobre reads: nested too deep") from exc
     except ValueError as exc:
         raise Unprocessable(f"Message is not JSON: {message[:80]!r}") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("mail"), dict):
         raise Unprocessable("Message has no 'mail' object: not an SES notification")
     if "eventType" in payload:
-        event_type = _EVENT_TYPES.get(str(payload["eventType"]))
+        event_type = _type_of(_EVENT_TYPES, payload["eventType"])
         if event_type is None:
-            raise Unprocessable(f"unknown SES eventType {payload['eventType']!r}")
+            raise Unprocessable(f"unknown SES eventType {_shown(payload['eventType'])}")
     elif "notificationType" in payload:
-        event_type = _CLASSIC_TYPES.get(str(payload["notificationType"]))
+        event_type = _type_of(_CLASSIC_TYPES, payload["notificationType"])
         if event_type is None:
-            raise Unprocessable(f"unknown SES notificationType {payload['notificationType']!r}")
+            kind = _shown(payload["notificationType"])
+            raise Unprocessable(f"unknown SES notificationType {kind}")
     else:
         raise Unprocessable("Message has neither eventType nor notificationType")
     mail = payload["mail"]
     message_id = mail.get("messageId")
-    if not isinstance(message_id, str) or not message_id:
-        raise Unprocessable("mail.messageId is missing")
+    if not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id):
+        raise Unprocessable("mail.messageId is missing or not an SES message id")
     try:
-        events = tuple(_recipient_events(event_type, payload, mail, message_id))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise Unprocessable(f"malformed {event_type} notification: {exc!r}") from exc
+        mail_at = timestamp(mail, "timestamp", "mail")
+        events = tuple(_recipient_events(event_type, payload, mail, message_id, mail_at))
+    except Malformed as exc:
+        raise Unprocessable(f"malformed {event_type} notification: {exc}") from exc
     tags = mail.get("tags") if isinstance(mail.get("tags"), dict) else {}
     return SesNotification(
         message_id=message_id,
@@ -103,18 +123,21 @@ def parse_notification(message: str) -> SesNotification:
         invoice_id=_tag(tags, TAG_INVOICE),
         recipient_id=_tag(tags, TAG_RECIPIENT),
         events=events,
+        mail_at=mail_at,
     )
 
 
+def _type_of(types: dict[str, EventType], value: Any) -> EventType | None:
+    return types.get(value) if isinstance(value, str) else None
+
+
 def _tag(tags: dict[str, Any], name: str) -> str | None:
+    """Sobre's tag, or None when absent or not shaped as Sobre writes it (routing then
+    falls back to the message id, which must resolve to the recipient)."""
     values = tags.get(name)
-    if isinstance(values, list) and values and isinstance(values[0], str):
-        return values[0]
+    if isinstance(values, list) and len(values) == 1 and isinstance(values[0], str):
+        return values[0] if _TAG_VALUE.fullmatch(values[0]) else None
     return None
-
-
-def _time(text: Any) -> str:
-    return iso(parse_iso(str(text)))
 
 
 def _key(*parts: Any) -> str:
@@ -122,78 +145,20 @@ def _key(*parts: Any) -> str:
     return f"ses-{digest[:24]}"
 
 
-# One case an SES event type, each reading its own object: one match reads better than
-# ten functions. (The hardening of this parser replaces it with typed models.)
-def _recipient_events(  # noqa: C901
-    event_type: EventType, payload: dict[str, Any], mail: dict[str, Any], message_id: str
+def _recipient_events(
+    event_type: EventType,
+    payload: dict[str, Any],
+    mail: dict[str, Any],
+    message_id: str,
+    mail_at: str,
 ) -> list[RecipientEvent]:
-    # Each event names its recipients in its own object; the rest name mail.destination.
-    emails: list[str] = [str(a) for a in mail.get("destination") or []]
-    at = _time(mail["timestamp"])
-    shared: dict[str, Any] = {}
-    per_recipient: dict[str, dict[str, Any]] = {}
-    match event_type:
-        case "delivery":
-            body = payload["delivery"]
-            at, emails = _time(body["timestamp"]), [str(e) for e in body["recipients"]]
-            shared = {
-                "smtp_response": body.get("smtpResponse"),
-                "remote_mta_ip": body.get("remoteMtaIp"),
-                "reporting_mta": body.get("reportingMTA"),
-                "processing_time_ms": body.get("processingTimeMillis"),
-            }
-        case "bounce":
-            body = payload["bounce"]
-            at = _time(body["timestamp"])
-            emails = [str(r["emailAddress"]) for r in body["bouncedRecipients"]]
-            shared = {"type": body.get("bounceType"), "subtype": body.get("bounceSubType")}
-            per_recipient = {
-                str(r["emailAddress"]): {
-                    "diagnostic": r.get("diagnosticCode"),
-                    "status": r.get("status"),
-                    "action": r.get("action"),
-                }
-                for r in body["bouncedRecipients"]
-            }
-            shared["feedback_id"] = body.get("feedbackId")
-        case "complaint":
-            body = payload["complaint"]
-            at = _time(body["timestamp"])
-            emails = [str(r["emailAddress"]) for r in body["complainedRecipients"]]
-            shared = {
-                "feedback_type": body.get("complaintFeedbackType"),
-                "feedback_id": body.get("feedbackId"),
-            }
-        case "reject":
-            shared = {"reason": payload["reject"].get("reason")}
-        case "open" | "click":
-            body = payload[event_type]
-            at = _time(body["timestamp"])
-            shared = {
-                "user_agent": clip_user_agent(body.get("userAgent")),
-                "ip": truncate_ip(body.get("ipAddress")),
-            }
-            if event_type == "click":
-                shared["link"] = body.get("link")
-        case "rendering_failure":
-            body = payload["failure"]
-            shared = {"error": body.get("errorMessage"), "template": body.get("templateName")}
-        case "delivery_delay":
-            body = payload["deliveryDelay"]
-            at = _time(body["timestamp"])
-            emails = [str(r["emailAddress"]) for r in body["delayedRecipients"]]
-            shared = {"delay_type": body.get("delayType"), "expires": body.get("expirationTime")}
-        case "subscription":
-            body = payload["subscription"]
-            at = _time(body["timestamp"])
-            shared = {"source": body.get("source"), "contact_list": body.get("contactList")}
-        case _:
-            pass
-    if not emails:
-        raise ValueError("the notification names no recipient")
+    # The type's own object may name its recipients and its time (the rest name
+    # mail.destination, and happen at the mail's time).
+    read: Read = EVENT_READERS[event_type](payload, mail)
+    at = read.at or mail_at
     events = []
-    for email in emails:
-        details = {**shared, **per_recipient.get(email, {})}
+    for email in read.emails:
+        details = {**read.shared, **read.per_recipient.get(email, {})}
         details = {k: v for k, v in details.items() if v is not None}
         if event_type == "send":
             details["message_id"] = message_id

@@ -12,7 +12,7 @@ from chalice.test import Client
 
 from chalicelib.adapters.dynamo import unprocessed as dynamo_unprocessed
 from chalicelib.container import context
-from chalicelib.core.model import parse_iso
+from chalicelib.core.model import iso, parse_iso, utc_now
 from chalicelib.core.status import Tally, refresh_statuses
 from tests.integration.conftest import (
     FIXTURES,
@@ -116,6 +116,8 @@ def test_kept_payloads_can_be_replayed_once_they_make_sense(
     message = json.loads((FIXTURES / "ses-events" / "event-delivery.awsdocs.json").read_text())
     message["mail"]["tags"].update({"sobre-account": ["acme"], "sobre-invoice": [created["id"]]})
     message["mail"]["destination"] = message["delivery"]["recipients"] = ["ana@globex.example"]
+    # Delivered now: a 2016 delivery precedes the invoice and would never apply.
+    message["mail"]["timestamp"] = message["delivery"]["timestamp"] = iso(utc_now())
     record = sns_event(json.dumps(message))["Records"][0]
     kept = dynamo_unprocessed.DynamoUnprocessedStore(180)
     kept.keep("2026-11-29T10:00:00.000Z", "kept by hand", json.dumps(record))

@@ -34,7 +34,9 @@ def count(invoice_id: str, change: CountChange, expires_at: int) -> bool:
         if getattr(change, name):
             adds.append(f"{name} :{name}")
             values[f":{name}"] = {"N": str(getattr(change, name))}
-    sets = ["#slot = :op", "expires_at = if_not_exists(expires_at, :x)"]
+    # Every writer computes the same TTL (the invoice's creation + the account's current
+    # retention), so each write sets it: a retention shortened since applies here too.
+    sets = ["#slot = :op", "expires_at = :x"]
     conditions = ["(attribute_not_exists(#slot) OR #slot <> :op)"]
     timed_sets, timed_conditions, timed_values = [], [], {}
     if change.last_opened_at:

@@ -10,6 +10,16 @@ from typing import Any
 from chalicelib.adapters.dynamo.models import UnprocessedItem
 from chalicelib.core.model import parse_iso
 
+# An item holds at most 400 KB, counted in UTF-8 bytes, not characters: 350,000
+# characters of non-ASCII text are up to 1.4 MB, a write DynamoDB refuses (and a refused
+# keep would send the record to the DLQ). SNS messages are at most 256 KB, so a real
+# payload fits whole.
+PAYLOAD_BYTES = 350_000
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
 
 class DynamoUnprocessedStore:
     def __init__(self, retention_days: int) -> None:
@@ -21,8 +31,8 @@ class DynamoUnprocessedStore:
         UnprocessedItem(
             pk=f"UNPROCESSED#{day}",
             sk=item_id.split("/", 1)[1],
-            reason=reason[:1000],
-            payload=payload[:350_000],
+            reason=_clipped(reason, 4_000),
+            payload=_clipped(payload, PAYLOAD_BYTES),
             expires_at=parse_iso(received_at) + timedelta(days=self._retention_days),
         ).save()
         return item_id
