@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from chalice.app import Chalice, ConvertToMiddleware
 
+from chalicelib.accounts.routes import keys_api
 from chalicelib.alerts.routes import webhooks_api
 from chalicelib.alerts.schedules import alert_schedule
 from chalicelib.dashboard.routes import dashboard
-from chalicelib.http import accept_binary_routes
+from chalicelib.http import accept_binary_routes, remember_client_address
 from chalicelib.observability import logger, metrics
 from chalicelib.reports.routes import reports_api
 from chalicelib.reports.schedules import report_schedule
@@ -18,6 +19,7 @@ from chalicelib.tracking.subscriptions import ses_events
 app = Chalice(app_name="sobre")
 app.api.binary_types.append("application/pdf")  # the hosted invoice's download
 app.register_middleware(accept_binary_routes, "http")
+app.register_middleware(remember_client_address, "http")  # for the failed-auth limit
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 app.register_blueprint(invoices_api)  # send, list and read invoices
@@ -25,6 +27,7 @@ app.register_blueprint(public)  # the pixel and the hosted invoice (no API key)
 app.register_blueprint(ses_events)  # SES events from SNS
 app.register_blueprint(reports_api)  # evidence, the events export, "remind now"
 app.register_blueprint(webhooks_api)
+app.register_blueprint(keys_api)  # the account's own API keys
 app.register_blueprint(report_schedule)  # digests and reminders (EventBridge)
 app.register_blueprint(alert_schedule)  # alert emails and webhook deliveries
 app.register_blueprint(dashboard)
