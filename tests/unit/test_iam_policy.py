@@ -101,7 +101,11 @@ SERVICE_ACTIONS: dict[str, str] = {
     "logs:CreateLogStream": "Lambda writes the functions' logs",
     "logs:PutLogEvents": "Lambda writes the functions' logs",
     "sqs:SendMessage": "Lambda's on-failure destination sends with the function's role",
-    "kms:Decrypt": "SSM decrypts the secret with a customer-managed key (if one is given)",
+    "kms:Decrypt": (
+        "DynamoDB reads the table and SQS the queue with the stack's key (SobreKey), and "
+        "SSM decrypts the secret with a customer-managed key (if one is given)"
+    ),
+    "kms:GenerateDataKey": "DynamoDB and SQS (the on-failure destination) write with SobreKey",
 }
 # Code in chalicelib that only the operator tools run, with the operator's credentials.
 OPERATOR_ONLY = {
@@ -548,6 +552,7 @@ LOG_GROUP = "/aws/lambda/sobre-prod"
 LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP}:*"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sobre-prod-DeadLetterQueue-5E6F7G8H"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0c0ffee0-1234-5678-9abc-def012345678"
+STACK_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/5ab1e5ab-1e00-4000-8000-000000000001"
 SECRET_NAME = "/sobre/prod/token-secret"
 # S3 bucket names are global: an ARN with no region and no account.
 PDF_BUCKET = "sobre-prod-pdfbucket-1a2b3c4d5e6f"
@@ -575,6 +580,7 @@ SAMPLE_ATTRIBUTES: dict[tuple[str, str], str] = {
     ("DeadLetterQueue", "Arn"): QUEUE_ARN,
     ("FunctionLogGroup", "Arn"): LOG_GROUP_ARN,
     ("PdfBucket", "Arn"): PDF_BUCKET_ARN,
+    ("SobreKey", "Arn"): STACK_KEY_ARN,
 }
 NO_VALUE = object()
 
@@ -745,8 +751,14 @@ def requests_for(action: str, target: str = "") -> list[tuple[str, dict[str, str
         return [(LOG_STREAM, {})]
     if action == "sqs:SendMessage":
         return [(QUEUE_ARN, {})]
+    through_stack_key = [
+        (STACK_KEY_ARN, {"kms:ViaService": f"{service}.{REGION}.amazonaws.com"})
+        for service in ("dynamodb", "sqs")
+    ]
     if action == "kms:Decrypt":
-        return [(KEY_ARN, {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"})]
+        return [(KEY_ARN, {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}), *through_stack_key]
+    if action == "kms:GenerateDataKey":
+        return through_stack_key
     raise AssertionError(f"no sample request for {action}")
 
 
@@ -823,8 +835,6 @@ def test_the_policy_grants_exactly_the_actions_needed(stage: str, kms_key: str) 
     statements = resolved_statements(stage, kms_key)
     granted = {action for s in statements for action in s["Action"]}
     needed = {c.action for c in lambda_calls()} | set(SERVICE_ACTIONS)
-    if not kms_key:
-        needed.discard("kms:Decrypt")
     assert granted == needed
 
 
@@ -895,6 +905,14 @@ def test_the_policy_is_no_broader(stage: str) -> None:
         ("ssm:GetParametersByPath", PARAMETER_ARN, {}),
         ("kms:Decrypt", KEY_ARN, {}),
         ("kms:Decrypt", KEY_ARN, {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}),
+        # The stack's key: only through DynamoDB and SQS, never directly, never others.
+        ("kms:Decrypt", STACK_KEY_ARN, {}),
+        ("kms:Decrypt", STACK_KEY_ARN, {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}),
+        ("kms:GenerateDataKey", STACK_KEY_ARN, {}),
+        ("kms:GenerateDataKey", KEY_ARN, {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}),
+        ("kms:Encrypt", STACK_KEY_ARN, {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}),
+        ("kms:CreateGrant", STACK_KEY_ARN, {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}),
+        ("kms:ScheduleKeyDeletion", STACK_KEY_ARN, {}),
         # Its own log group and queue only.
         ("logs:PutLogEvents", LOG_STREAM.replace("sobre-prod", "other"), {}),
         ("logs:CreateLogGroup", LOG_GROUP_ARN, {}),
@@ -908,9 +926,11 @@ def test_the_policy_is_no_broader(stage: str) -> None:
             )
     for action, resource, context in denied:
         assert not allows(statements, action, resource, context), (action, resource, context)
-    # Without a customer-managed key, no KMS permission at all.
+    # Without a customer-managed key for the secret, no decrypting through SSM.
     key, via_ssm = requests_for("kms:Decrypt")[0]
     assert not allows(resolved_statements(stage), "kms:Decrypt", key, via_ssm)
+    stack_key, via_dynamodb = requests_for("kms:Decrypt")[1]
+    assert allows(resolved_statements(stage), "kms:Decrypt", stack_key, via_dynamodb)
 
 
 @pytest.mark.parametrize("stage", STAGES)
