@@ -129,17 +129,33 @@ def test_the_table_is_the_one_the_tests_create(
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
-def test_the_roles_carry_the_stage_policy_file(
+# Chalice's resource name of each function -> its name in .chalice/config.json.
+FUNCTION_NAMES = {
+    "APIHandler": "api_handler",
+    "SesEvents": "ses_events",
+    "HourlyReports": "hourly_reports",
+    "AlertDeliveries": "alert_deliveries",
+}
+
+
+def test_every_function_has_its_own_role_with_its_own_policy_file(
     templates: dict[str, tuple[Template, Template]], stage: str
 ) -> None:
     merged, _ = templates[stage]
-    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
     roles = of_type(merged, "AWS::IAM::Role")
-    for role in roles.values():
-        assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [policy]
-        assert "ManagedPolicyArns" not in role["Properties"]
-    for function in of_type(merged, "AWS::Serverless::Function").values():
-        assert function["Properties"]["Role"]["Fn::GetAtt"][0] in roles
+    functions = of_type(merged, "AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTION_NAMES)
+    used = set()
+    for resource, function in functions.items():
+        role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        used.add(role_name)
+        role = roles[role_name]["Properties"]
+        policy_path = ROOT / ".chalice" / f"policy-{FUNCTION_NAMES[resource]}.json"
+        policy = json.loads(policy_path.read_text())
+        assert [p["PolicyDocument"] for p in role["Policies"]] == [policy]
+        assert "ManagedPolicyArns" not in role
+    assert used == set(roles)  # one role per function, none shared, none spare
+    assert len(used) == len(functions)
 
 
 def test_functions_get_the_resource_settings_and_never_the_secret(

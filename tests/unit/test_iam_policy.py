@@ -1,11 +1,13 @@
-"""The functions' IAM policy (.chalice/policy-<stage>.json) allows every AWS API the
-deployed code calls, on the resources it calls them on, and nothing else.
+"""Each function's IAM policy (.chalice/policy-<function>.json, the same in every
+stage) allows every AWS API that function's code can call, on the resources it calls
+them on, and nothing else.
 
 The calls are found by reading the source (``ast``) of app.py and chalicelib/: boto3
 client calls (also through the functions and properties that return a client, through
 helpers that call the client method their argument names, and on the botocore client
 pynamodb builds), pynamodb operations and Powertools parameter reads, each mapped to the
-IAM action that authorizes it by the tables below. A call of a kind the tables do not know
+IAM action that authorizes it by the tables below; which of them each Lambda function
+can reach is tests/unit/iam_reach.py's. A call of a kind the tables do not know
 fails the test, so a new kind of AWS call cannot reach production without its
 permission. The policy file holds CloudFormation intrinsics (Chalice copies it verbatim
 into the roles of the merged template); they are resolved here against
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ import pytest
 import yaml
 
 from chalicelib.core.stored import pdf_key
+from tests.unit.iam_reach import FUNCTIONS, reached
 
 if TYPE_CHECKING:
     from chalicelib.core.model import Invoice
@@ -36,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 DEPLOYED = [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]
 STAGES = ("dev", "prod")
+FUNCTION_NAMES = tuple(FUNCTIONS)
 
 # --- The tables: what the code calls -> the IAM action that authorizes it -------------
 
@@ -526,7 +531,8 @@ class _Scanner(ast.NodeVisitor):
         self._add(f"pynamodb {shown}.{method}", action, target)
 
 
-def scan_calls() -> list[ApiCall]:
+@functools.cache
+def scan_calls() -> tuple[ApiCall, ...]:
     trees = {path: ast.parse(path.read_text(), filename=str(path)) for path in DEPLOYED}
     models = _find_models(list(trees.values()))
     clients = _find_clients(list(trees.values()))
@@ -535,11 +541,23 @@ def scan_calls() -> list[ApiCall]:
         scanner = _Scanner(str(path.relative_to(ROOT)), tree, models, clients)
         scanner.visit(tree)
         calls.extend(scanner.calls)
-    return calls
+    return tuple(calls)  # scanned once per session: the tests only read it
 
 
-def lambda_calls() -> list[ApiCall]:
-    return [c for c in scan_calls() if c.function not in OPERATOR_ONLY]
+def lambda_calls(function: str | None = None) -> list[ApiCall]:
+    """The calls the functions make (``function``: only those it can reach)."""
+    calls = [c for c in scan_calls() if c.function not in OPERATOR_ONLY]
+    if function is None:
+        return calls
+    runs = reached(function)
+    return [
+        c
+        for c in calls
+        if any(
+            c.path == path and (c.function == name or c.function.startswith(name + "."))
+            for path, name in runs
+        )
+    ]
 
 
 # --- Resolving the policy file's CloudFormation intrinsics ----------------------------
@@ -662,14 +680,15 @@ class Resolver:
         return {key: value for key, value in resolved.items() if value is not NO_VALUE}
 
 
-def policy_file(stage: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+def policy_file(function: str) -> dict[str, Any]:
+    path = ROOT / ".chalice" / f"policy-{function}.json"
+    loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded
 
 
-def resolved_statements(stage: str, kms_key: str = "") -> list[dict[str, Any]]:
+def resolved_statements(function: str, kms_key: str = "") -> list[dict[str, Any]]:
     resolver = Resolver({**SAMPLE_PARAMETERS, "TokenSecretKmsKeyArn": kms_key})
-    document = resolver.resolve(policy_file(stage))
+    document = resolver.resolve(policy_file(function))
     assert document["Version"] == "2012-10-17"
     statements: list[dict[str, Any]] = document["Statement"]
     return statements
@@ -691,6 +710,14 @@ _MATCHERS = {
 
 def _conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> bool:
     for operator, keys in conditions.items():
+        if operator == "ForAllValues:StringNotLike":
+            # Holds when no value of the key matches (and, as in IAM, when it is absent).
+            for key, patterns in keys.items():
+                if key in context and any(
+                    fnmatch.fnmatchcase(context[key], p) for p in as_list(patterns)
+                ):
+                    return False
+            continue
         match = _MATCHERS[operator]  # an unknown operator fails the test
         for key, expected in keys.items():
             if key not in context:
@@ -821,27 +848,46 @@ def test_operator_only_code_is_not_called_by_the_functions() -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_the_stage_uses_its_policy_file(stage: str) -> None:
+def test_every_function_uses_its_own_policy_file(stage: str) -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     stage_config = config["stages"][stage]
     assert stage_config["autogen_policy"] is False
-    assert stage_config["iam_policy_file"] == f"policy-{stage}.json"
+    # No stage-wide policy: a function without its own file would fail to package.
+    assert "iam_policy_file" not in stage_config
     assert "iam_role_arn" not in stage_config
+    functions = stage_config["lambda_functions"]
+    assert set(functions) == set(FUNCTION_NAMES)
+    for name, function in functions.items():
+        assert function == {"iam_policy_file": f"policy-{name}.json"}
+    files = {p.name for p in (ROOT / ".chalice").glob("policy-*.json")}
+    assert files == {f"policy-{name}.json" for name in FUNCTION_NAMES}
+
+
+def test_every_call_of_the_functions_is_reached_by_one_of_them() -> None:
+    reachable = {(c.action, c.target) for f in FUNCTION_NAMES for c in lambda_calls(f)}
+    assert reachable == {(c.action, c.target) for c in lambda_calls()}
+    # What per-function policies buy: the SES consumer neither sends mail nor touches
+    # the PDFs, and the scheduled jobs never write PDFs.
+    ses_events = {c.action for c in lambda_calls("ses_events")}
+    assert not ses_events & {"ses:SendRawEmail", "s3:GetObject", "s3:PutObject"}
+    assert "dynamodb:BatchWriteItem" not in ses_events
+    for job in ("hourly_reports", "alert_deliveries"):
+        assert "s3:PutObject" not in {c.action for c in lambda_calls(job)}
 
 
 @pytest.mark.parametrize("kms_key", ["", KEY_ARN])
-@pytest.mark.parametrize("stage", STAGES)
-def test_the_policy_grants_exactly_the_actions_needed(stage: str, kms_key: str) -> None:
-    statements = resolved_statements(stage, kms_key)
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_the_policy_grants_exactly_the_actions_needed(function: str, kms_key: str) -> None:
+    statements = resolved_statements(function, kms_key)
     granted = {action for s in statements for action in s["Action"]}
-    needed = {c.action for c in lambda_calls()} | set(SERVICE_ACTIONS)
+    needed = {c.action for c in lambda_calls(function)} | set(SERVICE_ACTIONS)
     assert granted == needed
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_every_call_is_allowed_on_its_resources(stage: str) -> None:
-    statements = resolved_statements(stage, KEY_ARN)
-    calls = {(c.action, c.target) for c in lambda_calls()}
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_every_call_is_allowed_on_its_resources(function: str) -> None:
+    statements = resolved_statements(function, KEY_ARN)
+    calls = {(c.action, c.target) for c in lambda_calls(function)}
     calls |= {(action, "") for action in SERVICE_ACTIONS}
     for action, target in sorted(calls, key=str):
         assert action is not None
@@ -849,9 +895,9 @@ def test_every_call_is_allowed_on_its_resources(stage: str) -> None:
             assert allows(statements, action, resource, context), (action, resource, context)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_the_policy_is_no_broader(stage: str) -> None:
-    statements = resolved_statements(stage, KEY_ARN)
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_the_policy_is_no_broader(function: str) -> None:
+    statements = resolved_statements(function, KEY_ARN)
     other_table = TABLE_ARN.replace("SobreTable", "OtherTable")
     denied: list[tuple[str, str, dict[str, str]]] = [
         # Only the allowed sender domains, and only this account's identities.
@@ -926,16 +972,23 @@ def test_the_policy_is_no_broader(stage: str) -> None:
             )
     for action, resource, context in denied:
         assert not allows(statements, action, resource, context), (action, resource, context)
+    # What another function calls and this one does not is denied to this one.
+    mine = {(c.action or "", c.target) for c in lambda_calls(function)}
+    for other, target in {(c.action or "", c.target) for c in lambda_calls()} - mine:
+        if any(a == other for a, _ in mine):
+            continue  # the same action on another target (the index): checked above
+        for resource, context in requests_for(other, target):
+            assert not allows(statements, other, resource, context), (function, other)
     # Without a customer-managed key for the secret, no decrypting through SSM.
     key, via_ssm = requests_for("kms:Decrypt")[0]
-    assert not allows(resolved_statements(stage), "kms:Decrypt", key, via_ssm)
+    assert not allows(resolved_statements(function), "kms:Decrypt", key, via_ssm)
     stack_key, via_dynamodb = requests_for("kms:Decrypt")[1]
-    assert allows(resolved_statements(stage), "kms:Decrypt", stack_key, via_dynamodb)
+    assert allows(resolved_statements(function), "kms:Decrypt", stack_key, via_dynamodb)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_no_wildcard_actions_and_account_scoped_resources(stage: str) -> None:
-    for statement in resolved_statements(stage, KEY_ARN):
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_no_wildcard_actions_and_account_scoped_resources(function: str) -> None:
+    for statement in resolved_statements(function, KEY_ARN):
         assert statement["Effect"] == "Allow"
         assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
         for action in statement["Action"]:
@@ -960,10 +1013,10 @@ def test_no_wildcard_actions_and_account_scoped_resources(stage: str) -> None:
                 assert "ses:FromAddress" in statement["Condition"]["StringLike"]
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_the_policy_names_only_what_the_template_declares(stage: str) -> None:
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_the_policy_names_only_what_the_template_declares(function: str) -> None:
     resolver = Resolver({**SAMPLE_PARAMETERS, "TokenSecretKmsKeyArn": KEY_ARN})
-    resolver.resolve(policy_file(stage))
+    resolver.resolve(policy_file(function))
     declared = set(template()["Parameters"]) | set(template()["Resources"])
     assert {name for name in resolver.used if not name.startswith("AWS::")} <= declared
 
@@ -1078,3 +1131,26 @@ class Store:
         ("helpers.table_client (a client helper reached through another object)", None, ""),
         ("store._s3.delete_object (a client helper reached through another object)", None, ""),
     ]
+
+
+# Partition keys only the API writes: accounts, their keys, the failed-auth counters.
+ACCOUNT_ITEMS = ("ACCOUNT#acme", "APIKEY#" + "0f" * 32, "AUTHFAIL#203.0.113.0/24")
+WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem")
+
+
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_only_the_function_that_writes_accounts_and_keys_may(function: str) -> None:
+    """``dynamodb:LeadingKeys``: a function whose code never writes an account, a key or
+    a failed-auth counter (chalicelib/adapters/dynamo/accounts.py) cannot overwrite one,
+    however its code goes wrong (issue 15, point 9)."""
+    statements = resolved_statements(function, KEY_ARN)
+    accounts_module = "chalicelib/adapters/dynamo/accounts.py"
+    writes_accounts = any(
+        c.path == accounts_module and c.action in WRITES for c in lambda_calls(function)
+    )
+    assert writes_accounts is (function == "api_handler")
+    for action in {c.action or "" for c in lambda_calls(function)} & set(WRITES):
+        assert allows(statements, action, TABLE_ARN, {"dynamodb:LeadingKeys": "INVOICE#x"})
+        for key in ACCOUNT_ITEMS:
+            context = {"dynamodb:LeadingKeys": key}
+            assert allows(statements, action, TABLE_ARN, context) is writes_accounts, key
