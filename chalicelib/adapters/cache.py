@@ -3,7 +3,8 @@ not read DynamoDB twice on every request.
 
 * A key found (valid or revoked) is kept ``ttl_seconds`` (5 in every stage: a key revoked
   in another container stops working within that; one revoked through this container
-  stops at once).
+  stops at once). An account is kept ``account_seconds`` (60): its settings may take
+  that long to reach a warm container, as before; revocation does not depend on it.
 * A key not found is kept ``miss_seconds``, so a flood of wrong keys reads DynamoDB once
   per distinct key and container; a new key cannot be among them (192 random bits never
   tried before), so it still works at once. At most ``max_misses`` are kept.
@@ -26,6 +27,7 @@ class CachedAccountStore:
         store: AccountStore,
         ttl_seconds: float,
         *,
+        account_seconds: float = 60,
         miss_seconds: float = 60,
         max_misses: int = 10_000,
         touch_seconds: float = 300,
@@ -33,6 +35,7 @@ class CachedAccountStore:
     ) -> None:
         self._store = store
         self._ttl = ttl_seconds
+        self._account_ttl = account_seconds
         self._miss_ttl = miss_seconds
         self._max_misses = max_misses
         self._touch_every = touch_seconds
@@ -65,7 +68,7 @@ class CachedAccountStore:
             return hit[1]
         account = self._store.get_account(account_id)
         if account is not None:
-            self._accounts[account_id] = (self._clock() + self._ttl, account)
+            self._accounts[account_id] = (self._clock() + self._account_ttl, account)
         return account
 
     def put_account(self, account: Account) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+from pynamodb.exceptions import UpdateError
+
 from chalicelib.adapters.dynamo.helpers import conditional, table_client
 from chalicelib.adapters.dynamo.models import (
     AccountDirectoryItem,
@@ -112,10 +114,15 @@ class DynamoAccountStore:
                     ":account": {"S": account_id},
                 },
             )
-            entry.update(
-                actions=[AccountKeyItem.revoked_at.set(at)],
-                condition=AccountKeyItem.revoked_at.does_not_exist(),
-            )
+            try:
+                entry.update(
+                    actions=[AccountKeyItem.revoked_at.set(at)],
+                    condition=AccountKeyItem.revoked_at.does_not_exist(),
+                )
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                entry.refresh(consistent_read=True)  # revoked meanwhile: keep that time
         return _key(entry)
 
     def touch_key(self, key: ApiKey, now: str, stale_before: str) -> None:
