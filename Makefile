@@ -67,7 +67,7 @@ e2e: install chromium
 # off for it alone: E3001 (its RestAPI and SesEvents entries have no Type: they extend
 # resources Chalice generates), E1020 (its alarms and base path mapping Ref APIHandler,
 # SesEvents and RestAPI, which Chalice generates) and W8001 (HasTokenSecretKmsKey is used
-# by .chalice/policy-<stage>.json). The merged templates of both stages, before and after
+# by .chalice/policy-<function>.json). The merged templates of both stages, before and after
 # the SAM transform (infra/package.py), are linted with every default check.
 cfn-lint: $(STAMP)
 	$(VENV)/bin/cfn-lint --ignore-checks E3001 E1020 W8001 -- infra/template.yaml

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from chalice.app import Chalice, ConvertToMiddleware
 
+from chalicelib.accounts.routes import keys_api
 from chalicelib.alerts.routes import webhooks_api
 from chalicelib.alerts.schedules import alert_schedule
 from chalicelib.dashboard.routes import dashboard
-from chalicelib.http import accept_binary_routes, sobre_errors
+from chalicelib.http import accept_binary_routes, remember_client_address, sobre_errors
 from chalicelib.observability import logger, metrics_per_invocation
 from chalicelib.reports.routes import reports_api
 from chalicelib.reports.schedules import report_schedule
@@ -19,6 +20,7 @@ app = Chalice(app_name="sobre")
 app.api.binary_types.append("application/pdf")  # the hosted invoice's download
 app.register_middleware(sobre_errors, "http")  # first: it wraps all that follows
 app.register_middleware(accept_binary_routes, "http")
+app.register_middleware(remember_client_address, "http")  # for the failed-auth limit
 # HTTP only: the other functions are called by Lambda without this module, so their
 # entry points carry the same two themselves (chalicelib/observability.instrumented).
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context), "http")
@@ -28,6 +30,7 @@ app.register_blueprint(public)  # the pixel and the hosted invoice (no API key)
 app.register_blueprint(ses_events)  # SES events from SNS
 app.register_blueprint(reports_api)  # evidence, the events export, "remind now"
 app.register_blueprint(webhooks_api)
+app.register_blueprint(keys_api)  # the account's own API keys
 app.register_blueprint(report_schedule)  # digests and reminders (EventBridge)
 app.register_blueprint(alert_schedule)  # alert emails and webhook deliveries
 app.register_blueprint(dashboard)

@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.context import Context, Jobs
 from chalicelib.core.model import Account, parse_iso, utc_now
 from chalicelib.ids import TokenSigner
 from chalicelib.ports import AccountStore, ReportStore, UnprocessedStore
 from chalicelib.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.auth import Guard
 
 
 class _Lazy:
@@ -118,12 +121,24 @@ def jobs(scheduled_at: str | datetime | None = None) -> Jobs:
     return build_jobs(ctx)
 
 
-def authenticate(authorization: str | None) -> Account:
-    """The account of an ``Authorization: Bearer <key>`` header (``Unauthorized``
-    otherwise): every authenticated route starts here."""
-    from chalicelib.accounts.service import authenticate as account_for_key
+@lru_cache(maxsize=1)
+def guard() -> Guard:
+    """The rate limits' per-container state, over the failed-authentication counter."""
+    from chalicelib.adapters.dynamo.accounts import DynamoAuthFailures
+    from chalicelib.auth import Guard
 
-    return account_for_key(context(), authorization)
+    rate = context().settings.key_requests_per_second  # and the models know the table
+    return Guard(DynamoAuthFailures(), key_rate=rate, key_burst=2 * rate)
+
+
+def authenticate(authorization: str | None) -> Account:
+    """The account of an ``Authorization: Bearer <key>`` header (``Unauthorized`` or
+    ``RateLimited`` otherwise): every authenticated route starts here. The client's
+    address is the request's (``http.remember_client_address``)."""
+    from chalicelib.auth import authenticate as account_for_key
+    from chalicelib.http import CLIENT_ADDRESS
+
+    return account_for_key(context(), guard(), authorization, CLIENT_ADDRESS.get())
 
 
 # -- for operator commands (tools/admin.py): no token secret needed, nothing cached ------

@@ -37,7 +37,13 @@ class Conflict(DomainError):
 
 
 class RateLimited(DomainError):
+    """Too many requests: ``retry_after`` is the whole seconds to wait (``Retry-After``)."""
+
     code = "rate_limited"
+
+    def __init__(self, message: str, details: Any = None, *, retry_after: int = 1) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
 
 
 class Unavailable(DomainError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from chalice.app import CaseInsensitiveMapping, Request, Response
@@ -114,7 +115,10 @@ def json_errors(view: Callable[..., Response]) -> Callable[..., Response]:
             return view(*args, **kwargs)
         except DomainError as exc:
             status = STATUS_BY_ERROR.get(type(exc), 400)
-            return error_response(status, exc.code, exc.message, exc.details)
+            response = error_response(status, exc.code, exc.message, exc.details)
+            if isinstance(exc, RateLimited):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         except Exception as exc:
             if _is_too_large_to_store(exc):
                 logger.warning("item too large to store", exc_info=True)
@@ -248,3 +252,23 @@ _FRAMEWORK_CODES = {
     415: "unsupported_media_type",
     500: "internal",
 }
+
+
+# -- The client's address, for the failed-authentication limit (auth.py) -----
+
+# Set around every HTTP request by ``remember_client_address``; read by
+# ``container.authenticate``, so that no route has to pass it along.
+CLIENT_ADDRESS: ContextVar[str | None] = ContextVar("client_address", default=None)
+
+
+def remember_client_address(
+    request: Request, get_response: Callable[[Request], Response]
+) -> Response:
+    """HTTP middleware: the request's source address (API Gateway's, never a header a
+    client could forge) for the length of the request."""
+    identity = (request.context or {}).get("identity") or {}
+    token = CLIENT_ADDRESS.set(identity.get("sourceIp"))
+    try:
+        return get_response(request)
+    finally:
+        CLIENT_ADDRESS.reset(token)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.core.alerts import Alert
+from chalicelib.core.keys import ApiKey
 from chalicelib.core.model import (
     Account,
     CountChange,
@@ -119,9 +120,28 @@ class AccountStore(Protocol):
 
     def put_account(self, account: Account) -> None: ...
 
-    def account_id_for_key(self, key_hash: str) -> str | None: ...
+    # API keys: looked up by the secret's hash; listed, revoked and touched by id.
+    def key_for_hash(self, key_hash: str) -> ApiKey | None:
+        """The key whose secret hashes to ``key_hash``, revoked ones included."""
 
-    def put_key(self, key_hash: str, account_id: str, created_at: str) -> None: ...
+    def put_key(self, key_hash: str, key: ApiKey) -> None:
+        """Store a new key (its lookup item and its entry under the account)."""
+
+    def list_keys(self, account_id: str) -> list[ApiKey]:
+        """The account's keys, oldest first (one Query of its partition)."""
+
+    def revoke_key(self, account_id: str, key_id: str, at: str) -> ApiKey | None:
+        """Revoke the account's key ``key_id`` (None when it has none by that id)."""
+
+    def touch_key(self, key: ApiKey, now: str, stale_before: str) -> None:
+        """Set ``last_used_at`` to ``now`` unless it is already ``stale_before`` or later."""
+
+
+class AuthFailures(Protocol):
+    """Failed authentications per client network and minute, across containers."""
+
+    def add_failure(self, network: str, window: str, expires_at: int) -> int:
+        """Count one more failure of ``network`` in ``window``; the count so far."""
 
 
 class UnprocessedStore(Protocol):

@@ -38,6 +38,8 @@ class Settings:
     fetch_queue_url: str | None = None
     # Set only for local emulators and tests; boto3 and pynamodb read it themselves.
     aws_endpoint_url: str | None = None
+    # Requests a second per API key and container, bursts of twice that (chalicelib/auth.py).
+    key_requests_per_second: float = 25.0
 
     @staticmethod
     def from_env(env: Mapping[str, str]) -> Settings:
@@ -59,11 +61,12 @@ class Settings:
             # API Gateway refuses bodies over 10 MB; a 7 MB PDF is 9.4 MB in base64.
             max_body_bytes=int(get("SOBRE_MAX_BODY_BYTES", "10000000")),
             send_attempts=int(get("SOBRE_SEND_ATTEMPTS", "4")),
-            api_key_cache_seconds=int(get("SOBRE_API_KEY_CACHE_SECONDS", "60")),
+            api_key_cache_seconds=int(get("SOBRE_API_KEY_CACHE_SECONDS", "5")),
             stage=get("SOBRE_STAGE", "local"),
             fetch_deadline_seconds=int(get("SOBRE_FETCH_DEADLINE_MS", "800")) / 1000,
             fetch_queue_url=env.get("SOBRE_FETCH_QUEUE_URL") or None,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            key_requests_per_second=float(get("SOBRE_KEY_REQUESTS_PER_SECOND", "25")),
         )
 
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.context import Context
+from chalicelib.core.keys import ApiKey
 from chalicelib.core.model import (
     Account,
     CountChange,
@@ -356,8 +357,8 @@ class FakePdfStore:
 class FakeAccountStore:
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
-        self.keys: dict[str, str] = {}
-        self.revoked: set[str] = set()
+        self.keys: dict[str, ApiKey] = {}  # by the secret's hash
+        self.touches: list[tuple[str, str]] = []  # (key id, now) of every write
 
     def get_account(self, account_id: str) -> Account | None:
         account = self.accounts.get(account_id)
@@ -366,16 +367,45 @@ class FakeAccountStore:
     def put_account(self, account: Account) -> None:
         self.accounts[account.id] = copy.deepcopy(account)
 
-    def account_id_for_key(self, key_hash: str) -> str | None:
-        return None if key_hash in self.revoked else self.keys.get(key_hash)
+    def key_for_hash(self, key_hash: str) -> ApiKey | None:
+        key = self.keys.get(key_hash)
+        return copy.deepcopy(key) if key is not None else None
 
-    def put_key(self, key_hash: str, account_id: str, created_at: str) -> None:
+    def put_key(self, key_hash: str, key: ApiKey) -> None:
         if key_hash in self.keys:
             raise ValueError("this key hash is already stored")  # a conditional put
-        self.keys[key_hash] = account_id
+        self.keys[key_hash] = copy.deepcopy(key)
+
+    def list_keys(self, account_id: str) -> list[ApiKey]:
+        found = [k for k in self.keys.values() if k.account_id == account_id]
+        return [copy.deepcopy(k) for k in sorted(found, key=lambda k: k.id)]
+
+    def revoke_key(self, account_id: str, key_id: str, at: str) -> ApiKey | None:
+        for key in self.keys.values():
+            if key.account_id == account_id and key.id == key_id:
+                key.revoked_at = key.revoked_at or at
+                return copy.deepcopy(key)
+        return None
+
+    def touch_key(self, key: ApiKey, now: str, stale_before: str) -> None:
+        for stored in self.keys.values():
+            if stored.id == key.id and (stored.last_used_at or "") < stale_before:
+                stored.last_used_at = now
+                self.touches.append((key.id, now))
 
     def revoke(self, key_hash: str) -> None:
-        self.revoked.add(key_hash)
+        self.keys[key_hash].revoked_at = "2026-01-01T00:00:00.000Z"
+
+
+class FakeAuthFailures:
+    """``ports.AuthFailures`` in memory: counts per (network, window)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def add_failure(self, network: str, window: str, expires_at: int) -> int:
+        self.counts[(network, window)] += 1
+        return self.counts[(network, window)]
 
 
 class FakeUnprocessedStore:
@@ -464,7 +494,7 @@ def make_settings(**overrides: Any) -> Settings:
         "pdf_bucket": "sobre-pdfs-test",
         "max_body_bytes": 10_000_000,
         "send_attempts": 4,
-        "api_key_cache_seconds": 60,
+        "api_key_cache_seconds": 5,
         "stage": "test",
     }
     values.update(overrides)

@@ -2,6 +2,9 @@
 (``AWS_ENDPOINT_URL`` for the local emulator, or your AWS credentials).
 
     python -m tools.admin api-key --account acme [--from billing@acme.test]
+    python -m tools.admin keys create --account acme [--name ci]   # the secret, once
+    python -m tools.admin keys list --account acme                 # ids, names, times
+    python -m tools.admin keys revoke --account acme --id key_...  # stops within 5 s
     python -m tools.admin unprocessed list
     python -m tools.admin unprocessed replay [--id <id>] [--delete]
     python -m tools.admin account --account acme [--tracking off] [--retention-days 90] ...
@@ -19,6 +22,7 @@ import sys
 from dataclasses import asdict
 
 from chalicelib import container
+from chalicelib.accounts import keys as account_keys
 from chalicelib.accounts import service as account_service
 from chalicelib.alerts import delivery as alert_delivery
 from chalicelib.core.model import utc_now
@@ -40,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("--account", required=True)
     key.add_argument("--from", dest="from_address", help="the account's sender (SES identity)")
     key.add_argument("--default-from", help="the sender for a new account when --from is absent")
+    keys = commands.add_parser("keys", help="create, list or revoke an account's API keys")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("--account", required=True)
+    keys.add_argument("--name", default="", help="create: what the key is for")
+    keys.add_argument("--id", dest="key_id", help="revoke: the key's id (key_...)")
     unprocessed = commands.add_parser("unprocessed", help="list or replay kept SNS payloads")
     unprocessed.add_argument("action", choices=["list", "replay"])
     unprocessed.add_argument("--id", help="only this item")
@@ -74,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(new_key)
             return 0
+        if args.command == "keys":
+            return _keys(args)
         if args.command == "account":
             return _account(args)
         if args.command == "reports":
@@ -88,6 +99,25 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"error: {exc.message} {json.dumps(exc.details)}", file=sys.stderr)
         return 2
+
+
+def _keys(args: argparse.Namespace) -> int:
+    store = container.account_store(get_settings())
+    if args.action == "create":
+        key, secret = account_keys.create_key(store, utc_now(), args.account, args.name)
+        print(f"API key {key.id} for account {args.account!r} (shown once):", file=sys.stderr)
+        print(secret)
+        return 0
+    if args.action == "list":
+        found = account_keys.list_keys(store, args.account)
+        print(json.dumps([account_keys.key_view(k) for k in found], indent=2))
+        return 0
+    if not args.key_id:
+        print("error: revoke needs --id key_...", file=sys.stderr)
+        return 2
+    key = account_keys.revoke_key(store, utc_now(), args.account, args.key_id)
+    print(json.dumps(account_keys.key_view(key), indent=2))
+    return 0
 
 
 def _account(args: argparse.Namespace) -> int:

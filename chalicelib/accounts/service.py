@@ -1,6 +1,6 @@
 """Accounts and their API keys, and the settings an account changes (sender, report
-address, time zone, tracking, retention, reports). Used by tools/admin.py and by every
-authenticated route (``authenticate``)."""
+address, time zone, tracking, retention, reports). Used by tools/admin.py; keys are in
+``keys.py``, authenticating a request in ``chalicelib/auth.py``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from chalicelib import ids
+from chalicelib.accounts.keys import create_key
 from chalicelib.accounts.settings import ACCOUNT_SETTINGS, REPORT_SETTINGS, Setting, checked
-from chalicelib.context import Context
 from chalicelib.core.addresses import normalize_email
 from chalicelib.core.model import Account, iso
-from chalicelib.errors import NotFound, Unauthorized
+from chalicelib.errors import NotFound
 from chalicelib.errors import ValidationFailed as Invalid
 from chalicelib.ports import AccountStore
 
@@ -24,6 +23,7 @@ def create_api_key(
     account_id: str,
     from_address: str | None,
     default_sender: str | None = None,
+    name: str = "",
 ) -> str:
     """Create the account if needed (``from_address`` required then) and a new key.
     The key is returned once; only its hash is stored."""
@@ -55,25 +55,13 @@ def create_api_key(
             )
         account.from_address = sender
         accounts.put_account(account)
-    key = ids.new_api_key()
-    accounts.put_key(ids.hash_api_key(key), account.id, iso(now))
-    return key
+    _, secret = create_key(accounts, now, account.id, name)
+    return secret
 
 
 def update_account(accounts: AccountStore, account_id: str, changes: dict[str, Any]) -> Account:
     """Change an account's settings; every bad value is reported at once."""
     return _changed(accounts, account_id, changes, ACCOUNT_SETTINGS, "account")
-
-
-def authenticate(ctx: Context, authorization: str | None) -> Account:
-    scheme, _, key = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
-    account_id = ctx.accounts.account_id_for_key(ids.hash_api_key(key.strip()))
-    account = ctx.accounts.get_account(account_id) if account_id else None
-    if account is None:
-        raise Unauthorized("The API key is not valid.")
-    return account
 
 
 # name -> (kind, lowest, highest); booleans have no range.

@@ -86,6 +86,9 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "FetchFallbackRole": "AWS::IAM::Role",
         # infra/template.yaml
         "SobreTable": "AWS::DynamoDB::Table",
+        "SobreKey": "AWS::KMS::Key",
+        "SobreKeyAlias": "AWS::KMS::Alias",
+        "ApiUsagePlan": "AWS::ApiGateway::UsagePlan",
         "PdfBucket": "AWS::S3::Bucket",
         "PdfBucketPolicy": "AWS::S3::BucketPolicy",
         "SesEventsTopic": "AWS::SNS::Topic",
@@ -134,17 +137,34 @@ def test_the_table_is_the_one_the_tests_create(
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
-def test_the_roles_carry_the_stage_policy_file(
+# Chalice's resource name of each function -> its name in .chalice/config.json.
+FUNCTION_NAMES = {
+    "APIHandler": "api_handler",
+    "SesEvents": "ses_events",
+    "HourlyReports": "hourly_reports",
+    "AlertDeliveries": "alert_deliveries",
+    "FetchFallback": "fetch_fallback",
+}
+
+
+def test_every_function_has_its_own_role_with_its_own_policy_file(
     templates: dict[str, tuple[Template, Template]], stage: str
 ) -> None:
     merged, _ = templates[stage]
-    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
     roles = of_type(merged, "AWS::IAM::Role")
-    for role in roles.values():
-        assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [policy]
-        assert "ManagedPolicyArns" not in role["Properties"]
-    for function in of_type(merged, "AWS::Serverless::Function").values():
-        assert function["Properties"]["Role"]["Fn::GetAtt"][0] in roles
+    functions = of_type(merged, "AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTION_NAMES)
+    used = set()
+    for resource, function in functions.items():
+        role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        used.add(role_name)
+        role = roles[role_name]["Properties"]
+        policy_path = ROOT / ".chalice" / f"policy-{FUNCTION_NAMES[resource]}.json"
+        policy = json.loads(policy_path.read_text())
+        assert [p["PolicyDocument"] for p in role["Policies"]] == [policy]
+        assert "ManagedPolicyArns" not in role
+    assert used == set(roles)  # one role per function, none shared, none spare
+    assert len(used) == len(functions)
 
 
 def test_functions_get_the_resource_settings_and_never_the_secret(
@@ -219,7 +239,16 @@ def test_ses_events_reach_the_consumer(
     deployed_types = deployed["EventDestination"]["MatchingEventTypes"]
     assert deployed_types == event_destination["MatchingEventTypes"]
     # SES of this account, for this configuration set or its identities, may publish.
-    (statement,) = resources["SesEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statement, deny = resources["SesEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    # And nobody else: an explicit Deny wins over any identity policy of the account.
+    assert deny == {
+        "Sid": "OnlySesPublishes",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:Publish",
+        "Resource": {"Ref": "SesEventsTopic"},
+        "Condition": {"StringNotEquals": {"aws:PrincipalServiceName": "ses.amazonaws.com"}},
+    }
     assert statement["Principal"] == {"Service": "ses.amazonaws.com"}
     assert statement["Action"] == "sns:Publish"
     assert statement["Condition"]["StringEquals"] == {
@@ -346,3 +375,78 @@ def test_alarms_watch_every_function_the_queue_and_ses_reputation(
         0.001,
         "GreaterThanThreshold",
     )
+
+
+def test_the_table_topic_and_queue_use_the_stacks_own_key(
+    templates: dict[str, tuple[Template, Template]], stage: str
+) -> None:
+    merged, _ = templates[stage]
+    resources = merged["Resources"]
+    key = {"Ref": "SobreKey"}
+    assert resources["SobreTable"]["Properties"]["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": key,
+    }
+    assert resources["SesEventsTopic"]["Properties"]["KmsMasterKeyId"] == key
+    queue = resources["DeadLetterQueue"]["Properties"]
+    assert queue["KmsMasterKeyId"] == key
+    assert "SqsManagedSseEnabled" not in queue
+    every_queue = of_type(merged, "AWS::SQS::Queue").values()
+    assert all(q["Properties"].get("KmsMasterKeyId") == key for q in every_queue)
+    sobre_key = resources["SobreKey"]
+    assert sobre_key["DeletionPolicy"] == "Retain"
+    assert sobre_key["Properties"]["EnableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in sobre_key["Properties"]["KeyPolicy"]["Statement"]}
+    assert statements["AccountAdministersAndIamGrantsUse"]["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    }
+    for sid, service in (
+        ("SesPublishesToTheEncryptedTopic", "ses.amazonaws.com"),
+        ("SnsRedrivesToTheEncryptedQueue", "sns.amazonaws.com"),
+    ):
+        statement = statements[sid]
+        assert statement["Principal"] == {"Service": service}
+        assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        }
+    # Only the root may administer; no other principal gets a statement.
+    assert set(statements) == {
+        "AccountAdministersAndIamGrantsUse",
+        "SesPublishesToTheEncryptedTopic",
+        "SnsRedrivesToTheEncryptedQueue",
+    }
+
+
+def test_the_stage_is_throttled_and_the_ses_consumer_has_reserved_concurrency(
+    templates: dict[str, tuple[Template, Template]], stage: str
+) -> None:
+    merged, transformed = templates[stage]
+    parameters = merged["Parameters"]
+    assert parameters["ApiThrottleRateLimit"]["Default"] == 200
+    assert parameters["ApiThrottleBurstLimit"]["Default"] == 400
+    (api_stage,) = of_type(transformed, "AWS::ApiGateway::Stage").values()
+    assert api_stage["Properties"]["MethodSettings"] == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+        }
+    ]
+    plan = transformed["Resources"]["ApiUsagePlan"]["Properties"]
+    (plan_stage,) = plan["ApiStages"]
+    assert plan_stage["ApiId"] == {"Ref": "RestAPI"}
+    assert plan_stage["Stage"] == {
+        "Ref": next(iter(of_type(transformed, "AWS::ApiGateway::Stage")))
+    }
+    assert plan["Throttle"] == {
+        "RateLimit": {"Ref": "ApiThrottleRateLimit"},
+        "BurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+    }
+    functions = of_type(transformed, "AWS::Lambda::Function")
+    assert functions["SesEvents"]["Properties"]["ReservedConcurrentExecutions"] == {
+        "Ref": "SesEventsReservedConcurrency"
+    }
+    assert parameters["SesEventsReservedConcurrency"]["Default"] >= 1

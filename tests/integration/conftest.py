@@ -42,6 +42,7 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def reset_caches() -> None:
     get_settings.cache_clear()
     container.context.cache_clear()
+    container.guard.cache_clear()  # the rate limits' memory (a blocked network)
     for model in models.MODELS:
         model._connection = None  # pynamodb caches its client (and endpoint) per model
 

@@ -1,11 +1,13 @@
-"""The functions' IAM policy (.chalice/policy-<stage>.json) allows every AWS API the
-deployed code calls, on the resources it calls them on, and nothing else.
+"""Each function's IAM policy (.chalice/policy-<function>.json, the same in every
+stage) allows every AWS API that function's code can call, on the resources it calls
+them on, and nothing else.
 
 The calls are found by reading the source (``ast``) of app.py and chalicelib/: boto3
 client calls (also through the functions and properties that return a client, through
 helpers that call the client method their argument names, and on the botocore client
 pynamodb builds), pynamodb operations and Powertools parameter reads, each mapped to the
-IAM action that authorizes it by the tables below. A call of a kind the tables do not know
+IAM action that authorizes it by the tables below; which of them each Lambda function
+can reach is tests/unit/iam_reach.py's. A call of a kind the tables do not know
 fails the test, so a new kind of AWS call cannot reach production without its
 permission. The policy file holds CloudFormation intrinsics (Chalice copies it verbatim
 into the roles of the merged template); they are resolved here against
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ import pytest
 import yaml
 
 from chalicelib.core.stored import pdf_key
+from tests.unit.iam_reach import FUNCTIONS, reached
 
 if TYPE_CHECKING:
     from chalicelib.core.model import Invoice
@@ -36,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 DEPLOYED = [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]
 STAGES = ("dev", "prod")
+FUNCTION_NAMES = tuple(FUNCTIONS)
 
 # --- The tables: what the code calls -> the IAM action that authorizes it -------------
 
@@ -102,11 +107,22 @@ SERVICE_ACTIONS: dict[str, str] = {
     "logs:CreateLogStream": "Lambda writes the functions' logs",
     "logs:PutLogEvents": "Lambda writes the functions' logs",
     "sqs:SendMessage": "Lambda's on-failure destination sends with the function's role",
-    "sqs:ReceiveMessage": "Lambda's SQS event source (fetch_fallback) polls with it",
-    "sqs:DeleteMessage": "Lambda's SQS event source deletes what the function applied",
-    "sqs:ChangeMessageVisibility": "Lambda's SQS event source returns a failed batch",
-    "sqs:GetQueueAttributes": "Lambda's SQS event source reads the queue's settings",
-    "kms:Decrypt": "SSM decrypts the secret with a customer-managed key (if one is given)",
+    "kms:Decrypt": (
+        "DynamoDB reads the table and SQS the queue with the stack's key (SobreKey), and "
+        "SSM decrypts the secret with a customer-managed key (if one is given)"
+    ),
+    "kms:GenerateDataKey": "DynamoDB and SQS (the on-failure destination) write with SobreKey",
+}
+# Actions Lambda's event source mapping performs with one function's role.
+EVENT_SOURCE_ACTIONS: dict[str, frozenset[str]] = {
+    "fetch_fallback": frozenset(
+        {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        }
+    ),
 }
 # Code in chalicelib that only the operator tools run, with the operator's credentials.
 OPERATOR_ONLY = {
@@ -527,7 +543,8 @@ class _Scanner(ast.NodeVisitor):
         self._add(f"pynamodb {shown}.{method}", action, target)
 
 
-def scan_calls() -> list[ApiCall]:
+@functools.cache
+def scan_calls() -> tuple[ApiCall, ...]:
     trees = {path: ast.parse(path.read_text(), filename=str(path)) for path in DEPLOYED}
     models = _find_models(list(trees.values()))
     clients = _find_clients(list(trees.values()))
@@ -536,11 +553,23 @@ def scan_calls() -> list[ApiCall]:
         scanner = _Scanner(str(path.relative_to(ROOT)), tree, models, clients)
         scanner.visit(tree)
         calls.extend(scanner.calls)
-    return calls
+    return tuple(calls)  # scanned once per session: the tests only read it
 
 
-def lambda_calls() -> list[ApiCall]:
-    return [c for c in scan_calls() if c.function not in OPERATOR_ONLY]
+def lambda_calls(function: str | None = None) -> list[ApiCall]:
+    """The calls the functions make (``function``: only those it can reach)."""
+    calls = [c for c in scan_calls() if c.function not in OPERATOR_ONLY]
+    if function is None:
+        return calls
+    runs = reached(function)
+    return [
+        c
+        for c in calls
+        if any(
+            c.path == path and (c.function == name or c.function.startswith(name + "."))
+            for path, name in runs
+        )
+    ]
 
 
 # --- Resolving the policy file's CloudFormation intrinsics ----------------------------
@@ -554,6 +583,7 @@ LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP}:*"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sobre-prod-DeadLetterQueue-5E6F7G8H"
 FETCH_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sobre-prod-FetchQueue-9I0J1K2L"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0c0ffee0-1234-5678-9abc-def012345678"
+STACK_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/5ab1e5ab-1e00-4000-8000-000000000001"
 SECRET_NAME = "/sobre/prod/token-secret"
 # S3 bucket names are global: an ARN with no region and no account.
 PDF_BUCKET = "sobre-prod-pdfbucket-1a2b3c4d5e6f"
@@ -583,6 +613,7 @@ SAMPLE_ATTRIBUTES: dict[tuple[str, str], str] = {
     ("FetchQueue", "Arn"): FETCH_QUEUE_ARN,
     ("FunctionLogGroup", "Arn"): LOG_GROUP_ARN,
     ("PdfBucket", "Arn"): PDF_BUCKET_ARN,
+    ("SobreKey", "Arn"): STACK_KEY_ARN,
 }
 NO_VALUE = object()
 
@@ -664,14 +695,15 @@ class Resolver:
         return {key: value for key, value in resolved.items() if value is not NO_VALUE}
 
 
-def policy_file(stage: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+def policy_file(function: str) -> dict[str, Any]:
+    path = ROOT / ".chalice" / f"policy-{function}.json"
+    loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded
 
 
-def resolved_statements(stage: str, kms_key: str = "") -> list[dict[str, Any]]:
+def resolved_statements(function: str, kms_key: str = "") -> list[dict[str, Any]]:
     resolver = Resolver({**SAMPLE_PARAMETERS, "TokenSecretKmsKeyArn": kms_key})
-    document = resolver.resolve(policy_file(stage))
+    document = resolver.resolve(policy_file(function))
     assert document["Version"] == "2012-10-17"
     statements: list[dict[str, Any]] = document["Statement"]
     return statements
@@ -693,6 +725,14 @@ _MATCHERS = {
 
 def _conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> bool:
     for operator, keys in conditions.items():
+        if operator == "ForAllValues:StringNotLike":
+            # Holds when no value of the key matches (and, as in IAM, when it is absent).
+            for key, patterns in keys.items():
+                if key in context and any(
+                    fnmatch.fnmatchcase(context[key], p) for p in as_list(patterns)
+                ):
+                    return False
+            continue
         match = _MATCHERS[operator]  # an unknown operator fails the test
         for key, expected in keys.items():
             if key not in context:
@@ -751,12 +791,18 @@ def requests_for(action: str, target: str = "") -> list[tuple[str, dict[str, str
         return [(PARAMETER_ARN, {})]
     if action.startswith("logs:"):
         return [(LOG_STREAM, {})]
-    if action == "sqs:SendMessage":  # failed async invocations; deferred fetches
-        return [(QUEUE_ARN, {}), (FETCH_QUEUE_ARN, {})]
-    if action.startswith("sqs:"):  # the fetch_fallback function's event source
+    if action == "sqs:SendMessage":
+        return [(QUEUE_ARN, {})]
+    if action.startswith("sqs:"):  # fetch_fallback's event source
         return [(FETCH_QUEUE_ARN, {})]
+    through_stack_key = [
+        (STACK_KEY_ARN, {"kms:ViaService": f"{service}.{REGION}.amazonaws.com"})
+        for service in ("dynamodb", "sqs")
+    ]
     if action == "kms:Decrypt":
-        return [(KEY_ARN, {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"})]
+        return [(KEY_ARN, {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}), *through_stack_key]
+    if action == "kms:GenerateDataKey":
+        return through_stack_key
     raise AssertionError(f"no sample request for {action}")
 
 
@@ -820,39 +866,61 @@ def test_operator_only_code_is_not_called_by_the_functions() -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_the_stage_uses_its_policy_file(stage: str) -> None:
+def test_every_function_uses_its_own_policy_file(stage: str) -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     stage_config = config["stages"][stage]
     assert stage_config["autogen_policy"] is False
-    assert stage_config["iam_policy_file"] == f"policy-{stage}.json"
+    # No stage-wide policy: a function without its own file would fail to package.
+    assert "iam_policy_file" not in stage_config
     assert "iam_role_arn" not in stage_config
+    functions = stage_config["lambda_functions"]
+    assert set(functions) == set(FUNCTION_NAMES)
+    for name, function in functions.items():
+        assert function == {"iam_policy_file": f"policy-{name}.json"}
+    files = {p.name for p in (ROOT / ".chalice").glob("policy-*.json")}
+    assert files == {f"policy-{name}.json" for name in FUNCTION_NAMES}
+
+
+def test_every_call_of_the_functions_is_reached_by_one_of_them() -> None:
+    reachable = {(c.action, c.target) for f in FUNCTION_NAMES for c in lambda_calls(f)}
+    assert reachable == {(c.action, c.target) for c in lambda_calls()}
+    # What per-function policies buy: the SES consumer neither sends mail nor touches
+    # the PDFs, and the scheduled jobs never write PDFs.
+    ses_events = {c.action for c in lambda_calls("ses_events")}
+    assert not ses_events & {"ses:SendRawEmail", "s3:GetObject", "s3:PutObject"}
+    assert "dynamodb:BatchWriteItem" not in ses_events
+    for job in ("hourly_reports", "alert_deliveries"):
+        assert "s3:PutObject" not in {c.action for c in lambda_calls(job)}
 
 
 @pytest.mark.parametrize("kms_key", ["", KEY_ARN])
-@pytest.mark.parametrize("stage", STAGES)
-def test_the_policy_grants_exactly_the_actions_needed(stage: str, kms_key: str) -> None:
-    statements = resolved_statements(stage, kms_key)
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_the_policy_grants_exactly_the_actions_needed(function: str, kms_key: str) -> None:
+    statements = resolved_statements(function, kms_key)
     granted = {action for s in statements for action in s["Action"]}
-    needed = {c.action for c in lambda_calls()} | set(SERVICE_ACTIONS)
-    if not kms_key:
-        needed.discard("kms:Decrypt")
+    needed = {c.action for c in lambda_calls(function)} | set(SERVICE_ACTIONS)
+    needed |= EVENT_SOURCE_ACTIONS.get(function, frozenset())
     assert granted == needed
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_every_call_is_allowed_on_its_resources(stage: str) -> None:
-    statements = resolved_statements(stage, KEY_ARN)
-    calls = {(c.action, c.target) for c in lambda_calls()}
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_every_call_is_allowed_on_its_resources(function: str) -> None:
+    statements = resolved_statements(function, KEY_ARN)
+    calls = {(c.action, c.target) for c in lambda_calls(function)}
     calls |= {(action, "") for action in SERVICE_ACTIONS}
+    calls |= {(action, "") for action in EVENT_SOURCE_ACTIONS.get(function, ())}
     for action, target in sorted(calls, key=str):
         assert action is not None
         for resource, context in requests_for(action, target):
             assert allows(statements, action, resource, context), (action, resource, context)
+    # The code's own SendMessage is the deferred fetches' (the DLQ's is Lambda's).
+    if "sqs:SendMessage" in {c.action for c in lambda_calls(function)}:
+        assert allows(statements, "sqs:SendMessage", FETCH_QUEUE_ARN, {})
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_the_policy_is_no_broader(stage: str) -> None:
-    statements = resolved_statements(stage, KEY_ARN)
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_the_policy_is_no_broader(function: str) -> None:
+    statements = resolved_statements(function, KEY_ARN)
     other_table = TABLE_ARN.replace("SobreTable", "OtherTable")
     denied: list[tuple[str, str, dict[str, str]]] = [
         # Only the allowed sender domains, and only this account's identities.
@@ -906,6 +974,14 @@ def test_the_policy_is_no_broader(stage: str) -> None:
         ("ssm:GetParametersByPath", PARAMETER_ARN, {}),
         ("kms:Decrypt", KEY_ARN, {}),
         ("kms:Decrypt", KEY_ARN, {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}),
+        # The stack's key: only through DynamoDB and SQS, never directly, never others.
+        ("kms:Decrypt", STACK_KEY_ARN, {}),
+        ("kms:Decrypt", STACK_KEY_ARN, {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}),
+        ("kms:GenerateDataKey", STACK_KEY_ARN, {}),
+        ("kms:GenerateDataKey", KEY_ARN, {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}),
+        ("kms:Encrypt", STACK_KEY_ARN, {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}),
+        ("kms:CreateGrant", STACK_KEY_ARN, {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}),
+        ("kms:ScheduleKeyDeletion", STACK_KEY_ARN, {}),
         # Its own log group and queue only.
         ("logs:PutLogEvents", LOG_STREAM.replace("sobre-prod", "other"), {}),
         ("logs:CreateLogGroup", LOG_GROUP_ARN, {}),
@@ -921,14 +997,27 @@ def test_the_policy_is_no_broader(stage: str) -> None:
             )
     for action, resource, context in denied:
         assert not allows(statements, action, resource, context), (action, resource, context)
-    # Without a customer-managed key, no KMS permission at all.
+    # What another function calls and this one does not is denied to this one.
+    mine = {(c.action or "", c.target) for c in lambda_calls(function)}
+    for other, target in {(c.action or "", c.target) for c in lambda_calls()} - mine:
+        if any(a == other for a, _ in mine):
+            continue  # the same action on another target (the index): checked above
+        # The code sends only deferred fetches; the DLQ is Lambda's, for every function.
+        requests = (
+            [(FETCH_QUEUE_ARN, {})] if other == "sqs:SendMessage" else requests_for(other, target)
+        )
+        for resource, context in requests:
+            assert not allows(statements, other, resource, context), (function, other)
+    # Without a customer-managed key for the secret, no decrypting through SSM.
     key, via_ssm = requests_for("kms:Decrypt")[0]
-    assert not allows(resolved_statements(stage), "kms:Decrypt", key, via_ssm)
+    assert not allows(resolved_statements(function), "kms:Decrypt", key, via_ssm)
+    stack_key, via_dynamodb = requests_for("kms:Decrypt")[1]
+    assert allows(resolved_statements(function), "kms:Decrypt", stack_key, via_dynamodb)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_no_wildcard_actions_and_account_scoped_resources(stage: str) -> None:
-    for statement in resolved_statements(stage, KEY_ARN):
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_no_wildcard_actions_and_account_scoped_resources(function: str) -> None:
+    for statement in resolved_statements(function, KEY_ARN):
         assert statement["Effect"] == "Allow"
         assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
         for action in statement["Action"]:
@@ -953,10 +1042,10 @@ def test_no_wildcard_actions_and_account_scoped_resources(stage: str) -> None:
                 assert "ses:FromAddress" in statement["Condition"]["StringLike"]
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_the_policy_names_only_what_the_template_declares(stage: str) -> None:
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_the_policy_names_only_what_the_template_declares(function: str) -> None:
     resolver = Resolver({**SAMPLE_PARAMETERS, "TokenSecretKmsKeyArn": KEY_ARN})
-    resolver.resolve(policy_file(stage))
+    resolver.resolve(policy_file(function))
     declared = set(template()["Parameters"]) | set(template()["Resources"])
     assert {name for name in resolver.used if not name.startswith("AWS::")} <= declared
 
@@ -1071,3 +1160,26 @@ class Store:
         ("helpers.table_client (a client helper reached through another object)", None, ""),
         ("store._s3.delete_object (a client helper reached through another object)", None, ""),
     ]
+
+
+# Partition keys only the API writes: accounts, their keys, the failed-auth counters.
+ACCOUNT_ITEMS = ("ACCOUNT#acme", "APIKEY#" + "0f" * 32, "AUTHFAIL#203.0.113.0/24")
+WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem")
+
+
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_only_the_function_that_writes_accounts_and_keys_may(function: str) -> None:
+    """``dynamodb:LeadingKeys``: a function whose code never writes an account, a key or
+    a failed-auth counter (chalicelib/adapters/dynamo/accounts.py) cannot overwrite one,
+    however its code goes wrong (issue 15, point 9)."""
+    statements = resolved_statements(function, KEY_ARN)
+    accounts_module = "chalicelib/adapters/dynamo/accounts.py"
+    writes_accounts = any(
+        c.path == accounts_module and c.action in WRITES for c in lambda_calls(function)
+    )
+    assert writes_accounts is (function == "api_handler")
+    for action in {c.action or "" for c in lambda_calls(function)} & set(WRITES):
+        assert allows(statements, action, TABLE_ARN, {"dynamodb:LeadingKeys": "INVOICE#x"})
+        for key in ACCOUNT_ITEMS:
+            context = {"dynamodb:LeadingKeys": key}
+            assert allows(statements, action, TABLE_ARN, context) is writes_accounts, key

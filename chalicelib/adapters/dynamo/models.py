@@ -165,6 +165,8 @@ class AccountItem(Model):
 
 
 class ApiKeyItem(Model):
+    """What authenticating a request reads: one GetItem by the secret's hash."""
+
     class Meta(_Meta):
         pass
 
@@ -173,6 +175,37 @@ class ApiKeyItem(Model):
     account_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
     revoked = BooleanAttribute(default=False)
+    key_id = UnicodeAttribute(null=True)  # key_…; null for keys from before key ids
+    name = UnicodeAttribute(null=True)
+    revoked_at = UnicodeAttribute(null=True)
+
+
+class AccountKeyItem(_SameTable, Model):
+    """A key as its account lists it (a Query of ``ACCOUNT#<id>``, ``begins_with KEY#``);
+    holds the secret's hash, to revoke by id, which no view ever shows."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)  # ACCOUNT#<id>
+    sk = UnicodeAttribute(range_key=True)  # KEY#<key id>
+    key_hash = UnicodeAttribute()
+    name = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    last_used_at = UnicodeAttribute(null=True)
+    revoked_at = UnicodeAttribute(null=True)
+
+
+class AuthFailureItem(_SameTable, Model):
+    """Failed authentications of one client network in one minute (ADD; TTL)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)  # AUTHFAIL#<network /24 or /48>
+    sk = UnicodeAttribute(range_key=True)  # <yyyy-mm-ddThh:mm>
+    failures = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
 class UnprocessedItem(Model):
@@ -258,6 +291,8 @@ MODELS: tuple[type[Model], ...] = (
     MessageRefItem,
     AccountItem,
     ApiKeyItem,
+    AccountKeyItem,
+    AuthFailureItem,
     UnprocessedItem,
     AccountDirectoryItem,
     MarkerItem,
