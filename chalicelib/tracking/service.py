@@ -5,14 +5,21 @@ verdict when the invoice's tracking is on."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chalicelib import recording
 from chalicelib.context import Context
-from chalicelib.core.model import FETCH_TYPES, Account, Invoice, Recipient, TimelineEvent
+from chalicelib.core.model import (
+    FETCH_TYPES,
+    Account,
+    Invoice,
+    Recipient,
+    TimelineEvent,
+    iso,
+)
 from chalicelib.core.status import Tally, refresh_statuses
 from chalicelib.core.stored import pdf_key
-from chalicelib.tracking.facts import FetchRequest, fetch_fact
+from chalicelib.tracking.facts import FetchRequest, beacon_fact, fetch_fact, page_ref
 from chalicelib.tracking.pixel import strip_token
 
 # A presigned PDF link is good for this long: enough to start the download, too short
@@ -20,6 +27,9 @@ from chalicelib.tracking.pixel import strip_token
 PDF_LINK_SECONDS = 60
 # ``make reclassify`` reads an invoice's facts this many at a time.
 RECLASSIFY_PAGE = 500
+# A beacon reads the facts kept at its page load's millisecond (the load, and the
+# beacon if its nonce was used before): a few, unless a flood lands on that instant.
+PAGE_READ = 25
 
 
 def record_pixel_open(
@@ -31,7 +41,7 @@ def record_pixel_open(
     request_id: str | None,
 ) -> bool:
     """Record one open for the token's recipient. False for a forged or unknown token."""
-    target = ctx.signer.verify(strip_token(raw_token))
+    target = ctx.signer.verify(strip_token(raw_token), "pixel")
     if target is None:
         ctx.metrics.count("PixelTokenRejected")
         return False
@@ -50,37 +60,61 @@ class HostedInvoice:
     invoice: Invoice
     recipient: Recipient
     account: Account
+    beacon_nonce: str | None = None  # this page load's, when tracking is on
 
 
 def view_invoice(ctx: Context, raw_token: str, request: FetchRequest) -> HostedInvoice | None:
     """The invoice behind a "View invoice" link, recording the fetch (with its verdict)
-    when tracking is on. None for a forged token or an invoice that no longer exists."""
-    target = ctx.signer.verify(raw_token)
+    when tracking is on, and the nonce its beacon must bring back. None for a forged
+    token (checked before any storage is touched) or an invoice that no longer exists."""
+    target = ctx.signer.verify(raw_token, "view")
     invoice = ctx.invoices.get(target.invoice_id) if target else None
     recipient = invoice.recipient(target.recipient_id) if invoice and target else None
     account = ctx.accounts.get_account(invoice.account_id) if invoice else None
     if target is None or invoice is None or recipient is None or account is None:
         return None
-    if invoice.tracking:
-        recording.record_fetch(ctx, invoice.id, fetch_fact("view", target, ctx.clock(), request))
-    return HostedInvoice(invoice, recipient, account)
+    if not invoice.tracking:
+        return HostedInvoice(invoice, recipient, account)
+    now, ref = ctx.clock(), page_ref(request)
+    load = fetch_fact("view", target, now, replace(request, request_id=ref))
+    recording.record_fetch(ctx, invoice.id, load)
+    return HostedInvoice(invoice, recipient, account, ctx.signer.page_nonce(target, ref, now))
 
 
-def confirm_view(ctx: Context, raw_token: str, request: FetchRequest) -> bool:
-    """The hosted page says it was displayed: record ``viewed`` (a person's verdict
-    makes the recipient ``viewed``). False when nothing was recorded."""
-    target = ctx.signer.verify(raw_token)
+def confirm_view(ctx: Context, raw_token: str, nonce: object, request: FetchRequest) -> bool:
+    """The hosted page says it was displayed: keep the beacon, judged with the page
+    load its ``nonce`` names (a person's verdict makes the recipient ``viewed``). A
+    beacon without its page load (no, forged or expired nonce) or with a nonce used
+    before is kept as a machine's. True when it was kept with its page load."""
+    target = ctx.signer.verify(raw_token, "view")
     if target is None:
         return False
-    fact = fetch_fact("viewed", target, ctx.clock(), request)
+    check = ctx.signer.check_page_nonce(nonce, target, ctx.clock())
+    page, problem, ref = None, check.problem, None
+    if check.page is not None:
+        ref = check.page.ref
+        at = iso(check.page.at)
+        kept = {
+            e.key: e
+            for e in ctx.invoices.facts_between(target.invoice_id, at, at, PAGE_READ)
+            if e.recipient_id == target.recipient_id
+        }
+        page = kept.get(f"view-{ref}")
+        if f"viewed-{ref}" in kept:
+            page, problem = None, "nonce-reused"
+        elif page is None:
+            problem = "no-page-load"
+    fact = beacon_fact(target, ctx.clock(), request, page, ref, problem)
+    if problem:
+        ctx.metrics.count("BeaconRefused", reason=problem)
     recorded = recording.record_fetch(ctx, target.invoice_id, fact)
-    return bool(recorded and recorded.changed)
+    return bool(page is not None and recorded and recorded.changed)
 
 
 def hosted_pdf_url(ctx: Context, raw_token: str) -> str | None:
     """A short-lived link to the PDF behind a "View invoice" token (the bytes never
     pass through the function)."""
-    target = ctx.signer.verify(raw_token)
+    target = ctx.signer.verify(raw_token, "view")
     invoice = ctx.invoices.get_summary(target.invoice_id) if target else None
     if invoice is None or not invoice.has_pdf:
         return None
