@@ -73,11 +73,15 @@ class _KeyringCache:
             raise RuntimeError("Set SOBRE_TOKEN_SECRET or SOBRE_TOKEN_SECRET_PARAMETER.")
         if self._client is None:
             import botocore.session  # lazy: only deployed stages read SSM
+            from botocore.config import Config
 
+            # Short: the pixel waits for this at a cold start, and must stay fast.
+            quick = Config(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 2})
             self._client = botocore.session.get_session().create_client(
                 "ssm",
                 region_name=self._settings.aws_region,
                 endpoint_url=self._settings.aws_endpoint_url,
+                config=quick,
             )
         answer = self._client.get_parameter(Name=name, WithDecryption=True)
         return str(answer["Parameter"]["Value"])
