@@ -29,6 +29,8 @@ _RECIPIENT_ID_BYTES = 10
 _MAC_BYTES = 16
 _TOKEN_VERSION = b"\x02"
 _NONCE_VERSION = b"\x01"
+_LEGACY_VERSION = b"\x01"  # tokens before keyrings (see TokenSigner._verify_legacy)
+_LEGACY_BYTES = 1 + _INVOICE_ID_BYTES + _RECIPIENT_ID_BYTES + _MAC_BYTES
 _TOKEN_BYTES = 2 + _INVOICE_ID_BYTES + _RECIPIENT_ID_BYTES + _MAC_BYTES  # 44: 59 characters
 # What a key may be used for. The purpose is inside the MAC, never in the token: a
 # pixel token is no view token (an image proxy that fetched the pixel cannot open the
@@ -214,6 +216,8 @@ class TokenSigner:
         """The target of a genuine token for ``purpose``, or None for anything forged,
         malformed, signed by a key no longer in the keyring, or made for another use."""
         raw = _unb64(token, _TOKEN_BYTES)
+        if raw is not None and len(raw) == _LEGACY_BYTES and raw[:1] == _LEGACY_VERSION:
+            return self._verify_legacy(raw)
         if raw is None or len(raw) != _TOKEN_BYTES or raw[:1] != _TOKEN_VERSION:
             return None
         secret = self._keys().keys.get(raw[1])
@@ -223,6 +227,21 @@ class TokenSigner:
         invoice_raw = payload[2 : 2 + _INVOICE_ID_BYTES]
         recipient_raw = payload[2 + _INVOICE_ID_BYTES :]
         return TrackingTarget("inv_" + b32(invoice_raw), "rcp_" + b32(recipient_raw))
+
+    def _verify_legacy(self, raw: bytes) -> TrackingTarget | None:
+        """A version-1 token (one per recipient for the pixel and the link, no key id,
+        no purpose) from mail sent before keyrings: valid while key 1, the secret that
+        signed it, is in the keyring, so upgrading breaks no mail; retiring key 1 ends
+        them (docs/DEPLOY.md)."""
+        secret = self._keys().keys.get(1)
+        payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+        expected = hmac.new(secret or b"", payload, hashlib.sha256).digest()[:_MAC_BYTES]
+        if secret is None or not hmac.compare_digest(mac, expected):
+            return None
+        invoice_raw = payload[1 : 1 + _INVOICE_ID_BYTES]
+        return TrackingTarget(
+            "inv_" + b32(invoice_raw), "rcp_" + b32(payload[1 + _INVOICE_ID_BYTES :])
+        )
 
     # -- the hosted page's beacon nonce ----------------------------------------------
 

@@ -283,6 +283,21 @@ def test_rotation_keeps_every_mailed_token_valid() -> None:
     assert both_new.verify(relabelled.rstrip("="), "view") is None
 
 
+def test_tokens_mailed_before_keyrings_verify_while_key_1_is_kept() -> None:
+    """Version 1: no key id, no purpose, one token for the pixel and the link."""
+    invoice_id, recipient_id = ids.new_invoice_id(), ids.new_recipient_id()
+    payload = b"\x01" + _unb32(invoice_id[4:]) + _unb32(recipient_id[4:])
+    mac = hmac.new(KEY_1, payload, hashlib.sha256).digest()[:16]
+    old = base64.urlsafe_b64encode(payload + mac).decode().rstrip("=")
+    assert len(old) == 58
+    target = TrackingTarget(invoice_id, recipient_id)
+    kept = TokenSigner(Keyring({1: KEY_1, 2: KEY_2}, 2, KEY_1))
+    assert (kept.verify(old, "pixel"), kept.verify(old, "view")) == (target, target)
+    assert TokenSigner(Keyring({2: KEY_2}, 2, KEY_1)).verify(old, "view") is None
+    assert TokenSigner(KEY_2).verify(old, "pixel") is None
+    assert kept.verify(old[:-2] + ("AA" if old[-2:] != "AA" else "BA"), "pixel") is None
+
+
 def test_idempotency_ids_do_not_change_when_the_token_keys_rotate() -> None:
     plain = TokenSigner(KEY_1).invoice_id_for("acme", "order-42")
     rings = [
