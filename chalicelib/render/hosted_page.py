@@ -26,10 +26,13 @@ _STYLE = (
 )
 # Visible for VISIBLE_SECONDS in a row, or any interaction: then one beacon, once.
 # The body carries the page load's nonce: a beacon counts only with the load it came from.
+# JSON only (the route refuses the rest); a browser whose sendBeacon refuses a JSON Blob
+# (or throws) posts it with fetch.
 _SCRIPT = """(function(){var sent=false,timer=null,url=%s,load=%s;
 function send(how){if(sent)return;sent=true;var body=JSON.stringify({trigger:how,nonce:load});
-if(!(navigator.sendBeacon&&navigator.sendBeacon(url,new Blob([body],{type:'application/json'}))))
-{fetch(url,{method:'POST',body:body,headers:{'Content-Type':'application/json'},keepalive:true});}}
+try{if(navigator.sendBeacon&&navigator.sendBeacon(url,new Blob([body],{type:'application/json'})))
+return;}catch(e){}
+fetch(url,{method:'POST',body:body,headers:{'Content-Type':'application/json'},keepalive:true});}
 function arm(){clearTimeout(timer);if(document.visibilityState==='visible')
 {timer=setTimeout(function(){send('visible')},%d);}}
 document.addEventListener('visibilitychange',arm);arm();
