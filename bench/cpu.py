@@ -145,7 +145,7 @@ def pixel_opens(mode: Mode, store: FakeInvoiceStore) -> tuple[list[float], list[
         world, store, mode.cpu_invoices, ["ana@globex.example", "luis@globex.example"]
     )
     tokens = [
-        ctx.signer.token_for(invoice.id, recipient.id) + ".gif"
+        ctx.signer.token_for(invoice.id, recipient.id, "pixel") + ".gif"
         for invoice in invoices
         for recipient in invoice.recipients
     ]

@@ -286,7 +286,7 @@ def _run(mode: Mode, backend: str) -> list[Row]:  # noqa: C901 (one story, in or
                 which = "1st" if recipient is two["recipients"][0] else "2nd"
                 rows.append(row(f"  SES {label}, its {which} recipient", cost, "", None))
         ana, luis = two["recipients"]
-        token = ctx.signer.token_for(two["id"], ana["id"])
+        token = ctx.signer.token_for(two["id"], ana["id"], "pixel")
         clock.advance(timedelta(hours=1))
         last = max(mode.opens_measured)
         progress(f"section 1: {last:,} pixel opens of one invoice")
@@ -316,7 +316,7 @@ def _run(mode: Mode, backend: str) -> list[Row]:  # noqa: C901 (one story, in or
                 rows.append(
                     row(f"pixel open #{n:,} (repeat)", cost, "≤ 2 WRU", cost.usage.wru <= 2)
                 )
-        other = ctx.signer.token_for(two["id"], luis["id"])
+        other = ctx.signer.token_for(two["id"], luis["id"], "pixel")
         clock.advance(OPEN_SPACING)
         _, cost = measured(functools.partial(pixel, other))
         rows.append(
@@ -395,7 +395,7 @@ def _fill_account(
                 ses(cases["Delivery"], created)
             if kind == 2:
                 ctx.clock.advance(timedelta(minutes=10))
-                pixel(ctx.signer.token_for(created["id"], created["recipients"][0]["id"]))
+                pixel(ctx.signer.token_for(created["id"], created["recipients"][0]["id"], "pixel"))
         return _statuses(ctx)
 
 

@@ -306,4 +306,4 @@ def tokens_for(invoices: list[Invoice]) -> list[str]:
     from chalicelib.ids import TokenSigner
 
     signer = TokenSigner(TOKEN_SECRET.encode())
-    return [signer.token_for(i.id, r.id) for i in invoices for r in i.recipients]
+    return [signer.token_for(i.id, r.id, "pixel") for i in invoices for r in i.recipients]

@@ -44,7 +44,7 @@ def templates() -> tuple[Invoice, Invoice]:
     with quiet():
         sent = sending_service.send_invoice(world.ctx, owner, body, None).invoice
         opened = sending_service.send_invoice(world.ctx, owner, body, None).invoice
-        token = world.ctx.signer.token_for(opened.id, opened.recipients[0].id)
+        token = world.ctx.signer.token_for(opened.id, opened.recipients[0].id, "pixel")
         world.clock.advance(3600)
         tracking_service.record_pixel_open(
             world.ctx, token, USER_AGENT, "198.51.100.7", "GET", "r1"

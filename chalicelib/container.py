@@ -5,6 +5,7 @@ import time, so a cold start pays only for what its first request uses."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -13,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.context import Context, Jobs
 from chalicelib.core.model import Account, parse_iso, utc_now
-from chalicelib.ids import TokenSigner
+from chalicelib.ids import Keyring, TokenSigner
+from chalicelib.observability import logger
 from chalicelib.ports import AccountStore, ReportStore, UnprocessedStore
 from chalicelib.settings import Settings, get_settings
 
@@ -34,23 +36,77 @@ class _Lazy:
         return getattr(self._target, name)
 
 
-def token_secret(settings: Settings) -> bytes:
-    if settings.token_secret:
-        return settings.token_secret.encode("utf-8")
-    if settings.token_secret_parameter:
-        from aws_lambda_powertools.utilities.parameters import get_parameter
+# The token keyring is read again this often, so a rotation (docs/DEPLOY.md) reaches
+# every warm container within this time without a deployment.
+KEYRING_SECONDS = 300.0
 
-        # Cached by Powertools for 5 minutes; decrypted SecureString.
-        return str(get_parameter(settings.token_secret_parameter, decrypt=True)).encode()
-    raise RuntimeError("Set SOBRE_TOKEN_SECRET or SOBRE_TOKEN_SECRET_PARAMETER.")
+
+class _KeyringCache:
+    """The keyring from SOBRE_TOKEN_SECRET, or from the SSM SecureString named by
+    SOBRE_TOKEN_SECRET_PARAMETER read with one plain botocore call (no Powertools
+    Parameters: it imports boto3 and s3transfer and builds a second client, ~250 ms of
+    a cold start) and kept KEYRING_SECONDS. When a refresh fails, the keyring already
+    read keeps verifying: a pixel must not fail because SSM did."""
+
+    def __init__(self, settings: Settings, clock: Any = time.monotonic) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._keyring: Keyring | None = None
+        self._read_at = 0.0
+        self._client: Any = None
+
+    def __call__(self) -> Keyring:
+        if self._settings.token_secret:
+            if self._keyring is None:
+                self._keyring = Keyring.parse(self._settings.token_secret)
+            return self._keyring
+        if self._keyring is None or self._clock() - self._read_at >= KEYRING_SECONDS:
+            try:
+                self._keyring = Keyring.parse(self._read_parameter())
+            except Exception:
+                if self._keyring is None:
+                    raise
+                logger.exception("token keyring not refreshed; keeping the one read before")
+            self._read_at = self._clock()
+        return self._keyring
+
+    def _read_parameter(self) -> str:
+        name = self._settings.token_secret_parameter
+        if not name:
+            raise RuntimeError("Set SOBRE_TOKEN_SECRET or SOBRE_TOKEN_SECRET_PARAMETER.")
+        if self._client is None:
+            import botocore.session  # lazy: only deployed stages read SSM
+            from botocore.config import Config
+
+            # Short: the pixel waits for this at a cold start, and must stay fast.
+            quick = Config(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 2})
+            self._client = botocore.session.get_session().create_client(
+                "ssm",
+                region_name=self._settings.aws_region,
+                endpoint_url=self._settings.aws_endpoint_url,
+                config=quick,
+            )
+        answer = self._client.get_parameter(Name=name, WithDecryption=True)
+        return str(answer["Parameter"]["Value"])
+
+
+def token_keys(settings: Settings) -> _KeyringCache:
+    """The signer's key source: fails fast (at the first request) when none is set."""
+    keys = _KeyringCache(settings)
+    keys()
+    return keys
 
 
 def build_context(settings: Settings) -> Context:
-    from chalicelib.adapters.dynamo import models
-    from chalicelib.adapters.dynamo.invoices import DynamoInvoiceStore
+    """Every store is made on first use: the public routes check their token before
+    touching one, so a forged token costs no pynamodb or botocore import (issue 13.3)."""
     from chalicelib.observability import PowertoolsMetrics
 
-    models.configure(settings.table_name, settings.aws_region)
+    def invoices() -> Any:
+        from chalicelib.adapters.dynamo.invoices import DynamoInvoiceStore
+
+        _configured(settings)
+        return DynamoInvoiceStore(settings.retention_days)
 
     def mailer() -> Any:
         from chalicelib.adapters.ses import SesMailer
@@ -61,11 +117,13 @@ def build_context(settings: Settings) -> Context:
         from chalicelib.adapters.cache import CachedAccountStore
         from chalicelib.adapters.dynamo.accounts import DynamoAccountStore
 
+        _configured(settings)
         return CachedAccountStore(DynamoAccountStore(), settings.api_key_cache_seconds)
 
     def unprocessed() -> Any:
         from chalicelib.adapters.dynamo.unprocessed import DynamoUnprocessedStore
 
+        _configured(settings)
         return DynamoUnprocessedStore(settings.retention_days)
 
     def pdfs() -> Any:
@@ -80,16 +138,16 @@ def build_context(settings: Settings) -> Context:
 
     return Context(
         settings=settings,
-        invoices=DynamoInvoiceStore(settings.retention_days),
+        invoices=_Lazy(invoices),
         accounts=_Lazy(accounts),
         unprocessed=_Lazy(unprocessed),
         mailer=_Lazy(mailer),
         pdfs=_Lazy(pdfs),
-        signer=TokenSigner(token_secret(settings)),
+        signer=TokenSigner(token_keys(settings)),
         metrics=PowertoolsMetrics(),
         clock=utc_now,
         # Reports, reminders and alerts: status crossings wait here for the scheduler.
-        alerts=_Lazy(_report_store),
+        alerts=_Lazy(lambda: report_store(settings)),
         deferred=_Lazy(deferred) if settings.fetch_queue_url else None,
     )
 
@@ -108,7 +166,7 @@ def context() -> Context:
 def build_jobs(ctx: Context) -> Jobs:
     from chalicelib.adapters.webhook_http import HttpWebhookPoster
 
-    return Jobs(ctx, _report_store(), HttpWebhookPoster(ctx.settings.stage))
+    return Jobs(ctx, report_store(ctx.settings), HttpWebhookPoster(ctx.settings.stage))
 
 
 def jobs(scheduled_at: str | datetime | None = None) -> Jobs:

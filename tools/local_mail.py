@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.core.model import Invoice, MessageRef
 
 PIXEL = re.compile(r'<img[^>]+src="([^"]+/t/[A-Za-z0-9_-]+\.gif)"')
+VIEW = re.compile(r'<a[^>]+href="([^"]+/v/[A-Za-z0-9_-]+)"')
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _HTML = re.compile(r"<[A-Za-z][^>]*>")
 
@@ -101,6 +102,11 @@ class LocalMessage:
 
     def pixel_url(self) -> str | None:
         found = PIXEL.search(self.html() or "")
+        return found.group(1).replace("&amp;", "&") if found else None
+
+    def view_url(self) -> str | None:
+        """The "View invoice" link (its token is not the pixel's)."""
+        found = VIEW.search(self.html() or "")
         return found.group(1).replace("&amp;", "&") if found else None
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.core import beacon
 from chalicelib.core.classification import BURST_WINDOW, PERSON_VERDICTS, FetchSignals, classify
 from chalicelib.core.model import (
     FETCH_TYPES,
@@ -217,7 +218,8 @@ def _first(current_at: str | None, current: Any, at: str, candidate: Any) -> boo
 
 
 # What a fetch fetched, for bursts: a click and the hosted page it leads to are one
-# link; the page's "viewed" beacon confirms a display and is not a fetch at all.
+# link; the page's "viewed" beacon confirms a display and is not a fetch at all (it is
+# judged on its page load's signals: core/beacon.py).
 _TARGET = {"open": "pixel", "click": "link", "view": "link"}
 
 
@@ -238,7 +240,8 @@ def judge(
     person_seen_at = parse_iso(person_before) if person_before else None
     judged = []
     for event, at in zip(ordered, times, strict=True):
-        judgement = classify(
+        signals = beacon.signals_of(event)
+        judgement = beacon.refusal(event) or classify(
             FetchSignals(
                 kind="open"
                 if event.type == "open"
@@ -246,9 +249,9 @@ def judge(
                 if event.type == "click"
                 else "view",
                 at=at,
-                user_agent=event.details.get("user_agent"),
-                network=event.details.get("ip"),
-                method=event.details.get("method"),
+                user_agent=signals.get("user_agent"),
+                network=signals.get("ip"),
+                method=signals.get("method"),
                 sent_at=sent,
                 delivered_at=delivered,
                 burst=len(

@@ -25,10 +25,14 @@ _STYLE = (
     "text-decoration:none}@media print{.sobre-toolbar{display:none}}"
 )
 # Visible for VISIBLE_SECONDS in a row, or any interaction: then one beacon, once.
-_SCRIPT = """(function(){var sent=false,timer=null,url=%s;
-function send(how){if(sent)return;sent=true;var body=JSON.stringify({trigger:how});
-if(!(navigator.sendBeacon&&navigator.sendBeacon(url,new Blob([body],{type:'application/json'}))))
-{fetch(url,{method:'POST',body:body,headers:{'Content-Type':'application/json'},keepalive:true});}}
+# The body carries the page load's nonce: a beacon counts only with the load it came from.
+# JSON only (the route refuses the rest); a browser whose sendBeacon refuses a JSON Blob
+# (or throws) posts it with fetch.
+_SCRIPT = """(function(){var sent=false,timer=null,url=%s,load=%s;
+function send(how){if(sent)return;sent=true;var body=JSON.stringify({trigger:how,nonce:load});
+try{if(navigator.sendBeacon&&navigator.sendBeacon(url,new Blob([body],{type:'application/json'})))
+return;}catch(e){}
+fetch(url,{method:'POST',body:body,headers:{'Content-Type':'application/json'},keepalive:true});}
 function arm(){clearTimeout(timer);if(document.visibilityState==='visible')
 {timer=setTimeout(function(){send('visible')},%d);}}
 document.addEventListener('visibilitychange',arm);arm();
@@ -44,6 +48,7 @@ def hosted_page(
     pdf_url: str | None,
     beacon_url: str | None,
     nonce: str,
+    beacon_nonce: str | None = None,
 ) -> str:
     """The email's HTML turned into a page: toolbar after <body>, script before </body>."""
     text = _TOOLBAR_TEXT.get(language, _TOOLBAR_TEXT["en"])
@@ -56,7 +61,7 @@ def hosted_page(
         toolbar.append(f'<a href="{html.escape(pdf_url)}" download>{html.escape(text["pdf"])}</a>')
     toolbar.append("</nav>")
     script = (
-        _SCRIPT % (json.dumps(beacon_url), VISIBLE_SECONDS * 1000)
+        _SCRIPT % (json.dumps(beacon_url), json.dumps(beacon_nonce), VISIBLE_SECONDS * 1000)
         if beacon_url
         else (
             "document.getElementById('sobre-print').addEventListener('click',"

@@ -21,9 +21,12 @@ def tracked_email(
 ) -> OutgoingEmail:
     from chalicelib.render.mime import invoice_message  # lazy: templating
 
-    token = ctx.signer.token_for(invoice.id, recipient.id)
-    pixel_url = f"{ctx.settings.base_url}/t/{token}.gif" if invoice.tracking else None
-    view_url = f"{ctx.settings.base_url}/v/{token}"
+    # Two tokens: whoever fetches the pixel (an image proxy, a gateway) cannot open the
+    # invoice with its token.
+    base = ctx.settings.base_url
+    pixel = ctx.signer.token_for(invoice.id, recipient.id, "pixel")
+    pixel_url = f"{base}/t/{pixel}.gif" if invoice.tracking else None
+    view_url = f"{base}/v/{ctx.signer.token_for(invoice.id, recipient.id, 'view')}"
     return OutgoingEmail(
         from_address=account.from_address,
         to_address=recipient.email,

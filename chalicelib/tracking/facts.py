@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.core.model import FETCH_TYPES, EventType, iso
+from chalicelib.core.model import FETCH_TYPES, EventType, TimelineEvent, iso
 from chalicelib.core.privacy import clip_user_agent, truncate_ip
 from chalicelib.core.status import Fact
 from chalicelib.ids import TrackingTarget
 
 # The key of a fetch's fact starts with this: the pixel's opens are "px-...".
 _KEY_PREFIX: dict[str, str] = {"open": "px"}
+# A page load's reference goes into its beacon nonce: API Gateway's request ids fit.
+_REF = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,49 @@ class DeferredFetch:
             )
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
             raise ValueError(f"not a deferred fetch: {exc!r}") from exc
+
+
+def page_ref(request: FetchRequest) -> str:
+    """The reference of a page load (its fact is ``view-<ref>``): the request's id when
+    it fits in a nonce, else random."""
+    rid = request.request_id
+    return rid if rid and _REF.match(rid) else secrets.token_hex(8)
+
+
+def beacon_fact(
+    target: TrackingTarget,
+    at: datetime,
+    request: FetchRequest,
+    page: TimelineEvent | None,
+    ref: str | None,
+    problem: str | None,
+) -> Fact:
+    """The display beacon. With its page load (``page``, found by the nonce ``ref``):
+    keyed and timed by that load, so a nonce is accepted once (a second use is the same
+    fact, which the store already keeps), and judged on a copy of the load's signals.
+    Without: its own fact, with ``problem`` saying why (a machine's; core/beacon.py)."""
+    details: dict[str, object] = {
+        "user_agent": clip_user_agent(request.user_agent),
+        "ip": truncate_ip(request.source_ip),
+        "method": request.method,
+    }
+    if request.trigger:
+        details["trigger"] = request.trigger
+    if page is not None and ref is not None:
+        details["page"] = {
+            "key": page.key,
+            **{k: page.details.get(k) for k in ("user_agent", "ip", "method")},
+        }
+        details["confirmed_at"] = iso(at)
+        key, when = f"viewed-{ref}", page.at
+    else:
+        details["render"] = problem or "no-page-load"
+        key, when = f"viewed-{request.request_id or secrets.token_hex(8)}", iso(at)
+    return Fact(
+        key=key,
+        type="viewed",
+        at=when,
+        recipient_id=target.recipient_id,
+        source="pixel",
+        details=details,
+    )

@@ -29,7 +29,8 @@ def invoice_page(hosted: HostedInvoice, token: str) -> Page:
         rendered.html,
         invoice.locale.split("-")[0],
         pdf_url=f"/v/{token}/pdf" if invoice.has_pdf else None,
-        beacon_url=f"/v/{token}/seen" if invoice.tracking else None,
+        beacon_url=f"/v/{token}/seen" if hosted.beacon_nonce else None,
         nonce=nonce,
+        beacon_nonce=hosted.beacon_nonce,
     )
     return Page(html, content_security_policy(nonce))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.container import context
+from chalicelib.http import error_response
 from chalicelib.observability import logger
 from chalicelib.tracking import service
 from chalicelib.tracking.facts import FetchRequest
@@ -66,22 +67,40 @@ def hosted_invoice(token: str) -> Response:
     )
 
 
-@public.route("/v/{token}/seen", methods=["POST"], content_types=["application/json", "text/plain"])
+# Every media type reaches the route, so that anything but JSON gets Sobre's own 415
+# (Chalice's would answer its own shape). Only JSON: a cross-site form or a "simple"
+# fetch (text/plain, no CORS preflight) cannot post it.
+@public.route("/v/{token}/seen", methods=["POST"], content_types=["*/*"])
 def hosted_invoice_seen(token: str) -> Response:
-    """The page's beacon: it was displayed. Always 204, so it tells nothing."""
+    """The page's beacon: it was displayed. 204 whatever was recorded, so it tells
+    nothing; a beacon counts only with the nonce of the page load that served it."""
     request = public.current_request
-    trigger = None
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        return error_response(
+            415,
+            "unsupported_media_type",
+            "The beacon is sent as application/json.",
+            {"content_type": media_type or None},
+        )
+    body = _json_object(request)
+    trigger = body.get("trigger") if body.get("trigger") in ("visible", "interaction") else None
     try:
-        body = request.json_body if request.raw_body else None
-        if isinstance(body, dict) and body.get("trigger") in ("visible", "interaction"):
-            trigger = str(body["trigger"])
-    except Exception:  # a malformed beacon is still a display report
-        trigger = None
-    try:
-        service.confirm_view(context(), token, _fetch(request, trigger or "beacon"))
+        service.confirm_view(
+            context(), token, body.get("nonce"), _fetch(request, str(trigger or "beacon"))
+        )
     except Exception:
         logger.exception("view not recorded")
     return Response(body="", status_code=204, headers={"Cache-Control": _NO_STORE})
+
+
+def _json_object(request: Request) -> dict[str, object]:
+    """The beacon's body; a malformed one is still a (machine's) display report."""
+    try:
+        body = request.json_body if request.raw_body else None
+    except Exception:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 @public.route("/v/{token}/pdf", methods=["GET"])

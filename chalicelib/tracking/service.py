@@ -6,16 +6,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chalicelib import recording
 from chalicelib.context import Context
-from chalicelib.core.model import FETCH_TYPES, Account, Invoice, Recipient, TimelineEvent, iso
+from chalicelib.core.model import (
+    FETCH_TYPES,
+    Account,
+    Invoice,
+    Recipient,
+    TimelineEvent,
+    iso,
+)
 from chalicelib.core.status import Fact, Tally, refresh_statuses
 from chalicelib.core.stored import pdf_key
 from chalicelib.errors import Unavailable
 from chalicelib.tracking.deadline import Attempt, run_within
-from chalicelib.tracking.facts import DeferredFetch, FetchRequest, fetch_fact
+from chalicelib.tracking.facts import (
+    DeferredFetch,
+    FetchRequest,
+    beacon_fact,
+    fetch_fact,
+    page_ref,
+)
 from chalicelib.tracking.pixel import strip_token
 
 # A presigned PDF link is good for this long: enough to start the download, too short
@@ -23,6 +36,9 @@ from chalicelib.tracking.pixel import strip_token
 PDF_LINK_SECONDS = 60
 # ``make reclassify`` reads an invoice's facts this many at a time.
 RECLASSIFY_PAGE = 500
+# A beacon reads the facts kept at its page load's millisecond (the load, and the
+# beacon if its nonce was used before): a few, unless a flood lands on that instant.
+PAGE_READ = 25
 
 
 def record_pixel_open(
@@ -34,7 +50,7 @@ def record_pixel_open(
     request_id: str | None,
 ) -> bool:
     """Record one open for the token's recipient. False for a forged or unknown token."""
-    target = ctx.signer.verify(strip_token(raw_token))
+    target = ctx.signer.verify(strip_token(raw_token), "pixel")
     if target is None:
         ctx.metrics.count("PixelTokenRejected")
         return False
@@ -109,28 +125,32 @@ class HostedInvoice:
     invoice: Invoice
     recipient: Recipient
     account: Account
+    beacon_nonce: str | None = None  # this page load's, when tracking is on
 
 
 def view_invoice(ctx: Context, raw_token: str, request: FetchRequest) -> HostedInvoice | None:
     """The invoice behind a "View invoice" link, recording the fetch (with its verdict)
-    when tracking is on. None for a forged token or an invoice that no longer exists;
-    ``Unavailable`` when storage does not answer within the deadline (the fetch is
-    queued then, like the pixel's)."""
-    target = ctx.signer.verify(raw_token)
+    when tracking is on, and the nonce its beacon must bring back. None for a forged
+    token (checked before any storage is touched) or an invoice that no longer exists;
+    ``StorageLate`` when storage does not answer within the deadline (the page load is
+    queued then, like the pixel's fetches)."""
+    target = ctx.signer.verify(raw_token, "view")
     if target is None:
         return None
-    fact = fetch_fact("view", target, ctx.clock(), request)
+    now, ref = ctx.clock(), page_ref(request)
+    load = fetch_fact("view", target, now, replace(request, request_id=ref))
     started = time.monotonic()
     hosted = _within_deadline(ctx, lambda: _hosted(ctx, target.invoice_id, target.recipient_id))
     if hosted is _MISSED:
-        _defer_alone(ctx, target.invoice_id, fact)
+        _defer_alone(ctx, target.invoice_id, load)
         raise StorageLate("The invoice cannot be shown right now; try again in a minute.")
     if not isinstance(hosted, HostedInvoice):
         return None
-    if hosted.invoice.tracking:
-        left = ctx.settings.fetch_deadline_seconds - (time.monotonic() - started)
-        _record_in_time(ctx, target.invoice_id, fact, max(left, 0.05))
-    return hosted
+    if not hosted.invoice.tracking:
+        return hosted
+    left = ctx.settings.fetch_deadline_seconds - (time.monotonic() - started)
+    _record_in_time(ctx, target.invoice_id, load, max(left, 0.05))
+    return replace(hosted, beacon_nonce=ctx.signer.page_nonce(target, ref, now))
 
 
 def _hosted(ctx: Context, invoice_id: str, recipient_id: str) -> HostedInvoice | None:
@@ -159,21 +179,45 @@ def _defer_alone(ctx: Context, invoice_id: str, fact: Fact) -> None:
         ctx.metrics.count("FetchesDeferred")
 
 
-def confirm_view(ctx: Context, raw_token: str, request: FetchRequest) -> bool:
-    """The hosted page says it was displayed: record ``viewed`` (a person's verdict
-    makes the recipient ``viewed``). False when nothing was recorded."""
-    target = ctx.signer.verify(raw_token)
+def confirm_view(ctx: Context, raw_token: str, nonce: object, request: FetchRequest) -> bool:
+    """The hosted page says it was displayed: keep the beacon, judged with the page
+    load its ``nonce`` names (a person's verdict makes the recipient ``viewed``). A
+    beacon without its page load (no, forged or expired nonce) or with a nonce used
+    before is kept as a machine's. True when it was kept with its page load. With
+    storage late, the beacon is dropped (``BeaconLate``): its page load, queued or
+    kept, still says the page was fetched."""
+    target = ctx.signer.verify(raw_token, "view")
     if target is None:
         return False
-    fact = fetch_fact("viewed", target, ctx.clock(), request)
+    check = ctx.signer.check_page_nonce(nonce, target, ctx.clock())
+    page, problem, ref = None, check.problem, None
+    if check.page is not None:
+        ref = check.page.ref
+        at = iso(check.page.at)
+        found = _within_deadline(
+            ctx,
+            lambda: list(ctx.invoices.facts_between(target.invoice_id, at, at, PAGE_READ)),
+        )
+        if found is _MISSED or not isinstance(found, list):
+            ctx.metrics.count("BeaconLate")
+            return False
+        kept = {e.key: e for e in found if e.recipient_id == target.recipient_id}
+        page = kept.get(f"view-{ref}")
+        if f"viewed-{ref}" in kept:
+            page, problem = None, "nonce-reused"
+        elif page is None:
+            problem = "no-page-load"
+    fact = beacon_fact(target, ctx.clock(), request, page, ref, problem)
+    if problem:
+        ctx.metrics.count("BeaconRefused", reason=problem)
     recorded = _record_in_time(ctx, target.invoice_id, fact)
-    return bool(recorded and recorded.changed)
+    return bool(page is not None and recorded and recorded.changed)
 
 
 def hosted_pdf_url(ctx: Context, raw_token: str) -> str | None:
     """A short-lived link to the PDF behind a "View invoice" token (the bytes never
     pass through the function)."""
-    target = ctx.signer.verify(raw_token)
+    target = ctx.signer.verify(raw_token, "view")
     if target is None:
         return None
     invoice = _within_deadline(ctx, lambda: ctx.invoices.get_summary(target.invoice_id))

@@ -118,11 +118,20 @@ def fetch_pixel(stack: LocalStack, address: str, user_agent: str) -> None:
 
 
 def confirm_view(stack: LocalStack, address: str) -> None:
-    """What the hosted invoice's script sends once a person has had it on screen."""
+    """A person's browser loads the hosted invoice, then its script says it was on
+    screen, with the nonce of that page load."""
+    mine = [m for m in messages(stack.env["AWS_ENDPOINT_URL"]) if m.to == address]
+    view_url = mine[-1].view_url() if mine else None
+    assert view_url is not None, f"no View invoice link to {address}"
+    path = urlsplit(view_url).path
+    page = urllib.request.Request(f"{stack.api}{path}", headers={"User-Agent": DESKTOP_CHROME})
+    with urllib.request.urlopen(page, timeout=10) as response:
+        found = re.search(r"load=(\"[A-Za-z0-9_-]+\")", response.read().decode())
+    assert found, "no beacon nonce in the hosted page"
     request = urllib.request.Request(
-        f"{stack.api}/v/{tracking_token(stack, address)}/seen",
+        f"{stack.api}{path}/seen",
         method="POST",
-        data=b'{"trigger": "visible"}',
+        data=json.dumps({"trigger": "visible", "nonce": json.loads(found.group(1))}).encode(),
         headers={"User-Agent": DESKTOP_CHROME, "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:

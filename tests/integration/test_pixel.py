@@ -103,7 +103,7 @@ def test_forged_tokens_get_the_gif_and_count_nothing(
         "garbage": "not-a-token-at-all",
         "empty-ish": "x",
         "other-secret": TokenSigner(b"another-secret-0123456789").token_for(
-            sent["invoice_id"], "rcp_aaaaaaaaaaaaaaaa"
+            sent["invoice_id"], "rcp_aaaaaaaaaaaaaaaa", "pixel"
         ),
     }[kind]
     assert_gif(client.http.get(f"/t/{forged}.gif"))

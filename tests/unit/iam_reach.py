@@ -24,16 +24,19 @@ CHALICELIB = ROOT / "chalicelib"
 
 # Lambda function (Chalice's name) -> the modules whose functions are its handlers
 # (``path::function`` when a module holds the handlers of several functions).
+# Every function builds the context, whose token keyring reads SSM (container.py).
+_CONTEXT = ("chalicelib/container.py::_KeyringCache._read_parameter",)
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     # Every route, and the HTTP middleware app.py registers.
     "api_handler": (
         *sorted(str(p.relative_to(ROOT)) for p in CHALICELIB.glob("*/routes.py")),
         "chalicelib/http.py",
+        *_CONTEXT,
     ),
-    "ses_events": ("chalicelib/tracking/subscriptions.py::on_ses_event",),
-    "fetch_fallback": ("chalicelib/tracking/subscriptions.py::on_deferred_fetch",),
-    "hourly_reports": ("chalicelib/reports/schedules.py",),
-    "alert_deliveries": ("chalicelib/alerts/schedules.py",),
+    "ses_events": ("chalicelib/tracking/subscriptions.py::on_ses_event", *_CONTEXT),
+    "fetch_fallback": ("chalicelib/tracking/subscriptions.py::on_deferred_fetch", *_CONTEXT),
+    "hourly_reports": ("chalicelib/reports/schedules.py", *_CONTEXT),
+    "alert_deliveries": ("chalicelib/alerts/schedules.py", *_CONTEXT),
 }
 # Where a port's name leads (chalicelib/container.py wires these): the attribute or
 # parameter name a use case calls it by -> the adapter classes behind it.

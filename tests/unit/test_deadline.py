@@ -102,7 +102,7 @@ def opens(w: World, invoice: Invoice) -> tuple[int, int]:
 
 
 def open_pixel(w: World, invoice: Invoice, request_id: str) -> tuple[bool, float]:
-    token = link_token(w, invoice, "ana@example.com")
+    token = link_token(w, invoice, "ana@example.com", "pixel")
     began = time.monotonic()
     recorded = tracking_service.record_pixel_open(w.ctx, token, UA_IOS_MAIL, IP, "GET", request_id)
     return recorded, time.monotonic() - began
@@ -196,7 +196,7 @@ def test_the_fact_is_logged_when_the_queue_is_down_too(world: World) -> None:
     world.clock.advance(minutes=30)
     store(world).hang("get_summary")
     queue(world).refuse = True
-    token = link_token(world, invoice, "ana@example.com")
+    token = link_token(world, invoice, "ana@example.com", "pixel")
     with pytest.raises(tracking_service.FetchLost) as lost:
         tracking_service.record_pixel_open(world.ctx, token, UA_IOS_MAIL, IP, "GET", "r1")
     # The message is the fact itself: the log is where an operator finds it.

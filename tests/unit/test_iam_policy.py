@@ -70,6 +70,7 @@ BOTO3_ACTIONS: dict[tuple[str, str, str | None], str] = {
     ("s3", "generate_presigned_url", "get_object"): "s3:GetObject",
     ("s3", "generate_presigned_url", "put_object"): "s3:PutObject",
     ("sqs", "send_message", None): "sqs:SendMessage",
+    ("ssm", "get_parameter", None): "ssm:GetParameter",
 }
 # Keyword arguments of S3 PutObject that need another action too.
 S3_PUT_EXTRAS = ("ACL", "GrantFullControl", "GrantRead", "GrantReadACP", "GrantWriteACP")
@@ -190,11 +191,17 @@ def _dotted(node: ast.expr) -> str:
 _PYNAMODB_CLIENT = re.compile(r"\._get_connection\(\)\.connection\.client$")
 
 
+def _makes_client(name: str) -> bool:
+    """``boto3.client(...)`` or botocore's ``<session>.create_client(...)`` (the token
+    keyring's SSM client: botocore alone, without boto3's import)."""
+    return name == "boto3.client" or name.endswith(".create_client")
+
+
 def _client_of(node: ast.expr, variables: dict[str, str], factories: dict[str, str]) -> str | None:
     """The service of the AWS client an expression evaluates to, None if it is none."""
     if isinstance(node, ast.Call):
         name = _dotted(node.func)
-        if name == "boto3.client":
+        if _makes_client(name):
             given = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "service_name")]
             service = given[0] if given else None
             if isinstance(service, ast.Constant) and isinstance(service.value, str):
@@ -372,10 +379,10 @@ class _Scanner(ast.NodeVisitor):
         func = node.func
         name = _dotted(func)
         if name in ("boto3.resource", "boto3.Session", "boto3.session.Session") or (
-            name.endswith(".client") and name != "boto3.client"
+            name.endswith(".client") and not _makes_client(name)
         ):
             self._add(name, None)
-        elif name == "boto3.client" or name.endswith("._get_connection"):
+        elif _makes_client(name) or name.endswith("._get_connection"):
             self._client_made(node, name)
         elif isinstance(func, ast.Name) and func.id in self._powertools:
             self._add(f"powertools {func.id}", POWERTOOLS_ACTIONS.get(func.id))

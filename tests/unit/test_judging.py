@@ -67,6 +67,10 @@ def ev(
     ua: str | None = UA_CHROME,
     **details: Any,
 ) -> TimelineEvent:
+    if type_ == "viewed" and "page" not in details and "render" not in details:
+        # A beacon is judged on its page load's signals (core/beacon.py): here the
+        # load's are its own, so it is judged as before beacons had a page.
+        details["page"] = {"key": "view-p", "user_agent": ua, "ip": details.get("ip")}
     return TimelineEvent(
         key or f"{type_}-{seconds}",
         at(seconds),

@@ -294,17 +294,26 @@ def test_confirm_view_by_a_person_makes_the_recipient_viewed(world: World) -> No
     invoice = send(world, "ana@example.com", "ben@example.net")
     world.clock.advance(hours=1)
     ana, ben = (link_token(world, invoice, a) for a in ("ana@example.com", "ben@example.net"))
-    assert tracking_service.confirm_view(world.ctx, ana, fetch(request="c1")) is True
-    assert tracking_service.confirm_view(world.ctx, ben, fetch(ua="python-requests/2.31")) is True
+    shown_at = iso(world.clock())
+    nonces = {}
+    for token, ua, load in ((ana, UA_SAFARI, "l1"), (ben, "python-requests/2.31", "l2")):
+        hosted = tracking_service.view_invoice(world.ctx, token, fetch(ua=ua, request=load))
+        assert hosted is not None
+        nonces[token] = hosted.beacon_nonce
+    world.clock.advance(seconds=4)
+    seen = fetch(request="c1")
+    assert tracking_service.confirm_view(world.ctx, ana, nonces[ana], seen) is True
+    bot = fetch(ua="python-requests/2.31", request="c2")
+    assert tracking_service.confirm_view(world.ctx, ben, nonces[ben], bot) is True
     after = stored(world, invoice.id)
     assert [r.status for r in after.recipients] == ["viewed", "sent"]
-    assert after.recipients[0].viewed_at == iso(world.clock())
+    assert after.recipients[0].viewed_at == shown_at  # the display began with the load
     assert (after.recipients[1].viewed_at, after.status) == (None, "viewed")
     assert [e.details["verdict"] for e in facts_of(world, invoice.id, "viewed")] == [
         "human",
         "scanner",
     ]
-    assert tracking_service.confirm_view(world.ctx, "forged", fetch()) is False
+    assert tracking_service.confirm_view(world.ctx, "forged", nonces[ana], fetch()) is False
 
 
 def test_the_hosted_pdf_is_a_short_lived_link_to_its_key(world: World) -> None:
@@ -359,7 +368,7 @@ def test_alerts_are_recorded_on_crossings_only(world: World) -> None:
 def test_a_pixel_fact_retried_after_a_crash_counts_once(world: World) -> None:
     invoice = send(world, "ana@example.com")
     world.clock.advance(minutes=30)
-    target = world.ctx.signer.verify(link_token(world, invoice, "ana@example.com"))
+    target = world.ctx.signer.verify(link_token(world, invoice, "ana@example.com"), "view")
     assert target is not None
     fact = pixel_open(target, world.clock(), UA_IOS_MAIL, IP, "GET", "r1")
     world.invoices.fail_counts = 1
@@ -447,7 +456,7 @@ def test_a_link_fetch_within_the_burst_window_makes_the_open_a_scanners(
     if kind == "view":
         assert tracking_service.view_invoice(world.ctx, token, fetch()) is not None
     else:
-        target = world.ctx.signer.verify(token)
+        target = world.ctx.signer.verify(token, "view")
         assert target is not None
         recording.record_fetch(
             world.ctx, invoice.id, fetch_fact("click", target, world.clock(), fetch())

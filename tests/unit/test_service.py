@@ -30,6 +30,7 @@ from chalicelib.core.model import (
 )
 from chalicelib.core.stored import pdf_key
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.ids import Purpose
 from chalicelib.sending import queries as invoice_queries
 from chalicelib.sending import service as sending_service
 from chalicelib.sending import views
@@ -140,10 +141,11 @@ def token_to(w: World, address: str) -> str:
     return pixel_token(outgoing)
 
 
-def link_token(w: World, invoice: Invoice, address: str) -> str:
+def link_token(w: World, invoice: Invoice, address: str, purpose: Purpose = "view") -> str:
+    """The recipient's view-link token (or, with ``purpose``, its pixel token)."""
     recipient = invoice.recipient_by_email(address)
     assert recipient is not None
-    return w.ctx.signer.token_for(invoice.id, recipient.id)
+    return w.ctx.signer.token_for(invoice.id, recipient.id, purpose)
 
 
 def open_pixel(w: World, address: str, ua: str = UA_IOS_MAIL, request: str = "r1") -> bool:
@@ -304,7 +306,7 @@ def test_one_message_per_recipient_with_tags_and_a_unique_pixel(world: World) ->
         assert url["url"].startswith(f"{BASE_URL}/t/")
         assert url["url"].endswith(".gif")
         token = url["token"].removesuffix(".gif")
-        target = world.ctx.signer.verify(token)
+        target = world.ctx.signer.verify(token, "pixel")
         assert target is not None
         assert (target.invoice_id, target.recipient_id) == (invoice.id, recipient.id)
         assert "INV-2026-0042" not in url["url"]  # the pixel URL says nothing of the invoice
@@ -599,7 +601,7 @@ def test_tampered_token_is_refused_without_touching_the_store(world: World) -> N
 
 
 def test_genuine_token_of_an_unknown_invoice_is_refused(world: World) -> None:
-    token = world.ctx.signer.token_for("inv_" + "a" * 26, "rcp_" + "b" * 16)
+    token = world.ctx.signer.token_for("inv_" + "a" * 26, "rcp_" + "b" * 16, "pixel")
     assert tracking_service.record_pixel_open(world.ctx, token, "UA", None, "GET", "r") is False
     assert (world.invoices.invoices, world.invoices.facts) == ({}, {})
 
@@ -607,7 +609,7 @@ def test_genuine_token_of_an_unknown_invoice_is_refused(world: World) -> None:
 def test_pixel_open_of_an_invoice_without_tracking_records_nothing(world: World) -> None:
     invoice = send(world, tracking=False)
     before, puts = summary_item(world, invoice.id), world.invoices.fact_puts
-    token = link_token(world, invoice, "ana@example.com")
+    token = link_token(world, invoice, "ana@example.com", "pixel")
     world.clock.advance(minutes=5)
     assert (
         tracking_service.record_pixel_open(world.ctx, token, UA_IOS_MAIL, IP, "GET", "r") is False
