@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from chalicelib.core.classification import (
     BURST_WINDOW,
     PERSON_VERDICTS,
+    REPLAY_WINDOW,
     SCANNER_NETWORK_WINDOW,
     TOO_FAST_AFTER_DELIVERY,
     TOO_FAST_LINK_AFTER_DELIVERY,
@@ -562,13 +563,32 @@ def _assert_follows_the_rules(
         and recipient.delivered_at is not None
         and moment - parse_iso(recipient.delivered_at) <= limit
     )
+    earlier = sorted(
+        (o.at, o.key, o.details["ip"])
+        for o in all_judged
+        if o.at < event.at and o.details["verdict"] in PERSON_VERDICTS
+    )
+    latest = (parse_iso(earlier[-1][0]), earlier[-1][2]) if earlier else None
+    if latest is None and before is not None and before < event.at:
+        latest = (parse_iso(before), None)
+    replay = (  # a scanner following a person's link seconds later from another network
+        repeat
+        and event.type != "open"
+        and latest is not None
+        and moment - latest[0] <= REPLAY_WINDOW
+        and event.details["ip"] is not None
+        and latest[1] is not None
+        and event.details["ip"] != latest[1]
+    )
     if gateway:
         assert reasons[0] == "net:microsoft"
+    elif replay:
+        assert reasons[0] == "replay-of-person"
     elif len(targets) >= 2:
         assert reasons[0] == f"burst:{len(targets)}"
     elif too_fast:
         assert reasons[0] == "timing:too-fast"
-    assert (verdict == "scanner") == (gateway or len(targets) >= 2 or too_fast), reasons
+    assert (verdict == "scanner") == (gateway or replay or len(targets) >= 2 or too_fast), reasons
 
 
 @settings(max_examples=300, deadline=None)
