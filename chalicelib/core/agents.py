@@ -55,7 +55,10 @@ _MAIL_CLIENTS = (
     (re.compile(r"Microsoft Outlook|ms-office|MSOffice|Microsoft Office/"), "outlook"),
     (re.compile(r"MacOutlook|Outlook-(iOS|Android)|Outlook-Express|Outlook/"), "outlook"),
     (re.compile(r"WindowsMail/|Windows[ -]Live[ -]Mail|WindowsLiveMail"), "windows-mail"),
-    (re.compile(r"Thunderbird/|Betterbird/|Icedove/|SeaMonkey/|Iceape/|Spicebird/"), "thunderbird"),
+    (
+        re.compile(r"Thunderbird[/ ]|Betterbird/|Icedove/|SeaMonkey/|Iceape/|Spicebird/"),
+        "thunderbird",
+    ),
     (re.compile(r"^Mail/\d.*CFNetwork|^MobileMail/|^Apple ?Mail"), "apple-mail"),
     # Apple Mail renders with WebKit and, unlike Safari, adds no browser token at all.
     (
@@ -100,6 +103,7 @@ _MACHINE_WORDS = re.compile(
     r"archiv|validator|probe|https?://|www\.|@|\+http|"
     r"http[-_ ]?client|library|uptime|pingdom|synthetic|capture|screenshot|render)"
 )
+_MAIL_APP = re.compile(r"(?i)^[\w .%-]*(mail|inbox)[\w.%-]*[/ ]v?\d")
 _CRAWLER_WORDS = re.compile(r"(?i)(bot\b|bot/|crawl|spider|https?://|\+http)")
 # "(compatible; X)" without MSIE or Trident is how crawlers dress as browsers.
 _COMPATIBLE = re.compile(r"\(compatible;?(?![^)]*(MSIE|Trident|ms-office|MSOffice))[^)]*\)")
@@ -173,6 +177,10 @@ def _by_data(ua: str) -> Agent:
         return Agent("machine", "crawler", "crawlerdetect")
     if kind in _PERSON_APP_TYPES:
         return Agent("browser", name, "device-detector")
+    if _MAIL_APP.match(ua):
+        # A product no list knows that calls itself a mail app ("FooMail/2.1 ..."), and
+        # that no list or word above calls a machine: new mail apps appear every year.
+        return Agent("mail", name, "shape")
     return Agent("unrecognised", name, "device-detector")
 
 

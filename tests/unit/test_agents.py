@@ -121,6 +121,17 @@ def test_the_real_edge_12_is_a_browser_the_fake_one_is_not() -> None:
     assert identify(fake.removesuffix(" Mozilla/5.0")).kind == "browser"
 
 
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "HeyMail/2.3 CFNetwork/1410.0.3 Darwin/22.6.0",  # made up: a mail app no list knows
+        "Mozilla Thunderbird 1.0",  # made up: another spelling of a known client
+    ],
+)
+def test_mail_apps_no_list_knows_are_mail_clients(user_agent: str) -> None:
+    assert identify(user_agent).kind == "mail"
+
+
 @pytest.mark.parametrize("user_agent", ["UA", "SomethingElse/1.0", "x"])
 def test_strings_nobody_knows_are_unrecognised(user_agent: str) -> None:
     assert identify(user_agent).kind == "unrecognised"
