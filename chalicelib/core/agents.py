@@ -103,6 +103,12 @@ _MACHINE_WORDS = re.compile(
     r"archiv|validator|probe|https?://|www\.|@|\+http|"
     r"http[-_ ]?client|library|uptime|pingdom|synthetic|capture|screenshot|render)"
 )
+# A browser string with a bare word appended ("... Safari/537.36 Nuclei"): scanners sign
+# their browser-based fetches so; browsers append versioned tokens (and "Mobile").
+_APPENDED_WORD = re.compile(
+    r"^Mozilla/5\.0 \([^)]*\) (AppleWebKit/[\d.+]+ \(KHTML, like Gecko\)|Gecko/\d+).* "
+    r"(?!Mobile$)[A-Za-z][A-Za-z_-]*$"
+)
 _MAIL_APP = re.compile(r"(?i)^[\w .%-]*(mail|inbox)[\w.%-]*[/ ]v?\d")
 _CRAWLER_WORDS = re.compile(r"(?i)(bot\b|bot/|crawl|spider|https?://|\+http)")
 # "(compatible; X)" without MSIE or Trident is how crawlers dress as browsers.
@@ -127,7 +133,7 @@ def _by_name(ua: str) -> Agent | None:
             return Agent("proxy", name, "rule")
     found = _SCANNERS.search(ua)
     if found:
-        return Agent("machine", _slug(found.group(1)), "rule")
+        return Agent("machine", _slug(re.split(r"[/ ]", found.group(1))[0]), "rule")
     if _FAKE_EDGE.search(ua):
         return Agent("machine", "fake-edge", "rule")
     return None
@@ -169,7 +175,7 @@ def _by_data(ua: str) -> Agent:
     if kind == "messaging" and not ua.startswith("Mozilla/"):
         # The chat app itself, not a web view inside it: the preview it makes of a link.
         return Agent("machine", f"preview:{name}", "device-detector")
-    if _COMPATIBLE.search(ua) or _MACHINE_WORDS.search(ua):
+    if _COMPATIBLE.search(ua) or _MACHINE_WORDS.search(ua) or _APPENDED_WORD.match(ua):
         return Agent("machine", "self-described", "shape")
     if _crawler_detect().isCrawler(ua):
         # CrawlerDetect also flags Outlook, Apple Mail and image proxies, which the rules

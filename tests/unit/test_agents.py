@@ -115,6 +115,21 @@ def test_the_rules_ignore_case(user_agent: str) -> None:
     assert identify(user_agent.lower()).kind == identify(user_agent.upper()).kind == "machine"
 
 
+def test_a_browser_string_with_a_bare_word_appended_is_a_machine() -> None:
+    # Made up: how scanners sign browser-based fetches. Browsers append versioned tokens.
+    signed = UA_CHROME + " Nuclei"
+    assert (identify(signed).kind, identify(signed).source) == ("machine", "shape")
+    mobile = (  # matomo-org/device-detector Tests/fixtures/smartphone-*.yml
+        "Mozilla/5.0 (Linux; Android 7.0; X425 Shavit Build/NRD90M) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/63.0.3239.111 Mobile"
+    )
+    assert identify(mobile).kind == "browser"
+
+
+def test_a_machines_name_is_its_product_not_its_version() -> None:
+    assert identify("WhatsApp/2.21.12.21 A").name == "whatsapp"
+
+
 def test_the_real_edge_12_is_a_browser_the_fake_one_is_not() -> None:
     fake = next(m for m, _ in MACHINES if m.endswith("Edge/12.246 Mozilla/5.0"))
     assert identify(fake).name == "fake-edge"
