@@ -31,11 +31,11 @@ from typing import Any
 from chalicelib.core.networks import NETWORKS_FILE
 
 # What a fetch from each kind of network says (chalicelib/core/classification.py):
-# security: a mail security vendor's scanning network (Mimecast, Proofpoint, Barracuda),
-#   where no person browses from: a machine at any time (time-of-click checks come hours
-#   after delivery);
-# gateway: Microsoft's mail service, a machine soon after delivery whatever its user agent
-#   (Defender detonates at delivery; later fetches may be Outlook's own services);
+# security: a mail security service's scanning network (Microsoft EOP and Defender,
+#   Mimecast, Proofpoint, Barracuda), where no person browses from: a machine at any time
+#   (time-of-click checks and forwards come hours after delivery);
+# gateway: Exchange Online's service endpoints, a machine soon after delivery whatever its
+#   user agent (later fetches may be Outlook's own services acting for a person);
 # crawler: a crawler's or preview bot's own network, a machine at any time;
 # cloud: a cloud provider, a machine when it is the first fetch soon after delivery;
 # webmail / relay: informative only (an image proxy's or Apple's relay network).
@@ -61,16 +61,13 @@ VENDOR_COMPILATION = (
 CURATED: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     (
         "microsoft",
-        "gateway",
-        "Exchange Online, Exchange Online Protection and Microsoft Defender for Office 365 "
-        "(Safe Links detonation fetches every link and image with ordinary browser user agents).",
+        "security",
+        "Exchange Online Protection and Microsoft Defender for Office 365: mail flow, Safe "
+        "Links detonation and time-of-click checks, with ordinary browser user agents, at "
+        "delivery, on forwards and when a person clicks. Nobody browses from these ranges.",
         MS_ENDPOINTS,
         "2026-12-02",
         (
-            "13.107.6.152/31",
-            "13.107.18.10/31",
-            "13.107.128.0/22",
-            "23.103.160.0/20",
             "23.103.132.0/22",
             "23.103.136.0/21",
             "23.103.144.0/20",
@@ -78,13 +75,29 @@ CURATED: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
             "23.103.200.0/22",
             "40.92.0.0/15",
             "40.94.0.0/16",
-            "40.96.0.0/13",
-            "40.104.0.0/15",
             "40.107.0.0/16",
-            "52.96.0.0/14",
             "52.100.0.0/14",
             "52.238.78.88/32",
             "104.47.0.0/17",
+            "2a01:111:f400::/48",
+            "2a01:111:f403::/48",
+        ),
+    ),
+    (
+        "microsoft-365",
+        "gateway",
+        "Exchange Online's service endpoints (Outlook on the web, mail flow): machines soon "
+        "after delivery; later fetches may be Outlook's own services acting for a person.",
+        MS_ENDPOINTS,
+        "2026-12-02",
+        (
+            "13.107.6.152/31",
+            "13.107.18.10/31",
+            "13.107.128.0/22",
+            "23.103.160.0/20",
+            "40.96.0.0/13",
+            "40.104.0.0/15",
+            "52.96.0.0/14",
             "131.253.33.215/32",
             "132.245.0.0/16",
             "150.171.32.0/22",
@@ -101,8 +114,6 @@ CURATED: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
             "2620:1ec:8f0::/46",
             "2620:1ec:900::/46",
             "2620:1ec:a92::152/127",
-            "2a01:111:f400::/48",
-            "2a01:111:f403::/48",
         ),
     ),
     (

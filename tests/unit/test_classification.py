@@ -379,19 +379,20 @@ def _labels(*kinds: str) -> list[str]:
     return [f.label for f in families() if f.kind in kinds]
 
 
-def test_microsofts_mail_service_soon_after_delivery_is_a_scanner() -> None:
-    network = _first_network("microsoft")
+@pytest.mark.parametrize("label", _labels("gateway"))
+def test_exchange_onlines_endpoints_soon_after_delivery_are_a_scanner(label: str) -> None:
+    network = _first_network(label)
     window = SCANNER_NETWORK_WINDOW.total_seconds()
     for after in (0, 30, window):
         judgement = classify(fetch(UA_DEFENDER, after, network=network))
         assert (judgement.verdict, judgement.confidence) == ("scanner", 0.85), after
-        assert judgement.reasons[:2] == ("net:microsoft", "ua:client:browser")
-        assert judgement.reasons.count("net:microsoft") == 1
-    # Past the window Microsoft's network no longer decides: its ranges also serve
+        assert judgement.reasons[:2] == (f"net:{label}", "ua:client:browser")
+        assert judgement.reasons.count(f"net:{label}") == 1
+    # Past the window they no longer decide: Exchange Online's endpoints also serve
     # Outlook's own services, which may fetch for a person reading the mail.
     later = classify(fetch(UA_DEFENDER, window + 1, network=network))
     assert later.verdict == "human"
-    assert "net:microsoft" in later.reasons
+    assert f"net:{label}" in later.reasons
 
 
 @pytest.mark.parametrize("label", _labels("security", "crawler"))
@@ -451,11 +452,15 @@ def test_a_machine_network_with_no_send_or_delivery_time_is_a_scanner() -> None:
 
 
 def test_the_gateway_window_counts_from_the_send_when_there_is_no_delivery() -> None:
-    network = "40.94.89.0/24"
+    network = _first_network("microsoft-365")
     assert classify(fetch(UA_DEFENDER, 30, network=network, delivered=False)).verdict == "scanner"
     window = SCANNER_NETWORK_WINDOW.total_seconds()
     late = fetch(UA_DEFENDER, window + 1, network=network, delivered=False)
     assert classify(late).verdict == "human"
+    # Defender's own ranges are a machine at any time: detonations on forwards, checks
+    # at the time of a person's click (public.jsonl, pub-defender-after-forward).
+    defender = fetch(UA_DEFENDER, window + 1, network="40.94.89.0/24", delivered=False)
+    assert classify(defender).reasons[0] == "net:microsoft"
 
 
 @pytest.mark.parametrize("label", _labels("webmail", "relay"))

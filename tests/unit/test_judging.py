@@ -56,6 +56,7 @@ UA_GMAIL = (
 UA_MPP = "Mozilla/5.0"  # Apple Mail Privacy Protection's prefetch
 UA_BARRACUDA = "Barracuda Sentinel (EE)"
 MICROSOFT_NETWORK = "40.94.89.0/24"  # Safe Links detonations, gophish/gophish#2646
+EXCHANGE_NETWORK = "52.96.12.0/24"  # Exchange Online's endpoints (Microsoft 365 IDs 1-2)
 # A person reads their mail well after it arrived.
 PERSON_LATER = 2 * 3600
 SOURCE = {"open": "pixel", "click": "ses", "view": "pixel", "viewed": "pixel"}
@@ -313,7 +314,7 @@ def test_a_gateway_sweeping_the_pixel_and_the_link_is_no_person() -> None:
     ]
 
 
-def test_a_defender_detonation_is_no_person_within_its_window_only() -> None:
+def test_a_defender_detonation_is_no_person_at_any_time() -> None:
     events = [
         ev("click", 30, "click-1", ip=MICROSOFT_NETWORK),
         ev("view", 31, "view-1", ip=MICROSOFT_NETWORK),
@@ -325,7 +326,10 @@ def test_a_defender_detonation_is_no_person_within_its_window_only() -> None:
     }
     assert all(e.details["reasons"][0] == "net:microsoft" for e in result.values())
     later = SCANNER_NETWORK_WINDOW.total_seconds() + 1
-    assert verdicts([ev("click", later, "c", ip=MICROSOFT_NETWORK)]) == {"c": "human"}
+    assert verdicts([ev("click", later, "c", ip=MICROSOFT_NETWORK)]) == {"c": "scanner"}
+    # Exchange Online's service endpoints decide within the window only.
+    assert verdicts([ev("click", 30, "c", ip=EXCHANGE_NETWORK)]) == {"c": "scanner"}
+    assert verdicts([ev("click", later, "c", ip=EXCHANGE_NETWORK)]) == {"c": "human"}
 
 
 # -- verdict_changed ------------------------------------------------------------------------
@@ -548,10 +552,7 @@ def _assert_follows_the_rules(
         assert verdict == ("proxy" if ua == UA_GMAIL else "privacy_prefetch")
         return
     assert verdict in ("human", "scanner")
-    anchor = recipient.delivered_at or recipient.sent_at
-    gateway = event.details["ip"] == MICROSOFT_NETWORK and (
-        anchor is None or moment - parse_iso(anchor) <= SCANNER_NETWORK_WINDOW
-    )
+    gateway = event.details["ip"] == MICROSOFT_NETWORK  # Defender's ranges: at any time
     targets = {
         TARGET[o.type]
         for o in all_judged

@@ -74,12 +74,12 @@ def test_every_curated_range_is_found_under_its_label(label: str, cidr: str) -> 
 @pytest.mark.parametrize(
     ("address", "label", "kind"),
     [
-        ("40.94.89.23", "microsoft", "gateway"),  # Safe Links detonation, gophish/gophish#2646
-        ("40.94.29.84", "microsoft", "gateway"),  # mautic/mautic#9400
-        ("40.107.218.12", "microsoft", "gateway"),  # gophish/gophish#973
-        ("2a01:111:f400:7e1a::5", "microsoft", "gateway"),
-        ("2a01:111:f403:c000::1", "microsoft", "gateway"),
-        ("::ffff:40.94.89.23", "microsoft", "gateway"),  # IPv4-mapped
+        ("40.94.89.23", "microsoft", "security"),  # Safe Links detonation, gophish/gophish#2646
+        ("40.94.29.84", "microsoft", "security"),  # mautic/mautic#9400
+        ("40.107.218.12", "microsoft", "security"),  # gophish/gophish#973
+        ("2a01:111:f400:7e1a::5", "microsoft", "security"),
+        ("2a01:111:f403:c000::1", "microsoft", "security"),
+        ("::ffff:40.94.89.23", "microsoft", "security"),  # IPv4-mapped
         ("66.249.84.30", "google", "webmail"),
         ("17.58.63.5", "apple", "relay"),
         ("98.137.1.1", "yahoo", "webmail"),
@@ -91,6 +91,7 @@ def test_every_curated_range_is_found_under_its_label(label: str, cidr: str) -> 
         ("20.103.12.4", "azure", "cloud"),
         ("34.141.23.8", "google-cloud", "cloud"),
         ("2a01:111:f402::1", "azure", "cloud"),  # next to Microsoft's mail /48s, not in them
+        ("52.96.12.7", "microsoft-365", "gateway"),  # Exchange Online, endpoints IDs 1-2
         ("203.0.113.77", None, None),  # documentation range, even where a list carries it
         ("2001:db8:abcd:12::1", None, None),
     ],
