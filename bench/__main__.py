@@ -36,6 +36,7 @@ SECTIONS = {
     "4": "cold start",
     "5": "concurrency",
     "6": "package size",
+    "7": "open classifier",
 }
 
 
@@ -54,7 +55,7 @@ def _dynalite(work: Path) -> Iterator[str | None]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a reduced run, in seconds")
-    parser.add_argument("--only", default="", help="comma-separated section numbers (1-6)")
+    parser.add_argument("--only", default="", help="comma-separated section numbers (1-7)")
     parser.add_argument(
         "--json",
         type=Path,
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"section {number} took {time.monotonic() - began:.1f} s")
 
     from bench import (
+        classifier,
         cold_start,
         concurrency,
         cpu,
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             section("4", lambda: cold_start.run(mode, env, work))
             section("5", lambda: concurrency.run(mode, env, work, backends))
         section("6", lambda: package.run(work))
+        section("7", lambda: classifier.run(mode))
 
     from bench import report
 

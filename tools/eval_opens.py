@@ -60,6 +60,9 @@ FIELDS = (
     "from_sender",
     "source",
 )
+# May be left out (older entries): the time since the latest earlier fetch judged a
+# person's and that fetch's network, as status.judge passes them when it knows them.
+OPTIONAL_FIELDS = ("seconds_after_person", "person_network")
 
 
 class InvalidEntry(ValueError):
@@ -103,7 +106,7 @@ def _flag(value: Any, name: str) -> bool:
 def parse_entry(data: dict[str, Any]) -> LabelledFetch:
     """One labelled fetch; raises InvalidEntry when a field is missing or wrong."""
     missing = [f for f in FIELDS if f not in data]
-    extra = sorted(set(data) - set(FIELDS))
+    extra = sorted(set(data) - set(FIELDS) - set(OPTIONAL_FIELDS))
     if missing or extra:
         raise InvalidEntry(f"missing fields {missing}, unknown fields {extra}")
     label = data["label"]
@@ -127,6 +130,12 @@ def parse_entry(data: dict[str, Any]) -> LabelledFetch:
     burst = data["burst"]
     if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
         raise InvalidEntry(f"burst must be a whole number from 1, not {burst!r}")
+    after_person = data.get("seconds_after_person")
+    since_person = (
+        None
+        if after_person is None
+        else timedelta(seconds=_number(after_person, "seconds_after_person"))
+    )
     signals = FetchSignals(
         kind=cast(FetchKind, kind),
         at=SENT_AT + timedelta(seconds=after_send),
@@ -138,6 +147,8 @@ def parse_entry(data: dict[str, Any]) -> LabelledFetch:
         burst=burst,
         repeat=_flag(data["repeat"], "repeat"),
         from_sender=_flag(data["from_sender"], "from_sender"),
+        since_person=since_person,
+        person_network=_text(data.get("person_network"), "person_network", optional=True),
     )
     return LabelledFetch(
         id=str(_text(data["id"], "id")),

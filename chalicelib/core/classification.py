@@ -20,13 +20,12 @@ Verdicts:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Literal
 
-from chalicelib.core.networks import network_label
+from chalicelib.core.agents import identify
+from chalicelib.core.networks import network_family
 
 Verdict = Literal["human", "proxy", "privacy_prefetch", "scanner", "sender", "unknown"]
 VERDICTS: tuple[Verdict, ...] = (
@@ -54,57 +53,19 @@ SCANNER_NETWORK_WINDOW = timedelta(minutes=5)
 # on one display, or a click and the page it leads to, is not a burst.
 BURST_WINDOW = timedelta(seconds=2)
 BURST_SIZE = 2
-# Operators whose gateways fetch with ordinary browser user agents (core/networks.py).
-_SCANNER_NETWORKS = frozenset({"microsoft", "barracuda", "mimecast", "proofpoint"})
-
-_PROXY_TOKENS = (
-    ("GoogleImageProxy", "gmail"),
-    ("YahooMailProxy", "yahoo"),
-    ("ImageProxy", "webmail"),  # Rambler and others: "(compatible; ImageProxy/6.0)"
-)
-_SCANNER_TOKENS = (
-    ("Barracuda", "barracuda"),
-    ("BingPreview", "bing-preview"),
-    ("Gmail-content-sampling", "gmail-content-sampling"),
-    ("Yahoo Link Preview", "yahoo-link-preview"),
-    ("FastmailUA", "fastmail"),
-    ("HeadlessChrome", "headless-chrome"),
-    ("PhantomJS", "phantomjs"),
-    ("Mimecast", "mimecast"),
-    ("Proofpoint", "proofpoint"),
-    ("urldefense", "proofpoint"),
-    ("linkprotect", "barracuda"),
-    ("Slackbot", "slack-preview"),
-    ("Googlebot", "googlebot"),
-    ("bingbot", "bingbot"),
-    ("python-requests", "http-library"),
-    ("python-urllib", "http-library"),
-    ("aiohttp", "http-library"),
-    ("Go-http-client", "http-library"),
-    ("okhttp", "http-library"),
-    ("Java/", "http-library"),
-    ("curl/", "http-library"),
-    ("Wget/", "http-library"),
-    ("libwww-perl", "http-library"),
-)
-# A fake Edge 12 user agent with a second "Mozilla/5.0" appended, seen on instant
-# opens and clicks from an unattributed scanner (jdavidbakr/mail-tracker#255).
-_FAKE_EDGE = re.compile(r"Edge/12\.246 Mozilla/5\.0$")
-_MAIL_CLIENTS = (
-    (re.compile(r"Microsoft Outlook|ms-office|MSOffice"), "outlook"),
-    (re.compile(r"MacOutlook"), "outlook-mac"),
-    (re.compile(r"Outlook-(iOS|Android)"), "outlook-mobile"),
-    (re.compile(r"WindowsMail/"), "windows-mail"),
-    (re.compile(r"Thunderbird/"), "thunderbird"),
-    (re.compile(r"^Mail/\d.*CFNetwork"), "apple-mail"),
-    (re.compile(r"Android-Gmail/"), "gmail-android"),
-    (re.compile(r"eM Client/"), "em-client"),
-    (re.compile(r"Airmail|Spark/|Postbox/|Mailbird|Evolution/|KMail/"), "mail-client"),
-)
-# A browser or embedded web view: the ua-parser library names it (see _library_family).
-_BROWSERISH = re.compile(r"^Mozilla/5\.0 \([^)]+\) (AppleWebKit|Gecko)/")
-# Crawlers that dress as browsers name themselves somewhere: let the library decide.
-_BOTLIKE = re.compile(r"bot|crawl|spider|slurp|inspection|preview|fetch", re.IGNORECASE)
+# A cloud network (tools/refresh_networks.py: AWS, Azure, Google Cloud, ...) is where
+# gateways and sandboxes run; they fetch 14-45 s after delivery, past the timing rules
+# above. A person can read mail from a cloud desktop or a VPN, so only the first fetch
+# soon after delivery counts against it.
+CLOUD_NETWORK_WINDOW = timedelta(minutes=2)
+# A link scanner replays a person's click seconds later from its own network
+# (resend/resend-node#901): a click or page load this soon after a person's fetch, from
+# another network than theirs, is the scanner, not the person again.
+REPLAY_WINDOW = timedelta(seconds=60)
+# Kinds of network (tools/refresh_networks.py) whose fetches are machines: security
+# vendors' and crawlers' own networks always, Microsoft's mail service soon after
+# delivery, clouds on a first fetch soon after delivery.
+_MACHINE_NETWORK_KINDS = frozenset({"security", "gateway", "crawler", "cloud"})
 
 
 @dataclass(frozen=True)
@@ -121,6 +82,10 @@ class FetchSignals:
     burst: int  # targets (pixel, link) of the message fetched within BURST_WINDOW
     repeat: bool  # an earlier fetch of the same message was judged a person's
     from_sender: bool = False  # the account's own preview
+    # Since the latest earlier fetch judged a person's, and that fetch's network, when
+    # known (status.judge knows them for the fetches it reads together).
+    since_person: timedelta | None = None
+    person_network: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,15 +108,19 @@ def classify(signals: FetchSignals) -> Judgement:
     the request itself says, then a user agent that names its maker, then how a mail
     client or browser behaved (network, bursts, timing)."""
     ua = (signals.user_agent or "").strip()
-    network = network_label(signals.network)
-    context = _context_reasons(signals, network)
+    family = network_family(signals.network)
+    network = (family.label, family.kind) if family else None
+    context = _context_reasons(signals, network[0] if network else None)
     verdict, confidence, reasons = (
         _announced(signals, ua, network) or _named(ua) or _by_behaviour(signals, ua, network)
     )
     return Judgement(verdict, round(confidence, 2), tuple(dict.fromkeys((*reasons, *context))))
 
 
-def _announced(signals: FetchSignals, ua: str, network: str | None) -> _Finding | None:
+_Network = tuple[str, str] | None  # (label, kind) of a known network
+
+
+def _announced(signals: FetchSignals, ua: str, network: _Network) -> _Finding | None:
     """The account's own preview, a HEAD request, Apple's privacy prefetch."""
     if signals.from_sender:
         return "sender", 0.95, ("sender-preview",)
@@ -159,44 +128,78 @@ def _announced(signals: FetchSignals, ua: str, network: str | None) -> _Finding 
         return "scanner", 0.9, ("method:head",)
     if ua == "Mozilla/5.0":
         # Apple's relay announces itself with nothing but this.
-        confidence = 0.97 if network == "apple" else 0.9
+        confidence = 0.97 if network and network[1] == "relay" else 0.9
         return "privacy_prefetch", confidence, ("ua:apple-mail-privacy-protection",)
     return None
 
 
 def _named(ua: str) -> _Finding | None:
-    """A user agent that names an image proxy or a scanner, or no user agent at all."""
-    for token, name in _PROXY_TOKENS:
-        if token in ua:
-            return "proxy", 0.95, (f"ua:image-proxy:{name}",)
-    lowered = ua.lower()
-    for token, name in _SCANNER_TOKENS:
-        if token.lower() in lowered:
-            return "scanner", 0.95, (f"ua:scanner:{name}",)
-    if _FAKE_EDGE.search(ua):
-        return "scanner", 0.9, ("ua:scanner:fake-edge",)
+    """A user agent that names an image proxy or a machine, or no user agent at all."""
     if not ua:
         return "unknown", 0.5, ("ua:missing",)
+    agent = identify(ua)
+    if agent.kind == "proxy":
+        return "proxy", 0.95, (f"ua:image-proxy:{agent.name}",)
+    if agent.kind == "machine" and agent.source == "rule":
+        return "scanner", 0.95, (f"ua:scanner:{agent.name}",)
+    if agent.kind == "machine":
+        # Named by the maintained lists (or by its shape): which one, and what it says.
+        return "scanner", 0.9, (f"ua:bot:{agent.source}:{agent.name}",)
     return None
 
 
-def _by_behaviour(signals: FetchSignals, ua: str, network: str | None) -> _Finding:
+def _by_behaviour(signals: FetchSignals, ua: str, network: _Network) -> _Finding:
     """A mail client or browser: a person, unless its network, a burst or its timing
     says a gateway drove it."""
-    family = _client_family(ua)
-    if family is None:
-        return "scanner", 0.8, ("ua:bot",)
-    client = f"ua:client:{family}"
-    if network in _SCANNER_NETWORKS and _within(signals, SCANNER_NETWORK_WINDOW):
-        # Gateways such as Microsoft Defender use ordinary browser user agents.
-        return "scanner", 0.85, (f"net:{network}", client)
+    agent = identify(ua)
+    client = f"ua:client:{agent.name}"
+    machine_network = _machine_network(signals, network)
+    if machine_network:
+        return "scanner", 0.85, (machine_network, client)
+    if _replays_a_person(signals):
+        return "scanner", 0.8, ("replay-of-person", client)
     if signals.burst >= BURST_SIZE:
         return "scanner", 0.8, (f"burst:{signals.burst}", client)
     if _too_fast(signals):
         return "scanner", 0.7, ("timing:too-fast", client)
-    if family == "other":
+    if agent.kind == "unrecognised":
         return "unknown", 0.5, ("ua:unrecognised",)
     return "human", 0.9 if signals.repeat else 0.85, (client,)
+
+
+def _machine_network(signals: FetchSignals, network: _Network) -> str | None:
+    """The reason a known network makes this fetch a machine's, or None."""
+    if network is None or network[1] not in _MACHINE_NETWORK_KINDS:
+        return None
+    label, kind = network
+    if kind in ("crawler", "security"):
+        return f"net:{label}"
+    if kind == "gateway" and _within(signals, SCANNER_NETWORK_WINDOW):
+        # Gateways such as Microsoft Defender use ordinary browser user agents.
+        return f"net:{label}"
+    if kind == "cloud" and not signals.repeat and _within(signals, CLOUD_NETWORK_WINDOW):
+        return f"net:cloud:{label}"
+    if signals.repeat and signals.kind != "open" and _soon_after_person(signals):
+        # A gateway or cloud fetching a link a person has just followed: the replay.
+        return f"replay-from:{label}"
+    return None
+
+
+def _soon_after_person(signals: FetchSignals) -> bool:
+    return signals.since_person is None or signals.since_person <= REPLAY_WINDOW
+
+
+def _replays_a_person(signals: FetchSignals) -> bool:
+    """A click or page load seconds after a person's, from a network other than theirs."""
+    return (
+        signals.repeat
+        and signals.kind != "open"
+        and signals.since_person is not None
+        and signals.since_person <= REPLAY_WINDOW
+        and signals.network is not None
+        and signals.person_network is not None
+        and signals.network != signals.person_network
+    )
 
 
 def _within(signals: FetchSignals, window: timedelta) -> bool:
@@ -222,32 +225,3 @@ def _context_reasons(signals: FetchSignals, network: str | None) -> tuple[str, .
     if network is not None:
         reasons.append(f"net:{network}")
     return tuple(dict.fromkeys(reasons))
-
-
-def _client_family(user_agent: str) -> str | None:
-    """A short family name for a mail client or browser; "other" when unrecognised;
-    None for a crawler. Mail clients and well-formed browser strings are recognised
-    without loading the user-agent library, which costs ~0.1 s to warm up and would
-    land on the pixel's cold start; anything else goes to the library."""
-    for pattern, name in _MAIL_CLIENTS:
-        if pattern.search(user_agent):
-            return name
-    if _BROWSERISH.match(user_agent) and not _BOTLIKE.search(user_agent):
-        return "browser"
-    return _library_family(user_agent)
-
-
-@lru_cache(maxsize=4096)
-def _library_family(user_agent: str) -> str | None:
-    from ua_parser import parse  # lazy: see _client_family
-
-    parsed = parse(user_agent)
-    if parsed.device is not None and parsed.device.family == "Spider":
-        return None
-    if parsed.user_agent is not None and parsed.user_agent.family != "Other":
-        return _slug(parsed.user_agent.family)
-    return "other"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from chalicelib.core import beacon
@@ -238,9 +239,14 @@ def judge(
     delivered = parse_iso(recipient.delivered_at) if recipient.delivered_at else None
     times = [parse_iso(e.at) for e in ordered]
     person_seen_at = parse_iso(person_before) if person_before else None
+    # People's fetches so far (time, network), for a scanner replaying the latest one
+    # before a fetch; the counters' first person time stands in (an upper bound on the
+    # gap) until the window shows one.
+    people: list[tuple[datetime, str | None]] = [(person_seen_at, None)] if person_seen_at else []
     judged = []
     for event, at in zip(ordered, times, strict=True):
         signals = beacon.signals_of(event)
+        last_person = next((p for p in reversed(people) if p[0] < at), None)
         judgement = beacon.refusal(event) or classify(
             FetchSignals(
                 kind="open"
@@ -263,6 +269,8 @@ def judge(
                 ),
                 repeat=person_seen_at is not None and person_seen_at < at,
                 from_sender=bool(event.details.get("from_sender")),
+                since_person=at - last_person[0] if last_person else None,
+                person_network=last_person[1] if last_person else None,
             )
         )
         copy = TimelineEvent(**{**event.to_dict(), "details": dict(event.details)})
@@ -272,6 +280,8 @@ def judge(
         judged.append(copy)
         if judgement.is_person and (person_seen_at is None or at < person_seen_at):
             person_seen_at = at
+        if judgement.is_person:
+            people.append((at, signals.get("ip")))
     return judged
 
 

@@ -57,7 +57,10 @@ def recipients(client: Client, key: str, invoice_id: str) -> dict[str, dict[str,
 def test_every_accept_header_gets_the_gif_and_counts(
     client: Client, api_key: str, sent: dict[str, str], accept: str | None
 ) -> None:
-    headers = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0) Chrome/132.0"}
+    headers = {  # a real Chrome (microlinkhq/top-user-agents src/desktop.json)
+        "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+    }
     if accept is not None:
         headers["Accept"] = accept
     assert_gif(client.http.get(sent["ana"], headers=headers))

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from chalicelib.core.classification import (
     BURST_WINDOW,
     PERSON_VERDICTS,
+    REPLAY_WINDOW,
     SCANNER_NETWORK_WINDOW,
     TOO_FAST_AFTER_DELIVERY,
     TOO_FAST_LINK_AFTER_DELIVERY,
@@ -55,6 +56,7 @@ UA_GMAIL = (
 UA_MPP = "Mozilla/5.0"  # Apple Mail Privacy Protection's prefetch
 UA_BARRACUDA = "Barracuda Sentinel (EE)"
 MICROSOFT_NETWORK = "40.94.89.0/24"  # Safe Links detonations, gophish/gophish#2646
+EXCHANGE_NETWORK = "52.96.12.0/24"  # Exchange Online's endpoints (Microsoft 365 IDs 1-2)
 # A person reads their mail well after it arrived.
 PERSON_LATER = 2 * 3600
 SOURCE = {"open": "pixel", "click": "ses", "view": "pixel", "viewed": "pixel"}
@@ -316,7 +318,7 @@ def test_a_gateway_sweeping_the_pixel_and_the_link_is_no_person() -> None:
     ]
 
 
-def test_a_defender_detonation_is_no_person_within_its_window_only() -> None:
+def test_a_defender_detonation_is_no_person_at_any_time() -> None:
     events = [
         ev("click", 30, "click-1", ip=MICROSOFT_NETWORK),
         ev("view", 31, "view-1", ip=MICROSOFT_NETWORK),
@@ -328,7 +330,10 @@ def test_a_defender_detonation_is_no_person_within_its_window_only() -> None:
     }
     assert all(e.details["reasons"][0] == "net:microsoft" for e in result.values())
     later = SCANNER_NETWORK_WINDOW.total_seconds() + 1
-    assert verdicts([ev("click", later, "c", ip=MICROSOFT_NETWORK)]) == {"c": "human"}
+    assert verdicts([ev("click", later, "c", ip=MICROSOFT_NETWORK)]) == {"c": "scanner"}
+    # Exchange Online's service endpoints decide within the window only.
+    assert verdicts([ev("click", 30, "c", ip=EXCHANGE_NETWORK)]) == {"c": "scanner"}
+    assert verdicts([ev("click", later, "c", ip=EXCHANGE_NETWORK)]) == {"c": "human"}
 
 
 # -- verdict_changed ------------------------------------------------------------------------
@@ -551,10 +556,7 @@ def _assert_follows_the_rules(
         assert verdict == ("proxy" if ua == UA_GMAIL else "privacy_prefetch")
         return
     assert verdict in ("human", "scanner")
-    anchor = recipient.delivered_at or recipient.sent_at
-    gateway = event.details["ip"] == MICROSOFT_NETWORK and (
-        anchor is None or moment - parse_iso(anchor) <= SCANNER_NETWORK_WINDOW
-    )
+    gateway = event.details["ip"] == MICROSOFT_NETWORK  # Defender's ranges: at any time
     targets = {
         TARGET[o.type]
         for o in all_judged
@@ -566,13 +568,32 @@ def _assert_follows_the_rules(
         and recipient.delivered_at is not None
         and moment - parse_iso(recipient.delivered_at) <= limit
     )
+    earlier = sorted(
+        (o.at, o.key, o.details["ip"])
+        for o in all_judged
+        if o.at < event.at and o.details["verdict"] in PERSON_VERDICTS
+    )
+    latest = (parse_iso(earlier[-1][0]), earlier[-1][2]) if earlier else None
+    if latest is None and before is not None and before < event.at:
+        latest = (parse_iso(before), None)
+    replay = (  # a scanner following a person's link seconds later from another network
+        repeat
+        and event.type != "open"
+        and latest is not None
+        and moment - latest[0] <= REPLAY_WINDOW
+        and event.details["ip"] is not None
+        and latest[1] is not None
+        and event.details["ip"] != latest[1]
+    )
     if gateway:
         assert reasons[0] == "net:microsoft"
+    elif replay:
+        assert reasons[0] == "replay-of-person"
     elif len(targets) >= 2:
         assert reasons[0] == f"burst:{len(targets)}"
     elif too_fast:
         assert reasons[0] == "timing:too-fast"
-    assert (verdict == "scanner") == (gateway or len(targets) >= 2 or too_fast), reasons
+    assert (verdict == "scanner") == (gateway or replay or len(targets) >= 2 or too_fast), reasons
 
 
 @settings(max_examples=300, deadline=None)

@@ -541,7 +541,7 @@ def test_pixel_open_counts_for_exactly_that_recipient(world: World) -> None:
         "method": "GET",
         "verdict": "human",
         "confidence": 0.85,
-        "reasons": ["ua:client:browser", "first-fetch", "after-send:7200s"],
+        "reasons": ["ua:client:apple-mail", "first-fetch", "after-send:7200s"],
     }
     assert world.metrics.counts["OpensRecorded"] == 1
 
