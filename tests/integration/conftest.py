@@ -59,6 +59,9 @@ def use_endpoint(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
     monkeypatch.setenv("SOBRE_TOKEN_SECRET", "integration-test-secret-0123456789")
     monkeypatch.setenv("SOBRE_BASE_URL", TRACKING_BASE)
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Sobre")
+    # As the local stage (.chalice/config.json): tests that hammer one key measure
+    # storage, not the per-key limit (unit-tested in tests/unit).
+    monkeypatch.setenv("SOBRE_KEY_REQUESTS_PER_SECOND", "100000")
     reset_caches()
 
 

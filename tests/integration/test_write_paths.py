@@ -107,7 +107,9 @@ def _events(client: Client, key: str, invoice_id: str, limit: int = 500) -> list
         path = f"/invoices/{invoice_id}/events?limit={limit}" + (
             f"&cursor={cursor}" if cursor else ""
         )
-        page = client.http.get(path, headers=auth(key)).json_body
+        response = client.http.get(path, headers=auth(key))
+        assert response.status_code == 200, response.json_body
+        page = response.json_body
         found.extend(page["items"])
         if not page["next"]:
             return found
