@@ -19,7 +19,10 @@ from chalicelib.core.model import Account, Invoice
 from chalicelib.sending import service as sending_service
 
 SES_EVENTS = ROOT / "tests" / "fixtures" / "ses-events"
-USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/132.0"
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/132.0.0.0 Safari/537.36"
+)
 
 
 def invoice_body(emails: list[str] | tuple[str, ...], pdf: bytes | None = None) -> dict[str, Any]:
