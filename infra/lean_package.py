@@ -106,7 +106,8 @@ def lean(zip_path: Path) -> Leaned:
                 name = path.relative_to(root).as_posix()
                 info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = modes.get(name, 0o644 << 16) or (0o644 << 16)
+                # Bytecode is new (no mode of its own); the rest keep the zip's.
+                info.external_attr = modes.get(name) or (0o644 << 16)
                 out.writestr(info, path.read_bytes())
         os.replace(partial, zip_path)
     return Leaned(

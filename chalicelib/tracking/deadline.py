@@ -66,7 +66,6 @@ class Outcome(Generic[T]):
     value: T | None = None
     missed: bool = False  # the deadline passed, or the write failed
     may_have_counted: bool = False
-    error: BaseException | None = None
 
 
 def run_within(seconds: float, write: Callable[[Attempt], T]) -> Outcome[T]:
@@ -78,5 +77,5 @@ def run_within(seconds: float, write: Callable[[Attempt], T]) -> Outcome[T]:
     except FutureTimeout:
         future.cancel()  # not started yet: it never will
         return Outcome(missed=True, may_have_counted=attempt.abandon())
-    except Exception as exc:  # storage failed fast (throttled, refused...): same fallback
-        return Outcome(missed=True, may_have_counted=attempt.abandon(), error=exc)
+    except Exception:  # storage failed fast (throttled, refused...): same fallback
+        return Outcome(missed=True, may_have_counted=attempt.abandon())

@@ -47,7 +47,9 @@ def hosted_invoice(token: str) -> Response:
     request = public.current_request
     try:
         hosted = service.view_invoice(context(), token, _fetch(request))
-    except service.StorageLate:
+    except service.StorageLate as late:
+        if late.__cause__ is not None:  # the page load could not even be queued
+            logger.error("page load not recorded", exc_info=late.__cause__)
         return _page_unavailable()
     if hosted is None:
         return _page_not_found()

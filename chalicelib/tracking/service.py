@@ -70,7 +70,7 @@ class StorageLate(Unavailable):
 
 class FetchLost(Exception):
     """Neither storage nor the fallback queue took the fetch: its fact is the message,
-    so the log keeps it for an operator (``tools.admin apply-fetch``)."""
+    so the log keeps it for an operator (who can send it to the queue as it is)."""
 
 
 def _record_in_time(
@@ -88,14 +88,21 @@ def _record_in_time(
     outcome = run_within(budget, write)
     if not outcome.missed:
         return outcome.value
-    body = DeferredFetch(invoice_id, fact, recount=outcome.may_have_counted).to_json()
+    _defer(ctx, DeferredFetch(invoice_id, fact, recount=outcome.may_have_counted))
+    return None
+
+
+def _defer(ctx: Context, deferred: DeferredFetch) -> None:
+    """Queue a fetch for ``fetch_fallback``; ``FetchLost`` when the queue refuses it."""
+    if ctx.deferred is None:
+        return
+    body = deferred.to_json()
     try:
         ctx.deferred.defer(body)
     except Exception as exc:
         ctx.metrics.count("FetchesLost")
         raise FetchLost(body) from exc
     ctx.metrics.count("FetchesDeferred")
-    return None
 
 
 def apply_deferred(ctx: Context, bodies: Iterable[str]) -> int:
@@ -142,7 +149,10 @@ def view_invoice(ctx: Context, raw_token: str, request: FetchRequest) -> HostedI
     started = time.monotonic()
     hosted = _within_deadline(ctx, lambda: _hosted(ctx, target.invoice_id, target.recipient_id))
     if hosted is _MISSED:
-        _defer_alone(ctx, target.invoice_id, load)
+        try:
+            _defer(ctx, DeferredFetch(target.invoice_id, load))
+        except FetchLost as lost:  # the page still answers its 503; the route logs this
+            raise StorageLate("The invoice cannot be shown right now.") from lost
         raise StorageLate("The invoice cannot be shown right now; try again in a minute.")
     if not isinstance(hosted, HostedInvoice):
         return None
@@ -171,12 +181,6 @@ def _within_deadline(ctx: Context, read: Callable[[], object]) -> object:
         return read()
     outcome = run_within(ctx.settings.fetch_deadline_seconds, lambda _attempt: read())
     return _MISSED if outcome.missed else outcome.value
-
-
-def _defer_alone(ctx: Context, invoice_id: str, fact: Fact) -> None:
-    if ctx.deferred is not None:
-        ctx.deferred.defer(DeferredFetch(invoice_id, fact).to_json())
-        ctx.metrics.count("FetchesDeferred")
 
 
 def confirm_view(ctx: Context, raw_token: str, nonce: object, request: FetchRequest) -> bool:

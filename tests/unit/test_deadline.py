@@ -264,3 +264,18 @@ def test_run_within_reports_whether_counting_had_started() -> None:
     assert (outcome.missed, outcome.may_have_counted) == (True, True)
     release.set()
     assert run_within(1, lambda attempt: 7).value == 7
+
+
+def test_the_hosted_page_still_answers_unavailable_when_the_queue_is_down_too(
+    world: World,
+) -> None:
+    invoice = send(world, "ana@example.com")
+    store(world).hang("get")
+    queue(world).refuse = True
+    token = link_token(world, invoice, "ana@example.com")
+    with pytest.raises(tracking_service.StorageLate) as late:
+        tracking_service.view_invoice(world.ctx, token, FetchRequest(UA_IOS_MAIL, IP, "GET", "v1"))
+    # The page load is the cause the route logs: nothing else keeps it.
+    assert isinstance(late.value.__cause__, tracking_service.FetchLost)
+    assert world.metrics.counts["FetchesLost"] == 1
+    store(world).release()
