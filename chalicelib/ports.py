@@ -22,7 +22,7 @@ from chalicelib.core.model import (
     TimelineEvent,
 )
 from chalicelib.core.sends import SendClaim, SendOutcome
-from chalicelib.core.status import Tally
+from chalicelib.core.status import KeptFact, Tally
 from chalicelib.core.webhooks import AttemptResult, Delivery, Task, Webhook
 
 
@@ -44,7 +44,11 @@ class InvoiceStore(Protocol):
         """Write the summary unless written since it was read (``ConcurrentUpdate``)."""
 
     def add_fact(self, invoice_id: str, event: TimelineEvent, expires_at: int) -> bool:
-        """Keep one fact; False when a fact with its key and time is already kept."""
+        """Keep one fact (with ``Counts.of`` it, what it adds to the counters); False
+        when a fact with its key and time is already kept."""
+
+    def kept_fact(self, invoice_id: str, event: TimelineEvent) -> KeptFact | None:
+        """The fact kept with ``event``'s key and time (consistent), if any."""
 
     def facts_between(
         self, invoice_id: str, start: str, end: str, limit: int

@@ -125,7 +125,13 @@ def record_fetch(
     expires = ctx.invoice_expiry(invoice, account)
     step("fact")
     fresh = ctx.invoices.add_fact(invoice_id, event, expires)
-    change = count_change(event.key, event, Counts.of(event))
+    counts = Counts.of(event)
+    if not fresh and (kept := ctx.invoices.kept_fact(invoice_id, event)) is not None:
+        # A retry or the fallback queue's copy: an earlier attempt kept the fact, judged
+        # on its own window and maybe re-judged since (each re-judge counted only the
+        # difference). Count it as first kept; show its verdict as it is now.
+        event, counts = kept.event, kept.counted
+    change = count_change(event.key, event, counts)
     if (
         recipient.first_person_at
         and change.first_person_at

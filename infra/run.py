@@ -1,11 +1,12 @@
 """``make run``: the whole of Sobre on this machine.
 
-Starts the local AWS emulators (moto servers: one for SES, SNS, SQS and S3, one for
-DynamoDB alone, so storage can be paused on its own to watch the pixel's deadline and
-its fallback queue), provisions the table, topic, configuration set, sender identity
-and deferred-fetch queue from infra/template.yaml, creates a demo
-account and API key, and serves the API with ``chalice local``. Then the two stand-ins
-for what AWS does around the app:
+Starts the local AWS emulators (a moto server for SES, SNS, SQS and S3, and dynalite
+for DynamoDB alone: it serialises concurrent writes to one item as DynamoDB does, where
+moto's server can lose one of two ADDs that create an item; and storage can be paused on
+its own to watch the pixel's deadline and its fallback queue), provisions the table,
+topic, configuration set, sender identity and deferred-fetch queue from
+infra/template.yaml, creates a demo account and API key, and serves the API with
+``chalice local``. Then the two stand-ins for what AWS does around the app:
 
 - the outbox (``infra/outbox.py``): every message sent, as a mail client shows it; it is
   also the SES-events topic's HTTP subscriber and calls the app's ``ses_events``
@@ -87,6 +88,15 @@ def check_ports(ports: Ports) -> None:
             )
 
 
+def storage_command(port: int) -> list[str]:
+    """dynalite (installed by ``make run`` with the other npm packages), in memory, with
+    no artificial table-creation delays."""
+    binary = ROOT / "node_modules" / ".bin" / "dynalite"
+    if not binary.exists():
+        sys.exit("dynalite is not installed: run `make install`")
+    return [str(binary), "--port", str(port), "--host", "127.0.0.1", "--createTableMs", "0"]
+
+
 def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -163,13 +173,9 @@ def main() -> None:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports.aws)],
             env,
         )
-        storage = children.start(
-            "storage",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports.storage)],
-            env,
-        )
+        storage = children.start("storage", storage_command(ports.storage), env)
         wait_for(f"{aws_url}/moto-api/", moto)
-        wait_for(f"{storage_url}/moto-api/", storage)
+        wait_for(storage_url, storage)
         (STATE_DIR / "storage.pid").write_text(f"{storage.pid}\n")
         topic_arn, queue_url = provision(env)
         env["SOBRE_FETCH_QUEUE_URL"] = queue_url

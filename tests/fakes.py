@@ -34,7 +34,7 @@ from chalicelib.core.model import (
     index_partition,
 )
 from chalicelib.core.sends import SendClaim, SendOutcome
-from chalicelib.core.status import Fact, Tally
+from chalicelib.core.status import Counts, Fact, KeptFact, Tally
 from chalicelib.errors import ConcurrentUpdate, InvalidCursor, SendRejected, Unavailable
 from chalicelib.ids import TokenSigner, TrackingTarget
 from chalicelib.settings import EVENTS_TOPIC_NAME, Settings
@@ -117,6 +117,7 @@ class FakeInvoiceStore:
     def __init__(self) -> None:
         self.invoices: dict[str, Invoice] = {}  # summaries and content, no counters
         self.facts: dict[str, dict[str, TimelineEvent]] = {}  # invoice -> sort key -> fact
+        self.first_counts: dict[tuple[str, str], Counts] = {}  # what each fact first added
         self.counters: dict[tuple[str, str], _Counters] = {}
         self.refs: dict[str, tuple[MessageRef, int]] = {}
         # (invoice, recipient, attempt) -> (claimed at, outcome): the send claims.
@@ -191,8 +192,16 @@ class FakeInvoiceStore:
         if sk in facts:
             return False
         facts[sk] = copy.deepcopy(event)
+        self.first_counts[(invoice_id, sk)] = Counts.of(event)
         self.fact_puts += 1
         return True
+
+    def kept_fact(self, invoice_id: str, event: TimelineEvent) -> KeptFact | None:
+        sk = f"{event.at}#{event.key}"
+        kept = self.facts.get(invoice_id, {}).get(sk)
+        if kept is None:
+            return None
+        return KeptFact(copy.deepcopy(kept), self.first_counts[(invoice_id, sk)])
 
     def history(self, invoice_id: str) -> list[TimelineEvent]:
         """Every fact of the invoice, oldest first (for tests)."""

@@ -317,6 +317,24 @@ class Counts:
             self.click_count - other.click_count,
         )
 
+    def stored(self) -> str:
+        return f"{self.open_count},{self.machine_open_count},{self.click_count}"
+
+    @staticmethod
+    def parse(text: str) -> Counts:
+        opens, machine, clicks = (int(part) for part in text.split(","))
+        return Counts(opens, machine, clicks)
+
+
+@dataclass(frozen=True)
+class KeptFact:
+    """A fact as kept, and what it added to the counters when it was first kept: its
+    verdict may have been re-judged since, and each re-judge counted only the
+    difference, so a retry of its first count must add these, not its verdict now."""
+
+    event: TimelineEvent
+    counted: Counts
+
 
 def count_change(op: str, event: TimelineEvent, counts: Counts) -> CountChange:
     person = event.details.get("verdict") in PERSON_VERDICTS

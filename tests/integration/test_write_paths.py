@@ -3,6 +3,7 @@ index queries) on two independent DynamoDB implementations: moto and dynalite.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,8 @@ from chalice.test import Client
 
 from chalicelib.adapters.dynamo import models
 from chalicelib.container import context
+from chalicelib.core.model import TimelineEvent, iso
+from chalicelib.core.status import Counts
 from chalicelib.tracking import service as tracking_service
 from infra.local_stack import create_table
 from tests.emulators import dynalite_server
@@ -166,6 +169,36 @@ def test_a_long_history_never_reaches_the_summary(
     assert len(detail.body) < len(first) + 200  # the same size, whatever the history
     summary = models.InvoiceItem.get(f"INVOICE#{invoice_id}", "INVOICE")
     assert len(summary.recipients) + len(summary.detail) < 1500
+
+
+def test_a_kept_fact_remembers_what_it_first_counted(
+    backend: str, client: Client, stack: Stack
+) -> None:
+    """What a retry of a fact's first count reads: the fact as it is now (re-judged),
+    and the counts it was first kept with."""
+    key = make_key("acme")
+    created = post_invoice(client, key, invoice_body(recipients=[{"email": "a@example.com"}]))
+    invoice_id = created.json_body["id"]
+    [recipient] = created.json_body["recipients"]
+    ctx = context()
+    opened = TimelineEvent(
+        key="px-kept",
+        at=iso(datetime.now(UTC)),
+        type="open",
+        recipient_id=recipient["id"],
+        source="pixel",
+        details={"verdict": "human", "counted": True},
+    )
+    assert ctx.invoices.kept_fact(invoice_id, opened) is None
+    assert ctx.invoices.add_fact(invoice_id, opened, 0) is True
+    rejudged = dataclasses.replace(
+        opened, details={"verdict": "scanner", "counted": True}, revision=1
+    )
+    assert ctx.invoices.set_verdict(invoice_id, rejudged) is True
+    kept = ctx.invoices.kept_fact(invoice_id, opened)
+    assert kept is not None
+    assert (kept.event.details["verdict"], kept.event.revision) == ("scanner", 1)
+    assert kept.counted == Counts(open_count=1)
 
 
 def test_a_burst_of_opens_on_one_invoice_loses_none(

@@ -388,6 +388,32 @@ def test_a_pixel_fact_retried_after_a_crash_counts_once(world: World) -> None:
     assert len(facts_of(world, invoice.id, "open")) == 1
 
 
+def test_a_retry_counts_the_fact_as_kept_even_when_judged_again_since(world: World) -> None:
+    """The retry (or the fallback queue's copy) of a fetch whose fact was kept but not
+    counted, after a later fetch re-judged that fact: it counts what was kept, not its
+    own new verdict, so the counters stay the sum of the facts' verdicts."""
+    invoice = send(world, "ana@example.com")
+    world.clock.advance(minutes=30)
+    target = world.ctx.signer.verify(link_token(world, invoice, "ana@example.com"), "view")
+    assert target is not None
+    opened = pixel_open(target, world.clock(), UA_SAFARI, IP, "GET", "r1")
+    world.invoices.fail_counts = 1
+    with pytest.raises(Unavailable):
+        recording.record_fetch(world.ctx, invoice.id, opened)
+    world.clock.advance(seconds=1)
+    click = fetch_fact("click", target, world.clock(), fetch())
+    recording.record_fetch(world.ctx, invoice.id, click)  # a burst: the open is a scanner's
+    [kept] = facts_of(world, invoice.id, "open")
+    assert (kept.details["verdict"], kept.revision) == ("scanner", 1)
+    retried = recording.record_fetch(world.ctx, invoice.id, opened)
+    assert retried is not None
+    assert counts(world, invoice.id) == [(0, 1)]  # the open once, as a machine's
+    assert recording.record_fetch(world.ctx, invoice.id, opened) is not None
+    assert counts(world, invoice.id) == [(0, 1)]
+    [ana] = stored(world, invoice.id).recipients
+    assert (ana.first_opened_at, ana.status) == (None, "sent")
+
+
 def test_an_ses_open_retried_after_a_crash_counts_once(world: World) -> None:
     invoice = send(world, "ana@example.com", tracking=False)  # SES's opens count
     world.clock.advance(minutes=30)

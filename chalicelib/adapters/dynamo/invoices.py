@@ -56,7 +56,7 @@ from chalicelib.core.model import (
     parse_iso,
 )
 from chalicelib.core.sends import SendClaim, SendOutcome
-from chalicelib.core.status import Tally
+from chalicelib.core.status import Counts, KeptFact, Tally
 from chalicelib.core.stored import stored_json
 
 
@@ -161,11 +161,28 @@ class DynamoInvoiceStore:
             "type": {"S": event.type},
             "source": {"S": event.source},
             "details": {"S": stored_json(event.details)},
+            "counted": {"S": Counts.of(event).stored()},
             "expires_at": {"N": str(expires_at)},
         }
         if event.recipient_id:
             item["recipient_id"] = {"S": event.recipient_id}
         return conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def kept_fact(self, invoice_id: str, event: TimelineEvent) -> KeptFact | None:
+        raw = (
+            table_client()
+            .get_item(
+                TableName=InvoiceItem.Meta.table_name,
+                Key=fact_key(invoice_id, _fact_sk(event)),
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        if raw is None:
+            return None
+        kept = _event(raw)
+        counted = raw.get("counted", {}).get("S")
+        return KeptFact(kept, Counts.parse(counted) if counted else Counts.of(kept))
 
     def facts_between(
         self, invoice_id: str, start: str, end: str, limit: int
