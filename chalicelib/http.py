@@ -79,6 +79,12 @@ def _capped(details: Any) -> Any:
     return details
 
 
+def json_text(body: Any) -> str:
+    """``body`` as Chalice sends a JSON answer (compact, ASCII), for an answer that must
+    be measured before it is sent."""
+    return json.dumps(body, separators=(",", ":"))
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     merged: dict[str, str | list[str]] = {**JSON_HEADERS, **(headers or {})}
     return Response(body=body, status_code=status, headers=merged)

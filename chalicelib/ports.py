@@ -67,6 +67,9 @@ class InvoiceStore(Protocol):
         """A page of the invoice's facts with ``start <= at < end``; raises
         ``InvalidCursor`` for a cursor it did not give."""
 
+    def fact_cursor(self, invoice_id: str, event: TimelineEvent) -> str:
+        """The ``facts_page`` cursor that goes on after ``event`` (either order)."""
+
     def set_verdict(self, invoice_id: str, event: TimelineEvent) -> bool:
         """Store a re-judged fact's verdict if its revision is still the one before
         ``event.revision``; False when another re-judge got there first."""

@@ -237,6 +237,9 @@ class FakeInvoiceStore:
             [copy.deepcopy(facts[sk]) for sk in page], f"f:{page[-1]}" if more else None
         )
 
+    def fact_cursor(self, invoice_id: str, event: TimelineEvent) -> str:
+        return f"f:{event.at}#{event.key}"
+
     def set_verdict(self, invoice_id: str, event: TimelineEvent) -> bool:
         facts = self.facts.get(invoice_id, {})
         sk = f"{event.at}#{event.key}"

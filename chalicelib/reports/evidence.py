@@ -10,6 +10,8 @@ got it". ``render_evidence_html`` prints it; ``csv_rows`` flattens a timeline fo
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -227,6 +229,13 @@ def csv_cell(value: Any) -> str:
     if text[:1] in _FORMULA_BLANKS or text.lstrip(" \u3000\t\r\n")[:1] in _FORMULA_SIGNS:
         return "'" + text
     return text
+
+
+def csv_size(rows: list[list[str]]) -> int:
+    """The bytes ``rows`` take in the export's CSV (UTF-8, CRLF)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return len(buffer.getvalue().encode())
 
 
 def csv_rows(

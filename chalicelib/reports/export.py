@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -12,18 +13,27 @@ from chalicelib.core.model import Account, TimelineEvent, iso, parse_iso
 from chalicelib.core.paging import encode_cursor, foreign_cursor, read_cursor, read_limit
 from chalicelib.errors import InvalidCursor
 from chalicelib.errors import ValidationFailed as Invalid
-from chalicelib.reports.evidence import csv_rows, evidence
+from chalicelib.reports.evidence import csv_rows, csv_size, evidence
 from chalicelib.sending.queries import get_invoice
 
 # The evidence reads at most this many facts (oldest first) and says when there are
 # more: a report of an invoice flooded with fetches stays an answer, not a timeout.
 EVIDENCE_FACTS = 20_000
 FACTS_PAGE = 1000
-# An export page holds at most this many rows (a flooded invoice is split over pages).
+# An export page holds at most this many rows and CSV bytes (a flooded invoice is split
+# over pages): Lambda refuses a response over 6 MB, and a fact's user agent alone can
+# take 4 bytes a character in UTF-8, doubled where CSV doubles quotes.
 EXPORT_ROWS = 5000
+EXPORT_BYTES = 5_000_000
+# The evidence answer's own bound, measured on what is sent (JSON escapes or HTML).
+EVIDENCE_BYTES = 5_000_000
 
 
-def invoice_evidence(jobs: Jobs, account: Account, invoice_id: str) -> dict[str, Any]:
+def invoice_evidence(
+    jobs: Jobs, account: Account, invoice_id: str, render: Callable[[dict[str, Any]], str]
+) -> str:
+    """The evidence, rendered by ``render``, within EVIDENCE_BYTES: when the facts read
+    make it larger, it keeps the oldest that fit and says it is not complete."""
     invoice = get_invoice(jobs.ctx, account, invoice_id)
     timeline: list[TimelineEvent] = []
     cursor: str | None = None
@@ -34,7 +44,15 @@ def invoice_evidence(jobs: Jobs, account: Account, invoice_id: str) -> dict[str,
         cursor = page.cursor
         if cursor is None:
             break
-    return evidence(invoice, timeline, iso(jobs.now), complete=cursor is None)
+    complete = cursor is None
+    while True:
+        body = render(evidence(invoice, timeline, iso(jobs.now), complete=complete))
+        used = len(body.encode())
+        if used <= EVIDENCE_BYTES or not timeline:
+            return body
+        # Facts render at about the same size each: keep the share that fits, a margin off.
+        timeline = timeline[: int(len(timeline) * EVIDENCE_BYTES / used * 0.95)]
+        complete = False
 
 
 EXPORT_DEFAULT_DAYS = 30
@@ -97,19 +115,43 @@ def export_events(
         page = jobs.store.changed_page(account, None, size, index)
     except InvalidCursor as exc:
         raise foreign_cursor() from exc
-    rows: list[list[str]] = []
+    rows = _Rows()
     for number, listed in enumerate(page.items):
         if number < done or listed.created_at >= end:
             continue  # done on an earlier page, or created after the range
         facts = _invoice_rows(jobs, account, listed.id, start, end, facts, rows)
         if facts is not None:  # the page filled up in the middle of this invoice
             more = {"q": index, "d": number, "f": facts}
-            return ExportPage(start, end, rows, encode_cursor(more), number)
-        if len(rows) >= EXPORT_ROWS and number + 1 < len(page.items):
+            return ExportPage(start, end, rows.rows, encode_cursor(more), number)
+        if rows.full and number + 1 < len(page.items):
             more = {"q": index, "d": number + 1, "f": None}
-            return ExportPage(start, end, rows, encode_cursor(more), number + 1)
+            return ExportPage(start, end, rows.rows, encode_cursor(more), number + 1)
     following = {"q": page.cursor, "d": 0, "f": None} if page.cursor else None
-    return ExportPage(start, end, rows, encode_cursor(following), len(page.items))
+    return ExportPage(start, end, rows.rows, encode_cursor(following), len(page.items))
+
+
+@dataclass
+class _Rows:
+    """An export page's rows and their CSV size so far."""
+
+    rows: list[list[str]] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.rows) >= EXPORT_ROWS or self.size >= EXPORT_BYTES
+
+    def add(self, new: list[list[str]]) -> bool:
+        """Take ``new`` (one fact's rows) if the page has room for it (an empty page
+        always has)."""
+        size = csv_size(new)
+        if self.rows and (
+            len(self.rows) + len(new) > EXPORT_ROWS or self.size + size > EXPORT_BYTES
+        ):
+            return False
+        self.rows.extend(new)
+        self.size += size
+        return True
 
 
 def _invoice_rows(
@@ -119,7 +161,7 @@ def _invoice_rows(
     start: str,
     end: str,
     facts: str | None,
-    rows: list[list[str]],
+    rows: _Rows,
 ) -> str | None:
     """Add the invoice's rows in [start, end) from ``facts`` on; the facts cursor where
     the page filled up, or None when the invoice is done."""
@@ -131,9 +173,12 @@ def _invoice_rows(
             )
         except InvalidCursor as exc:
             raise foreign_cursor() from exc
-        rows.extend(csv_rows(invoice, batch.events, start, end))
+        for event in batch.events:
+            if not rows.add(csv_rows(invoice, [event], start, end)):
+                return facts  # goes on with this fact
+            facts = jobs.ctx.invoices.fact_cursor(invoice.id, event)
         facts = batch.cursor
-        if facts is None or len(rows) >= EXPORT_ROWS:
+        if facts is None or rows.full:
             return facts
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from chalice.app import Blueprint, Response
 
 from chalicelib.container import authenticate, jobs
-from chalicelib.http import json_errors, json_response
+from chalicelib.http import json_errors, json_response, json_text
 from chalicelib.reports import evidence, export, service, views
 
 reports_api = Blueprint(__name__)
@@ -30,11 +30,11 @@ def invoice_evidence(invoice_id: str) -> Response:
     output = _params().get("format", "json")
     account = authenticate(_authorization())
     views.check_evidence_format(output)
-    report = export.invoice_evidence(jobs(), account, invoice_id)
     if output == "json":
-        return json_response(report, headers={"Cache-Control": _NO_STORE})
+        body = export.invoice_evidence(jobs(), account, invoice_id, json_text)
+        return json_response(body, headers={"Cache-Control": _NO_STORE})
     return Response(
-        body=evidence.render_evidence_html(report),
+        body=export.invoice_evidence(jobs(), account, invoice_id, evidence.render_evidence_html),
         status_code=200,
         headers={
             "Content-Type": "text/html; charset=utf-8",

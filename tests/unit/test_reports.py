@@ -8,6 +8,7 @@ import email
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email import policy
@@ -24,9 +25,12 @@ from chalicelib.core.model import (
     Account,
     Invoice,
     OutgoingEmail,
+    TimelineEvent,
     iso,
 )
+from chalicelib.core.privacy import MAX_USER_AGENT
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.http import json_text
 from chalicelib.reports import export as report_export
 from chalicelib.reports import service as report_jobs
 from chalicelib.reports import views as report_views
@@ -409,7 +413,9 @@ def test_evidence_has_every_delivery_bounce_open_and_reminder(rw: ReportWorld) -
         rw.world.ctx, token(sent_to(rw, "ana@globex.example")[0]), "Mozilla/5.0", None, "GET", "x"
     )
     report_jobs.remind_now(rw.jobs, account_of(rw), invoice.id)
-    report = report_export.invoice_evidence(rw.jobs, account_of(rw), invoice.id)
+    report = json.loads(
+        report_export.invoice_evidence(rw.jobs, account_of(rw), invoice.id, json_text)
+    )
     ana, ben, bad = report["recipients"]
     [delivery] = ana["deliveries"]
     assert delivery["smtp_response"].startswith("250 2.0.0 OK")
@@ -460,6 +466,70 @@ def test_csv_export_pages_through_the_accounts_invoices(rw: ReportWorld) -> None
     # A window that ends before the second invoice exists leaves it out.
     narrow = report_export.export_events(rw.jobs, account, "2026-01-05", "2026-01-06", None, None)
     assert {r[0] for r in narrow.rows} == {first.id}
+
+
+def _flood(rw: ReportWorld, invoice: Invoice, facts: int, user_agent: str) -> None:
+    """``facts`` pixel facts of the invoice's first recipient, one a second."""
+    start = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    for n in range(facts):
+        fact = TimelineEvent(
+            key=f"px-flood-{n}",
+            at=iso(start + timedelta(seconds=n)),
+            type="open",
+            recipient_id=invoice.recipients[0].id,
+            source="pixel",
+            details={"user_agent": user_agent, "verdict": "scanner", "counted": True},
+        )
+        assert rw.world.invoices.add_fact(invoice.id, fact, 0)
+
+
+@pytest.mark.parametrize(
+    ("render", "agent", "shown_as"),
+    [
+        (json_text, "\u0416", "\\u0416"),  # 2 bytes in UTF-8, 6 in JSON's escape
+        (render_evidence_html, '"', "&#34;"),  # 1 byte, 5 in HTML
+    ],
+)
+def test_evidence_of_a_flood_stays_an_answer_lambda_can_send(
+    rw: ReportWorld, render: Callable[[dict[str, Any]], str], agent: str, shown_as: str
+) -> None:
+    """3,000 fetches with the longest user agent kept, of characters the answer's format
+    escapes: the evidence keeps the oldest that fit in EVIDENCE_BYTES and says it is not
+    complete, instead of an answer over Lambda's 6 MB."""
+    invoice = delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    _flood(rw, invoice, 3000, agent * MAX_USER_AGENT)
+    body = report_export.invoice_evidence(rw.jobs, account_of(rw), invoice.id, render)
+    assert len(body.encode()) <= report_export.EVIDENCE_BYTES
+    assert 500 < body.count(shown_as * MAX_USER_AGENT) < 3000
+    if render is json_text:
+        report = json.loads(body)
+        assert report["complete"] is False
+        opens = report["recipients"][0]["opens"]
+        assert opens[0]["at"] == "2026-01-05T12:00:00.000Z"  # the oldest kept
+
+
+def test_csv_export_splits_a_flood_by_bytes_and_loses_no_row(rw: ReportWorld) -> None:
+    """Rows of 4-byte characters: pages end at EXPORT_BYTES, not only at EXPORT_ROWS,
+    and the pages together hold every fact exactly once."""
+    invoice = delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    _flood(rw, invoice, 3000, "\U0001f4e7" * MAX_USER_AGENT)
+    rw.world.clock.set(datetime(2026, 1, 6, 9, 0, tzinfo=UTC))
+    keys: list[str] = []
+    cursor, pages = None, 0
+    while True:
+        page = report_export.export_events(
+            rw.jobs, account_of(rw), "2026-01-01", None, cursor, None
+        )
+        assert len(report_views.csv_body(page).encode()) <= report_export.EXPORT_BYTES + 1000
+        keys += [
+            r[CSV_COLUMNS.index("at")] for r in page.rows if r[CSV_COLUMNS.index("type")] == "open"
+        ]
+        pages += 1
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert pages >= 2
+    assert len(keys) == len(set(keys)) == 3000
 
 
 @pytest.mark.parametrize(

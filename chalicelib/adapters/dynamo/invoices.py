@@ -229,6 +229,9 @@ class DynamoInvoiceStore:
             encode_fact_cursor(last["sk"]["S"]) if last else None,
         )
 
+    def fact_cursor(self, invoice_id: str, event: TimelineEvent) -> str:
+        return encode_fact_cursor(_fact_sk(event))
+
     def set_verdict(self, invoice_id: str, event: TimelineEvent) -> bool:
         return conditional(
             "update_item",
