@@ -64,9 +64,11 @@ def record(
     facts: Sequence[Fact],
     preloaded: Invoice | None = None,
     also: Callable[[Invoice], bool] | None = None,
+    changed_at: str | None = None,
 ) -> Recorded | None:
     """Keep ``facts`` (SES events, send outcomes, reminders) and apply them to the
     summary; ``also`` changes the summary further (idempotently) in the same write.
+    ``changed_at``: when the summary says it changed (default: the latest fact's time).
     None when the invoice does not exist."""
     invoice = preloaded or ctx.invoices.get_summary(invoice_id)
     if invoice is None:
@@ -85,7 +87,7 @@ def record(
         return (any(changed) | bool(also and also(current))) and _follow(current, account)
 
     before = {r.id: (r.sent_at, r.delivered_at) for r in invoice.recipients}
-    latest = max((f.at for f in facts), default=None)
+    latest = changed_at or max((f.at for f in facts), default=None)
     updated, changed = update_summary(ctx, invoice_id, invoice, change, latest)
     for recipient in updated.recipients:
         if before.get(recipient.id) != (recipient.sent_at, recipient.delivered_at):

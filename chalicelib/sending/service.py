@@ -62,7 +62,9 @@ def send_invoice(
     created = TimelineEvent(f"created-{invoice.id}", invoice.created_at, "created", None, "api")
     ctx.invoices.add_fact(invoice.id, created, ctx.invoice_expiry(invoice))
     ctx.metrics.count("InvoicesCreated")
-    return _deliver(ctx, account, invoice, new.pdf)
+    # The first sends are part of the creation: the list keeps the invoice where its
+    # creation put it (its index entry is updated in place, not moved: 1 WRU, not 2).
+    return _deliver(ctx, account, invoice, new.pdf, changed_at=invoice.created_at)
 
 
 def retry_failed(ctx: Context, account: Account, invoice_id: str) -> SendResult:
@@ -108,7 +110,13 @@ def _new_invoice(
     return invoice
 
 
-def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None) -> SendResult:
+def _deliver(
+    ctx: Context,
+    account: Account,
+    invoice: Invoice,
+    pdf: bytes | None,
+    changed_at: str | None = None,
+) -> SendResult:
     """Send to every recipient not yet sent, each attempt claimed first (no retry mails
     anyone twice), and record each outcome. A refusal, or a message that cannot be
     composed, is that recipient's failure and never stops the others. SES failing
@@ -136,7 +144,11 @@ def _deliver(ctx: Context, account: Account, invoice: Invoice, pdf: bytes | None
     if refs:
         # Classic SES notifications carry no tags: they are matched by message id.
         ctx.invoices.put_message_refs(refs, ctx.expires_at(ctx.clock()))
-    recorded = recording.record(ctx, invoice.id, facts, preloaded=invoice) if facts else None
+    recorded = (
+        recording.record(ctx, invoice.id, facts, preloaded=invoice, changed_at=changed_at)
+        if facts
+        else None
+    )
     if outage is not None:
         raise Unavailable("Amazon SES is unavailable; retry shortly.") from outage
     return SendResult(

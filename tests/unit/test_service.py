@@ -361,6 +361,22 @@ def test_every_recipient_refused_makes_a_failed_invoice(world: World) -> None:
     assert world.invoices.refs == {}
 
 
+def test_the_first_sends_keep_the_creation_time_in_the_list(world: World) -> None:
+    """The sends of the creating request are part of the creation: ``updated_at`` (the
+    index's sort key) stays ``created_at`` however long SES takes, so the POST updates
+    its index entry in place instead of moving it."""
+
+    def slow_ses(_email: OutgoingEmail) -> None:
+        world.clock.advance(seconds=2)
+
+    world.mailer.before_send = slow_ses
+    invoice = send(world)
+    kept = stored(world, invoice.id)
+    assert kept.status == "sent"
+    assert all(r.sent_at and r.sent_at > kept.created_at for r in kept.recipients)
+    assert kept.updated_at == kept.created_at == invoice.updated_at
+
+
 def test_retry_failed_sends_only_to_the_failed_recipient(world: World) -> None:
     world.mailer.refuse("ben@example.net")
     invoice = send(world)
