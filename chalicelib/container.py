@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.context import Context, Jobs
 from chalicelib.core.model import Account, parse_iso, utc_now
+from chalicelib.core.sends import SendClaim
 from chalicelib.ids import Keyring, TokenSigner
 from chalicelib.observability import logger
 from chalicelib.ports import AccountStore, ReportStore, UnprocessedStore
@@ -234,3 +235,12 @@ def all_invoice_ids(settings: Settings) -> Iterator[str]:
 
     _configured(settings)
     return DynamoInvoiceStore(settings.retention_days).invoice_ids()
+
+
+def all_unsettled_sends(settings: Settings) -> Iterator[tuple[str, SendClaim]]:
+    """Every send claim without an outcome, by scanning the table: for operator
+    commands (``tools.admin sends``), never for a request path."""
+    from chalicelib.adapters.dynamo.invoices import DynamoInvoiceStore
+
+    _configured(settings)
+    return DynamoInvoiceStore(settings.retention_days).unsettled_sends()

@@ -95,16 +95,31 @@ class InvoiceStore(Protocol):
         """Index entries of ``partitions`` (in ``status``), most recently changed first."""
 
     def claim_send(
-        self, invoice_id: str, recipient_id: str, attempt: int, at: str, expires_at: int
+        self,
+        invoice_id: str,
+        recipient_id: str,
+        attempt: int,
+        at: str,
+        expires_at: int,
+        reminder: bool = False,
     ) -> SendClaim:
-        """Claim attempt ``attempt`` of mailing ``recipient_id``, before SendEmail: a
-        conditional put, so of every caller exactly one wins (``won``) and may mail; the
-        others get the claim as kept (consistent read), with its outcome once settled."""
+        """Claim attempt ``attempt`` (with ``reminder``, reminder number ``attempt``) of
+        mailing ``recipient_id``, before SendEmail: a conditional put, so of every
+        caller exactly one wins (``won``) and may mail; the others get the claim as kept
+        (consistent read), with its outcome once settled."""
 
     def settle_send(
-        self, invoice_id: str, recipient_id: str, attempt: int, outcome: SendOutcome
-    ) -> None:
-        """Keep what came of a claimed attempt, as soon as it is known."""
+        self,
+        invoice_id: str,
+        recipient_id: str,
+        attempt: int,
+        outcome: SendOutcome,
+        reminder: bool = False,
+        unsettled_only: bool = False,
+    ) -> bool:
+        """Keep what came of a claimed attempt, as soon as it is known. With
+        ``unsettled_only`` (an operator's release), only if it has no outcome yet;
+        False when it had one."""
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None: ...
 

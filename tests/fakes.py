@@ -14,7 +14,7 @@ import itertools
 import uuid
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,7 +121,8 @@ class FakeInvoiceStore:
         self.counters: dict[tuple[str, str], _Counters] = {}
         self.refs: dict[str, tuple[MessageRef, int]] = {}
         # (invoice, recipient, attempt) -> (claimed at, outcome): the send claims.
-        self.claims: dict[tuple[str, str, int], tuple[str, SendOutcome | None]] = {}
+        # (invoice, recipient, attempt or "R<n>" for reminder n) -> (claimed at, outcome)
+        self.claims: dict[tuple[str, str, int | str], tuple[str, SendOutcome | None]] = {}
         self.saves = 0
         self.conflicts = 0
         self.fact_puts = 0
@@ -327,20 +328,44 @@ class FakeInvoiceStore:
         return Page([_list_projection(i) for _, i in taken], next_cursor or None)
 
     def claim_send(
-        self, invoice_id: str, recipient_id: str, attempt: int, at: str, expires_at: int
+        self,
+        invoice_id: str,
+        recipient_id: str,
+        attempt: int,
+        at: str,
+        expires_at: int,
+        reminder: bool = False,
     ) -> SendClaim:
-        key = (invoice_id, recipient_id, attempt)
+        key = (invoice_id, recipient_id, f"R{attempt}" if reminder else attempt)
         if key not in self.claims:
             self.claims[key] = (at, None)
-            return SendClaim(recipient_id, attempt, at, won=True)
+            return SendClaim(recipient_id, attempt, at, won=True, reminder=reminder)
         claimed_at, outcome = self.claims[key]
-        return SendClaim(recipient_id, attempt, claimed_at, won=False, outcome=outcome)
+        return SendClaim(
+            recipient_id, attempt, claimed_at, won=False, outcome=outcome, reminder=reminder
+        )
 
     def settle_send(
-        self, invoice_id: str, recipient_id: str, attempt: int, outcome: SendOutcome
-    ) -> None:
-        key = (invoice_id, recipient_id, attempt)
+        self,
+        invoice_id: str,
+        recipient_id: str,
+        attempt: int,
+        outcome: SendOutcome,
+        reminder: bool = False,
+        unsettled_only: bool = False,
+    ) -> bool:
+        key = (invoice_id, recipient_id, f"R{attempt}" if reminder else attempt)
+        if unsettled_only and (key not in self.claims or self.claims[key][1] is not None):
+            return False
         self.claims[key] = (self.claims.get(key, (outcome.at, None))[0], outcome)
+        return True
+
+    def unsettled_sends(self) -> Iterator[tuple[str, SendClaim]]:
+        for (invoice_id, recipient_id, attempt), (at, outcome) in list(self.claims.items()):
+            if outcome is None:
+                reminder = isinstance(attempt, str)
+                number = int(str(attempt).removeprefix("R"))
+                yield invoice_id, SendClaim(recipient_id, number, at, False, reminder=reminder)
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None:
         for ref in refs:

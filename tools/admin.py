@@ -5,6 +5,8 @@
     python -m tools.admin keys create --account acme [--name ci]   # the secret, once
     python -m tools.admin keys list --account acme                 # ids, names, times
     python -m tools.admin keys revoke --account acme --id key_...  # stops within 5 s
+    python -m tools.admin sends list-unsettled [--account acme]  # claimed, outcome unknown
+    python -m tools.admin sends release <invoice> <recipient> [--force]  # mark it failed
     python -m tools.admin unprocessed list
     python -m tools.admin unprocessed replay [--id <id>] [--delete]
     python -m tools.admin account --account acme [--tracking off] [--retention-days 90] ...
@@ -28,6 +30,7 @@ from chalicelib.alerts import delivery as alert_delivery
 from chalicelib.core.model import utc_now
 from chalicelib.errors import DomainError
 from chalicelib.reports import service as report_jobs
+from chalicelib.sending import claims as send_claims
 from chalicelib.settings import get_settings
 from chalicelib.tracking import service as tracking_service
 from chalicelib.tracking import ses_service
@@ -49,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_argument("--account", required=True)
     keys.add_argument("--name", default="", help="create: what the key is for")
     keys.add_argument("--id", dest="key_id", help="revoke: the key's id (key_...)")
+    sends = commands.add_parser("sends", help="list or release sends whose outcome is unknown")
+    sends.add_argument("action", choices=["list-unsettled", "release"])
+    sends.add_argument("invoice", nargs="?", help="release: the invoice id")
+    sends.add_argument("recipient", nargs="?", help="release: the recipient's id or email")
+    sends.add_argument("--account", help="list-unsettled: only this account's invoices")
+    sends.add_argument("--force", action="store_true", help="release a claim < 15 min old")
     unprocessed = commands.add_parser("unprocessed", help="list or replay kept SNS payloads")
     unprocessed.add_argument("action", choices=["list", "replay"])
     unprocessed.add_argument("--id", help="only this item")
@@ -85,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "keys":
             return _keys(args)
+        if args.command == "sends":
+            return _sends(args)
         if args.command == "account":
             return _account(args)
         if args.command == "reports":
@@ -117,6 +128,29 @@ def _keys(args: argparse.Namespace) -> int:
         return 2
     key = account_keys.revoke_key(store, utc_now(), args.account, args.key_id)
     print(json.dumps(account_keys.key_view(key), indent=2))
+    return 0
+
+
+def _sends(args: argparse.Namespace) -> int:
+    """Send claims whose outcome was never recorded (docs/DESIGN.md, "Sending once"):
+    listed, or released (the recipient becomes ``failed``, so the next POST /send mails
+    them again: the operator decides that a second mail is the lesser risk)."""
+    settings = get_settings()
+    claims = container.all_unsettled_sends(settings)
+    if args.action == "list-unsettled":
+        found = send_claims.list_unsettled(container.context(), claims, args.account)
+        for unsettled in found:
+            print(json.dumps(asdict(unsettled)))
+        print(f"{len(found)} unsettled send(s)", file=sys.stderr)
+        return 0
+    if not (args.invoice and args.recipient):
+        print("error: release needs <invoice> <recipient>", file=sys.stderr)
+        return 2
+    released = send_claims.release_claims(
+        container.context(), claims, args.invoice, args.recipient, utc_now(), args.force
+    )
+    for unsettled in released:
+        print(json.dumps({**asdict(unsettled), "released": True}))
     return 0
 
 

@@ -28,3 +28,11 @@ class SendClaim:
     claimed_at: str
     won: bool
     outcome: SendOutcome | None = None
+    reminder: bool = False  # the claim of reminder number ``attempt``, not of a send
+
+
+# What an operator's release settles an unsettled claim with (tools.admin sends
+# release): the outcome is not known, so the message may have gone out.
+RELEASED = (
+    "released by an operator: SES's answer was never recorded (the message may have gone out)"
+)

@@ -16,10 +16,11 @@ from typing import Any
 from chalicelib import recording
 from chalicelib.alerts.delivery import run_alerts
 from chalicelib.context import Jobs
-from chalicelib.core.model import Account, Invoice, MessageRef, iso, parse_iso
+from chalicelib.core.model import Account, Invoice, MessageRef, Recipient, iso, parse_iso
+from chalicelib.core.sends import SendOutcome
 from chalicelib.core.status import Fact
 from chalicelib.core.stored import pdf_key
-from chalicelib.errors import Conflict, NotFound, SendRejected
+from chalicelib.errors import Conflict, NotFound, SendRejected, Unavailable
 from chalicelib.observability import logger
 from chalicelib.render.mime import report_email
 from chalicelib.reports.digest import Period, build_digest, digest_day, last_hours, previous_day
@@ -168,27 +169,84 @@ def send_reminder(jobs: Jobs, account: Account, invoice: Invoice, trigger: str) 
     reminder = replace(invoice, subject=reminder_subject(invoice, account.name))
     facts: list[Fact] = []
     refs: list[MessageRef] = []
+    outage: Exception | None = None
     for recipient in recipients:
-        details: dict[str, Any] = {"n": number, "trigger": trigger}
         try:
-            message_id = ctx.mailer.send(tracked_email(ctx, account, reminder, recipient, pdf))
-        except SendRejected as exc:
-            details["error"] = str(exc)
-        else:
-            details["message_id"] = message_id
-            refs.append(MessageRef(message_id, account.id, invoice.id, recipient.id))
+            details = _remind_once(jobs, account, reminder, recipient, number, pdf, trigger)
+        except _Outage as exc:
+            outage = exc
+            break
+        if details is None:  # claimed before, outcome never recorded: not mailed again
+            continue
+        if "message_id" in details:
+            refs.append(MessageRef(details["message_id"], account.id, invoice.id, recipient.id))
         facts.append(
             Fact(f"reminder-{recipient.id}-{number}", "reminder", now, recipient.id, "api", details)
         )
     if refs:  # classic SES notifications of the reminder map back by message id
         ctx.invoices.put_message_refs(refs, ctx.expires_at(ctx.clock()))
     # The facts carry n: the summary's reminders_sent becomes n, whatever retries do.
-    recorded = recording.record(ctx, invoice.id, facts)
-    jobs.store.settle(
-        marker, "sent", now, jobs.expires(), ",".join(r.message_id for r in refs) or "refused"
-    )
+    recorded = recording.record(ctx, invoice.id, facts) if facts else None
+    detail = ",".join(r.message_id for r in refs) or "refused"
+    if outage is not None:
+        # The next run may claim the reminder again: the recipients already mailed hold
+        # their own claims, so only those never claimed are mailed.
+        jobs.store.settle(marker, "failed", now, jobs.expires(), f"SES failed after {detail}")
+        raise Unavailable("Amazon SES is unavailable; retry shortly.") from outage.__cause__
+    jobs.store.settle(marker, "sent", now, jobs.expires(), detail)
     ctx.metrics.count("RemindersSent", len(refs))
     return Reminded(recorded.invoice if recorded else invoice, facts)
+
+
+class _Outage(Exception):
+    """SES failed in a way that does not say whether the reminder went out."""
+
+
+def _remind_once(
+    jobs: Jobs,
+    account: Account,
+    reminder: Invoice,
+    recipient: Recipient,
+    number: int,
+    pdf: bytes | None,
+    trigger: str,
+) -> dict[str, Any] | None:
+    """Reminder ``number`` to one recipient, claimed first like a send (at most once,
+    however many runs retry): the details of its ``reminder`` fact, or None when an
+    earlier run claimed it and never recorded SES's answer (``tools.admin sends``)."""
+    ctx = jobs.ctx
+    details: dict[str, Any] = {"n": number, "trigger": trigger}
+    try:
+        email = tracked_email(ctx, account, reminder, recipient, pdf)
+    except Exception as exc:  # one recipient's failure, never the others'
+        logger.exception("could not compose a reminder", extra={"invoice_id": reminder.id})
+        details["error"] = f"the message could not be composed: {exc}"[:300]
+        return details
+    claim = ctx.invoices.claim_send(
+        reminder.id, recipient.id, number, iso(ctx.clock()), ctx.invoice_expiry(reminder), True
+    )
+    if not claim.won:
+        if claim.outcome is None:
+            ctx.metrics.count("SendsUnsettled")
+            return None
+        return _details(details, claim.outcome)
+    try:
+        message_id = ctx.mailer.send(email)
+    except SendRejected as exc:
+        outcome = SendOutcome(iso(ctx.clock()), reason=str(exc))
+    except Exception as exc:  # a timeout may come after SES took it: left unsettled
+        logger.exception("SES failed on a reminder", extra={"invoice_id": reminder.id})
+        raise _Outage(str(exc)) from exc
+    else:
+        outcome = SendOutcome(iso(ctx.clock()), message_id=message_id)
+    ctx.invoices.settle_send(reminder.id, recipient.id, number, outcome, True)
+    return _details(details, outcome)
+
+
+def _details(details: dict[str, Any], outcome: SendOutcome) -> dict[str, Any]:
+    if outcome.message_id is not None:
+        return {**details, "message_id": outcome.message_id}
+    return {**details, "error": outcome.reason or "not sent"}
 
 
 def remind_now(jobs: Jobs, account: Account, invoice_id: str) -> Reminded:

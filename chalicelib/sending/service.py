@@ -138,7 +138,7 @@ def _deliver(
         if outcome is None:
             unsettled.add(recipient.id)
             continue
-        facts.append(_outcome_fact(recipient.id, attempt, outcome))
+        facts.append(outcome_fact(recipient.id, attempt, outcome))
         if outcome.message_id is not None:
             refs.append(MessageRef(outcome.message_id, account.id, invoice.id, recipient.id))
     if refs:
@@ -209,7 +209,7 @@ def _send_once(
     return outcome
 
 
-def _outcome_fact(recipient_id: str, attempt: int, outcome: SendOutcome) -> Fact:
+def outcome_fact(recipient_id: str, attempt: int, outcome: SendOutcome) -> Fact:
     """The fact of an outcome; its key and time come from the outcome, so a retry that
     completes an interrupted attempt records the very same fact."""
     if outcome.message_id is not None:

@@ -450,3 +450,58 @@ def test_the_stage_is_throttled_and_the_ses_consumer_has_reserved_concurrency(
         "Ref": "SesEventsReservedConcurrency"
     }
     assert parameters["SesEventsReservedConcurrency"]["Default"] >= 1
+
+
+# What API Gateway answers itself, in Sobre's shape: (status, code) per response type;
+# None keeps API Gateway's status (the default responses cover many statuses).
+GATEWAY_RESPONSES = {
+    "DEFAULT_4XX": (None, "bad_request"),
+    "DEFAULT_5XX": (None, "unavailable"),
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),
+    "THROTTLED": ("429", "rate_limited"),
+    "QUOTA_EXCEEDED": ("429", "rate_limited"),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large"),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type"),
+    "INTEGRATION_FAILURE": ("502", "unavailable"),
+    "INTEGRATION_TIMEOUT": ("504", "unavailable"),
+}
+RETRY_AFTER = "gatewayresponse.header.Retry-After"
+
+
+def rendered(template: str) -> Any:
+    """A response template as API Gateway renders it (its variables filled in the way
+    it fills them: messageString is a quoted JSON string, with quotes inside escaped)."""
+    message = json.dumps('Say "no" \\ here')
+    filled = template.replace("$context.error.messageString", message)
+    return json.loads(filled.replace("$context.requestId", "c0ffee-1"))
+
+
+def test_api_gateways_own_answers_have_sobres_error_shape(
+    templates: dict[str, tuple[Template, Template]], stage: str
+) -> None:
+    merged, transformed = templates[stage]
+    (api,) = of_type(transformed, "AWS::ApiGateway::RestApi").values()
+    definitions = (
+        merged["Resources"]["RestAPI"]["Properties"]["DefinitionBody"],
+        api["Properties"]["Body"],  # what the stage's deployment is made from
+    )
+    for definition in definitions:
+        responses = definition["x-amazon-apigateway-gateway-responses"]
+        assert set(responses) == set(GATEWAY_RESPONSES)
+        for kind, (status, code) in GATEWAY_RESPONSES.items():
+            response = responses[kind]
+            assert response.get("statusCode") == status, kind
+            assert set(response["responseTemplates"]) == {"application/json"}, kind
+            body = rendered(response["responseTemplates"]["application/json"])
+            assert set(body) == {"error"}, kind
+            assert set(body["error"]) == {"code", "message", "details"}, kind
+            assert body["error"]["code"] == code, kind
+            assert isinstance(body["error"]["message"], str), kind
+            assert body["error"]["message"], kind
+            assert body["error"]["details"] == {"request_id": "c0ffee-1"}, kind
+            retry = response.get("responseParameters", {}).get(RETRY_AFTER)
+            if status in ("429", "502", "504") or kind == "DEFAULT_5XX":
+                assert retry is not None, kind
+                assert int(retry.strip("'")) >= 1, kind
+    # No separate GatewayResponse resource: it would be live only after a later deployment.
+    assert of_type(transformed, "AWS::ApiGateway::GatewayResponse") == {}

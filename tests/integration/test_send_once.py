@@ -6,6 +6,7 @@ is sent as IDNA; a send attempt's claim is won once and keeps its outcome."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,8 +14,10 @@ from chalice.test import Client
 
 from chalicelib import ids
 from chalicelib.adapters.dynamo.invoices import DynamoInvoiceStore
+from chalicelib.core.model import iso, utc_now
 from chalicelib.core.sends import SendOutcome
 from tests.integration.conftest import Stack, auth, invoice_body, post_invoice, sent_messages
+from tools import admin
 
 INJECTION = "Zoë <attacker@evil.example>, x"
 
@@ -80,3 +83,41 @@ def test_a_send_claim_is_won_once_and_keeps_its_outcome(stack: Stack) -> None:
     # The claims are outside the detail's and the facts' ranges: neither reads them.
     assert store.get(invoice_id) is None
     assert store.facts_page(invoice_id, 10, None).events == []
+
+
+def test_unsettled_claims_are_listed_and_released_by_the_admin_command(
+    client: Client, api_key: str, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    created = post_invoice(
+        client, api_key, invoice_body(recipients=[{"email": "ana@globex.example"}])
+    )
+    invoice_id = created.json_body["id"]
+    recipient_id = created.json_body["recipients"][0]["id"]
+    store = DynamoInvoiceStore(retention_days=180)
+    old = iso(utc_now() - timedelta(hours=1))
+    # A reminder claimed an hour ago whose outcome was never recorded (a crash).
+    assert store.claim_send(invoice_id, recipient_id, 1, old, 1_900_000_000, reminder=True).won
+    settled = [(i, c) for i, c in store.unsettled_sends() if i == invoice_id]
+    assert [(c.recipient_id, c.attempt, c.reminder, c.claimed_at) for _, c in settled] == [
+        (recipient_id, 1, True, old)
+    ]
+    capsys.readouterr()
+    assert admin.main(["sends", "list-unsettled", "--account", "acme"]) == 0
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert (line["invoice_id"], line["kind"], line["email"]) == (
+        invoice_id,
+        "reminder",
+        "ana@globex.example",
+    )
+    assert admin.main(["sends", "list-unsettled", "--account", "globex"]) == 0
+    assert capsys.readouterr().out == ""
+    assert admin.main(["sends", "release", invoice_id, "ana@globex.example"]) == 0
+    assert json.loads(capsys.readouterr().out)["released"] is True
+    assert [i for i, _ in store.unsettled_sends() if i == invoice_id] == []
+    # Released once: a second release finds nothing, and the claim keeps its outcome.
+    assert admin.main(["sends", "release", invoice_id, recipient_id]) == 2
+    outcome = SendOutcome(iso(utc_now()), message_id="late")
+    assert not store.settle_send(invoice_id, recipient_id, 1, outcome, True, unsettled_only=True)
+    events = client.http.get(f"/invoices/{invoice_id}/events", headers=auth(api_key)).json_body
+    reminders = [e for e in events["items"] if e["type"] == "reminder"]
+    assert [e["details"]["trigger"] for e in reminders] == ["released"]

@@ -129,10 +129,11 @@ EVENT_SOURCE_ACTIONS: dict[str, frozenset[str]] = {
 OPERATOR_ONLY = {
     "DynamoUnprocessedStore.delete_unprocessed": "tools.admin unprocessed replay --delete",
     "DynamoInvoiceStore.invoice_ids": "tools.admin reclassify (a Scan)",
+    "DynamoInvoiceStore.unsettled_sends": "tools.admin sends (a Scan)",
 }
 # The container's builders for operator commands (tools/admin.py), which alone may use
 # the code above.
-OPERATOR_BUILDERS = {"all_invoice_ids"}
+OPERATOR_BUILDERS = {"all_invoice_ids", "all_unsettled_sends"}
 
 # --- Finding the calls ----------------------------------------------------------------
 

@@ -280,12 +280,18 @@ class DynamoInvoiceStore:
     # -- send claims -------------------------------------------------------------------
 
     def claim_send(
-        self, invoice_id: str, recipient_id: str, attempt: int, at: str, expires_at: int
+        self,
+        invoice_id: str,
+        recipient_id: str,
+        attempt: int,
+        at: str,
+        expires_at: int,
+        reminder: bool = False,
     ) -> SendClaim:
-        key = fact_key(invoice_id, _send_sk(recipient_id, attempt))
+        key = fact_key(invoice_id, _send_sk(recipient_id, attempt, reminder))
         item = {**key, "claimed_at": {"S": at}, "expires_at": {"N": str(expires_at)}}
         if conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)"):
-            return SendClaim(recipient_id, attempt, at, won=True)
+            return SendClaim(recipient_id, attempt, at, won=True, reminder=reminder)
         answer = table_client().get_item(
             TableName=InvoiceItem.Meta.table_name, Key=key, ConsistentRead=True
         )
@@ -294,17 +300,46 @@ class DynamoInvoiceStore:
         if "outcome" in kept:
             outcome = SendOutcome(**json.loads(kept["outcome"]["S"]))
         claimed_at = kept.get("claimed_at", {}).get("S", at)
-        return SendClaim(recipient_id, attempt, claimed_at, won=False, outcome=outcome)
+        return SendClaim(
+            recipient_id, attempt, claimed_at, won=False, outcome=outcome, reminder=reminder
+        )
 
     def settle_send(
-        self, invoice_id: str, recipient_id: str, attempt: int, outcome: SendOutcome
-    ) -> None:
-        table_client().update_item(
-            TableName=InvoiceItem.Meta.table_name,
-            Key=fact_key(invoice_id, _send_sk(recipient_id, attempt)),
+        self,
+        invoice_id: str,
+        recipient_id: str,
+        attempt: int,
+        outcome: SendOutcome,
+        reminder: bool = False,
+        unsettled_only: bool = False,
+    ) -> bool:
+        condition = (
+            {"ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(outcome)"}
+            if unsettled_only
+            else {}
+        )
+        return conditional(
+            "update_item",
+            Key=fact_key(invoice_id, _send_sk(recipient_id, attempt, reminder)),
             UpdateExpression="SET outcome = :o",
             ExpressionAttributeValues={":o": {"S": stored_json(asdict(outcome))}},
+            **condition,
         )
+
+    def unsettled_sends(self) -> Iterator[tuple[str, SendClaim]]:
+        request: dict[str, Any] = {
+            "TableName": InvoiceItem.Meta.table_name,
+            "FilterExpression": "begins_with(sk, :send) AND attribute_not_exists(outcome)",
+            "ExpressionAttributeValues": {":send": {"S": "SEND#"}},
+            "ProjectionExpression": "pk, sk, claimed_at",
+        }
+        while True:
+            page = table_client().scan(**request)
+            for item in page.get("Items", []):
+                yield _unsettled(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None:
         with MessageRefItem.batch_write() as batch:
@@ -328,5 +363,18 @@ class DynamoInvoiceStore:
         return MessageRef(message_id, item.account_id, item.invoice_id, item.recipient_id)
 
 
-def _send_sk(recipient_id: str, attempt: int) -> str:
-    return f"SEND#{recipient_id}#{attempt}"
+def _unsettled(item: dict[str, Any]) -> tuple[str, SendClaim]:
+    _, recipient_id, attempt = item["sk"]["S"].split("#", 2)
+    claim = SendClaim(
+        recipient_id,
+        int(attempt.removeprefix("R")),
+        item.get("claimed_at", {}).get("S", ""),
+        won=False,
+        reminder=attempt.startswith("R"),
+    )
+    return item["pk"]["S"].removeprefix("INVOICE#"), claim
+
+
+def _send_sk(recipient_id: str, attempt: int, reminder: bool = False) -> str:
+    """``SEND#<recipient>#<attempt>``, or ``…#R<n>`` for reminder ``n``."""
+    return f"SEND#{recipient_id}#{'R' if reminder else ''}{attempt}"
