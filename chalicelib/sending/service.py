@@ -40,11 +40,14 @@ def send_invoice(
             "Bad Idempotency-Key.",
             [{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}],
         )
-    invoice_id = (
-        ctx.signer.invoice_id_for(account.id, idempotency_key)
-        if idempotency_key
-        else ids.new_invoice_id()
-    )
+    # The account's own external_id decides the id (unique per account: the
+    # conditional create is the check, a lookup is one GetItem), else the key's.
+    if new.external_id is not None:
+        invoice_id = ctx.signer.invoice_id_for_external(account.id, new.external_id)
+    elif idempotency_key:
+        invoice_id = ctx.signer.invoice_id_for(account.id, idempotency_key)
+    else:
+        invoice_id = ids.new_invoice_id()
     invoice = _new_invoice(ctx, account, new, invoice_id, idempotency_key)
     if new.pdf is not None:
         # The PDF first, so an invoice that exists always has its attachment.
@@ -54,6 +57,11 @@ def send_invoice(
         if existing is None or existing.account_id != account.id:
             raise Unavailable("The idempotent request could not be resolved; retry.")
         if existing.body_hash != new.body_hash:
+            if new.external_id is not None:
+                raise Conflict(
+                    "This external_id was already used with a different body.",
+                    {"external_id": new.external_id, "invoice_id": invoice_id},
+                )
             raise Conflict(
                 "This Idempotency-Key was already used with a different body.",
                 {"idempotency_key": idempotency_key, "invoice_id": invoice_id},
@@ -99,6 +107,7 @@ def _new_invoice(
         metadata=new.metadata,
         body_hash=new.body_hash,
         idempotency_key=idem,
+        external_id=new.external_id,
         shard=int.from_bytes(invoice_id.encode()[-2:], "big") % max(1, account.index_shards),
         tracking=account.tracking if new.tracking is None else new.tracking,
         retention_days=account.retention_days,

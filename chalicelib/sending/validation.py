@@ -43,6 +43,7 @@ _KNOWN_FIELDS = frozenset(
         "metadata",
         "locale",
         "tracking",
+        "external_id",
     }
 )
 
@@ -71,6 +72,7 @@ class NewInvoice:
     locale: str | None
     tracking: bool | None
     body_hash: str
+    external_id: str | None = None  # the account's own id for it, unique per account
 
 
 class _Errors:
@@ -335,6 +337,7 @@ def parse_new_invoice(body: Any) -> NewInvoice:
     metadata = _metadata(errors, body.get("metadata"))
     pdf = _pdf(errors, body.get("pdf_base64"))
     locale = _locale(errors, body.get("locale"))
+    external_id = _text(errors, body, "external_id", max_len=255, required=False)
     tracking = body.get("tracking")
     if tracking is not None and not isinstance(tracking, bool):
         errors.add("tracking", "must be true or false")
@@ -360,4 +363,5 @@ def parse_new_invoice(body: Any) -> NewInvoice:
         locale=locale,
         tracking=tracking,
         body_hash=body_hash(body),
+        external_id=external_id,
     )

@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib.core.model import Invoice, Recipient, TimelineEvent
+from chalicelib.core.payments import payment_view
 from chalicelib.core.shapes import invoice_core
 
 
@@ -117,6 +118,8 @@ def invoice_detail(invoice: Invoice) -> dict[str, Any]:
             "metadata": invoice.metadata,
             "reminders_sent": invoice.reminders_sent,
             "last_reminder_at": invoice.last_reminder_at,
+            "external_id": invoice.external_id,
+            "payment": payment_view(invoice),
             "lines": [
                 {
                     "description": ln.description,
