@@ -146,7 +146,7 @@ def test_the_hosted_page_says_paid_or_void(
     invoice_id = send(client, api_key, locale=locale)["id"]
     path = view_path(stack)
     before = client.http.get(path, headers=HUMAN).body.decode()
-    assert "role=\"status\"" not in before
+    assert 'role="status"' not in before
     call(client, "POST", f"/invoices/{invoice_id}/{action}", headers=auth(api_key))
     after = client.http.get(path, headers=HUMAN).body.decode()
     assert f'role="status">{shown}</p>' in after
