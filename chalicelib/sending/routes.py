@@ -19,7 +19,7 @@ def _authorization() -> str | None:
     return invoices_api.current_request.headers.get("authorization")
 
 
-MAX_SMALL_BODY = 10_000  # a payment, a void, new recipients
+MAX_SMALL_BODY = 64_000  # a payment, a void, up to 50 new recipients
 
 
 @invoices_api.route("/health", methods=["GET"])
@@ -89,3 +89,12 @@ def mark_void(invoice_id: str) -> Response:
     account = authenticate(_authorization())
     body = read_json(invoices_api.current_request, MAX_SMALL_BODY)
     return json_response(views.invoice_detail(payments.void(context(), account, invoice_id, body)))
+
+
+@invoices_api.route("/invoices/{invoice_id}/recipients", methods=["POST"])
+@json_errors
+def add_recipients(invoice_id: str) -> Response:
+    account = authenticate(_authorization())
+    body = read_json(invoices_api.current_request, MAX_SMALL_BODY)
+    result = service.add_recipients(context(), account, invoice_id, body)
+    return json_response(views.added_response(result.invoice, result.added, result.unsettled))

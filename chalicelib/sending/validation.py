@@ -302,6 +302,21 @@ def _check_stored_size(
         )
 
 
+def parse_new_recipients(body: Any) -> tuple[NewRecipient, ...]:
+    """Validate a ``POST /invoices/{id}/recipients`` body: ``{"recipients": [...]}``."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            "The body must be a JSON object.", [{"field": "", "message": "not an object"}]
+        )
+    errors = _Errors()
+    for unknown in sorted(set(body) - {"recipients"}):
+        errors.add(unknown, "is not a known field")
+    recipients = _recipients(errors, body.get("recipients"))
+    if errors.items:
+        raise ValidationFailed("The recipients are not valid.", errors.items)
+    return recipients
+
+
 def parse_new_invoice(body: Any) -> NewInvoice:
     """Validate a ``POST /invoices`` body. Raises ``ValidationFailed`` with every error."""
     if not isinstance(body, dict):

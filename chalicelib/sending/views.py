@@ -104,6 +104,15 @@ def send_response(invoice: Invoice, unsettled: frozenset[str] = frozenset()) -> 
     }
 
 
+def added_response(
+    invoice: Invoice, added: tuple[str, ...], unsettled: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The answer to POST /invoices/{id}/recipients: the new recipients only."""
+    body = send_response(invoice, unsettled)
+    body["recipients"] = [r for r in body["recipients"] if r["id"] in added]
+    return body
+
+
 def invoice_detail(invoice: Invoice) -> dict[str, Any]:
     """The invoice and its recipients, from the summary and counters: the same size
     after one open or ten thousand (the history is ``/events``)."""

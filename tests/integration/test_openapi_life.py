@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from tests.integration.conftest import HUMAN, Stack, auth, invoice_body, make_key
+from tests.integration.conftest import HUMAN, Stack, auth, invoice_body, make_key, message_to
 from tests.integration.test_hosted_invoice import send, view_path
 from tests.integration.test_openapi import call, create, error_code
 
@@ -150,3 +150,32 @@ def test_the_hosted_page_says_paid_or_void(
     call(client, "POST", f"/invoices/{invoice_id}/{action}", headers=auth(api_key))
     after = client.http.get(path, headers=HUMAN).body.decode()
     assert f'role="status">{shown}</p>' in after
+
+
+def test_a_bounced_recipients_invoice_gets_a_new_recipient_who_is_mailed(
+    client: Client, api_key: str, stack: Stack
+) -> None:
+    invoice_id = send(client, api_key)["id"]
+    body = {"recipients": [{"email": "accounts@globex.example", "name": "Accounts"}]}
+    path = f"/invoices/{invoice_id}/recipients"
+    added = call(client, "POST", path, headers=auth(api_key), body=body)
+    assert added.status_code == 200, added.body
+    [new] = added.json_body["recipients"]
+    assert (new["email"], new["status"]) == ("accounts@globex.example", "sent")
+    assert message_to(stack, "accounts@globex.example") is not None
+    again = call(client, "POST", path, headers=auth(api_key), body=body)
+    assert (again.status_code, error_code(again)) == (409, "conflict")
+    detail = call(client, "GET", f"/invoices/{invoice_id}", headers=auth(api_key)).json_body
+    assert [r["email"] for r in detail["recipients"]] == [
+        "ana@globex.example",
+        "accounts@globex.example",
+    ]
+    empty = call(
+        client,
+        "POST",
+        path,
+        headers=auth(api_key),
+        body={"recipients": []},
+        spec_accepts_request=False,
+    )
+    assert empty.status_code == 400
