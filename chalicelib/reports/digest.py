@@ -45,6 +45,14 @@ def digest_day(now: datetime, time_zone: str) -> date | None:
     return local.date() if DIGEST_HOUR <= local.hour <= DIGEST_LAST_HOUR else None
 
 
+def next_digest_at(now: datetime, time_zone: str) -> datetime:
+    """When the next digest is due: the next DIGEST_HOUR:00 local time after ``now``."""
+    zone = ZoneInfo(time_zone)
+    local = now.astimezone(zone)
+    day = local.date() if local.hour < DIGEST_HOUR else local.date() + timedelta(days=1)
+    return datetime.combine(day, time(DIGEST_HOUR), zone)
+
+
 @dataclass(frozen=True)
 class Period:
     """[start, end) in UTC (stored-time strings); ``day`` the local day it covers."""

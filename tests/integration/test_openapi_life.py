@@ -179,3 +179,30 @@ def test_a_bounced_recipients_invoice_gets_a_new_recipient_who_is_mailed(
         spec_accepts_request=False,
     )
     assert empty.status_code == 400
+
+
+def test_the_account_over_the_api(client: Client, api_key: str) -> None:
+    shown = call(client, "GET", "/account", headers=auth(api_key))
+    assert shown.status_code == 200, shown.body
+    assert shown.json_body["time_zone"] == "UTC"
+    change = {"report_address": "owner@acme.example", "time_zone": "Europe/Madrid"}
+    patched = call(client, "PATCH", "/account", headers=auth(api_key), body=change)
+    assert patched.status_code == 200, patched.body
+    madrid = patched.json_body["next_digest_at"]
+    # The same container sees it at once (its account cache is dropped on write).
+    again = call(client, "GET", "/account", headers=auth(api_key)).json_body
+    assert (again["time_zone"], again["next_digest_at"]) == ("Europe/Madrid", madrid)
+    moved = call(
+        client, "PATCH", "/account", headers=auth(api_key), body={"time_zone": "America/New_York"}
+    ).json_body
+    assert moved["next_digest_at"] != madrid
+    bad = call(
+        client,
+        "PATCH",
+        "/account",
+        headers=auth(api_key),
+        body={"time_zone": "Mars/Olympus", "reminder_max": 99},
+        spec_accepts_request=False,
+    )
+    assert (bad.status_code, error_code(bad)) == (400, "validation_failed")
+    assert {d["field"] for d in bad.json_body["error"]["details"]} == {"time_zone", "reminder_max"}
