@@ -91,7 +91,7 @@ def run(mode: Mode, backends: Backends) -> list[Row]:
             )
 
             store = dynamo_invoices.DynamoInvoiceStore(180)
-            (partition,) = partitions_of(ACCOUNT, 1, "opened")
+            (partition,) = partitions_of(ACCOUNT, 1, "opened", "unpaid")
             began = time.perf_counter()
             found_index = 0
             with COUNTER.measure() as index:

@@ -206,6 +206,13 @@ class TokenSigner:
         digest = hmac.new(self._keys().idempotency, message, hashlib.sha256).digest()
         return "inv_" + b32(digest[:_INVOICE_ID_BYTES])
 
+    def invoice_id_for_external(self, account_id: str, external_id: str) -> str:
+        """The invoice id of the account's own ``external_id``: the conditional create
+        is the uniqueness check, and finding it by that id is one GetItem."""
+        message = f"ext\x00{account_id}\x00{external_id}".encode()
+        digest = hmac.new(self._keys().idempotency, message, hashlib.sha256).digest()
+        return "inv_" + b32(digest[:_INVOICE_ID_BYTES])
+
     def token_for(self, invoice_id: str, recipient_id: str, purpose: Purpose) -> str:
         ring = self._keys()
         header = _TOKEN_VERSION + bytes([ring.signing])

@@ -91,8 +91,16 @@ class InvoiceStore(Protocol):
         limit: int,
         cursor: dict[str, Any] | None,
         status: str | None = None,
+        payment: str | None = None,
     ) -> Page:
-        """Index entries of ``partitions`` (in ``status``), most recently changed first."""
+        """Index entries of ``partitions`` (in ``status``; ``paid`` or ``void`` when
+        ``payment`` says so), most recently changed first."""
+
+    def find_by_number(
+        self, account_id: str, shards: int, number: str, prefix: bool, limit: int
+    ) -> list[Invoice]:
+        """The account's invoices numbered ``number`` (case-insensitive), or starting
+        with it when ``prefix``, in number order (summaries, no counters)."""
 
     def claim_send(
         self,

@@ -64,7 +64,11 @@ class FakeClock:
 
 def partition_keys(invoice: Invoice) -> dict[str, str]:
     """The index partition an invoice's summary is in, as the DynamoDB adapter builds it."""
-    return {"by_status": index_partition(invoice.account_id, invoice.status, invoice.shard)}
+    return {
+        "by_status": index_partition(
+            invoice.account_id, invoice.status, invoice.shard, invoice.payment_status
+        )
+    }
 
 
 def _sort_key(invoice: Invoice) -> str:
@@ -82,6 +86,7 @@ def _list_projection(invoice: Invoice) -> Invoice:
         total=invoice.total,
         due_date=invoice.due_date,
         status=invoice.status,
+        payment_status=invoice.payment_status,
         created_at=invoice.created_at,
         updated_at=invoice.updated_at,
         last_activity_at=invoice.updated_at,
@@ -296,6 +301,7 @@ class FakeInvoiceStore:
         limit: int,
         cursor: dict[str, Any] | None,
         status: str | None = None,
+        payment: str | None = None,
         after: str | None = None,
         before: str | None = None,
     ) -> Page:
@@ -308,6 +314,7 @@ class FakeInvoiceStore:
                 for i in self.invoices.values()
                 if partition_keys(i)["by_status"] == partition
                 and (status is None or i.status == status)
+                and (payment not in ("paid", "void") or i.payment_status == payment)
                 and (after is None or _sort_key(i) >= after)
                 and (before is None or _sort_key(i) <= before + "~")
             ]
@@ -326,6 +333,25 @@ class FakeInvoiceStore:
             if consumed < len(per_partition[partition]):
                 next_cursor[partition] = consumed
         return Page([_list_projection(i) for _, i in taken], next_cursor or None)
+
+    def find_by_number(
+        self, account_id: str, shards: int, number: str, prefix: bool, limit: int
+    ) -> list[Invoice]:
+        wanted = number.casefold()
+        found = sorted(
+            (
+                i
+                for i in self.invoices.values()
+                if i.account_id == account_id
+                and (
+                    i.number.casefold().startswith(wanted)
+                    if prefix
+                    else i.number.casefold() == wanted
+                )
+            ),
+            key=lambda i: (i.number.casefold(), i.id),
+        )
+        return [self.get_summary(i.id) for i in found[:limit]]  # type: ignore[misc]
 
     def claim_send(
         self,

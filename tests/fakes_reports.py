@@ -65,6 +65,7 @@ class FakeReportStore:
             i
             for i in self._mine(account)
             if i.status == status
+            and i.payment_status == "unpaid"  # the adapter reads the unpaid partitions only
             and (after is None or i.updated_at >= after)
             and (before is None or i.updated_at <= before + "~")
         ]

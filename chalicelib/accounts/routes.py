@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.accounts import keys
+from chalicelib.accounts import keys, service, views
 from chalicelib.container import authenticate, context
 from chalicelib.http import json_errors, json_response, read_json
 
@@ -42,3 +42,20 @@ def revoke_key(key_id: str) -> Response:
     ctx = context()
     keys.revoke_key(ctx.accounts, ctx.clock(), account.id, key_id)
     return Response(body="", status_code=204, headers={})
+
+
+@keys_api.route("/account", methods=["GET"])
+@json_errors
+def get_account() -> Response:
+    account = authenticate(_authorization())
+    return json_response(views.account_view(account, context().clock()))
+
+
+@keys_api.route("/account", methods=["PATCH"], content_types=["application/json"])
+@json_errors
+def patch_account() -> Response:
+    account = authenticate(_authorization())
+    ctx = context()
+    body = read_json(keys_api.current_request, MAX_KEY_BODY)
+    changed = service.patch_account(ctx.accounts, account.id, body)
+    return json_response(views.account_view(changed, ctx.clock()))

@@ -5,11 +5,18 @@ address, time zone, tracking, retention, reports). Used by tools/admin.py; keys 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from chalicelib.accounts.keys import create_key
-from chalicelib.accounts.settings import ACCOUNT_SETTINGS, REPORT_SETTINGS, Setting, checked
+from chalicelib.accounts.settings import (
+    ACCOUNT_SETTINGS,
+    ALL_SETTINGS,
+    REPORT_SETTINGS,
+    Setting,
+    checked,
+)
 from chalicelib.core.addresses import normalize_email
 from chalicelib.core.model import Account, iso
 from chalicelib.errors import NotFound
@@ -61,7 +68,19 @@ def create_api_key(
 
 def update_account(accounts: AccountStore, account_id: str, changes: dict[str, Any]) -> Account:
     """Change an account's settings; every bad value is reported at once."""
-    return _changed(accounts, account_id, changes, ACCOUNT_SETTINGS, "account")
+    return change_settings(accounts, account_id, changes, ACCOUNT_SETTINGS, "account")
+
+
+def patch_account(accounts: AccountStore, account_id: str, body: Any) -> Account:
+    """``PATCH /account``: any of the settings ``tools.admin account`` and ``tools.admin
+    reports`` change (and the sender address), with their rules, all at once. Written
+    through the container's account store, whose write drops its cached copy: the next
+    request in this container sees the change."""
+    if not isinstance(body, dict):
+        raise Invalid(
+            "The body must be a JSON object.", [{"field": "", "message": "not an object"}]
+        )
+    return change_settings(accounts, account_id, body, ALL_SETTINGS, "account")
 
 
 # name -> (kind, lowest, highest); booleans have no range.
@@ -69,19 +88,21 @@ def update_report_settings(
     accounts: AccountStore, account_id: str, changes: dict[str, Any]
 ) -> Account:
     """Change an account's report settings; every bad value is reported at once."""
-    return _changed(accounts, account_id, changes, REPORT_SETTINGS, "report")
+    return change_settings(accounts, account_id, changes, REPORT_SETTINGS, "report")
 
 
-def _changed(
+def change_settings(
     accounts: AccountStore,
     account_id: str,
     changes: dict[str, Any],
     allowed: Mapping[str, Setting],
     kind: str,
 ) -> Account:
-    account = accounts.get_account(account_id)
-    if account is None:
+    """The one use case that changes an account's settings (the CLI's and the API's)."""
+    found = accounts.get_account(account_id)
+    if found is None:
         raise NotFound(f"No account {account_id}.")
+    account = replace(found)  # a cached copy is never changed in place
     article = "an" if kind == "account" else "a"
     values, errors = checked(changes, allowed, f"is not {article} {kind} setting")
     if errors:

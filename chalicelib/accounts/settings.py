@@ -23,6 +23,12 @@ def _optional_address(value: Any) -> str | None:
     return normalize_email(value) if value else None
 
 
+def _address(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be an email address")
+    return normalize_email(value)
+
+
 def _time_zone(value: Any) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -82,6 +88,13 @@ REPORT_SETTINGS: Mapping[str, Setting] = {
     "reminder_after_days": _count(1, 60),
     "reminder_max": _count(0, 10),
     "alert_emails": Setting(bool, _flag),
+}
+
+# Everything an account changes over the API (``PATCH /account``): the same rules.
+ALL_SETTINGS: Mapping[str, Setting] = {
+    "from_address": Setting(str, _address),
+    **ACCOUNT_SETTINGS,
+    **REPORT_SETTINGS,
 }
 
 

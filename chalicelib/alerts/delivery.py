@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.alerts.alert_email import render_alert
 from chalicelib.context import Jobs
-from chalicelib.core.alerts import Alert, event_body
+from chalicelib.core.alerts import INVOICE_EVENTS, Alert, event_body
 from chalicelib.core.model import Account, Invoice, Recipient, iso
 from chalicelib.core.webhooks import (
     RETRY_DELAYS,
@@ -109,9 +109,10 @@ def _fan_out(run: _Run, alert: Alert) -> str:
     account = ctx.accounts.get_account(alert.account_id)
     invoice = ctx.invoices.get(alert.invoice_id)
     recipient = invoice.recipient(alert.recipient_id) if invoice else None
-    if account is None or invoice is None or recipient is None:
+    invoice_event = alert.type in INVOICE_EVENTS  # paid, voided: no recipient, no email
+    if account is None or invoice is None or (recipient is None and not invoice_event):
         return "alert_orphaned"
-    if account.report_address and account.alert_emails:
+    if recipient is not None and account.report_address and account.alert_emails:
         run.outcome[_alert_email(jobs, account, invoice, recipient, alert)] += 1
     for webhook in store.list_webhooks(account.id):
         if webhook.status == "deleted" or not webhook.wants(alert.type):

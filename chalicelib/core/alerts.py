@@ -24,7 +24,11 @@ EVENT_TYPES: tuple[str, ...] = (
     "invoice.viewed",
     "invoice.bounced",
     "invoice.complained",
+    "invoice.paid",
+    "invoice.voided",
 )
+# Events of the invoice itself, not of one recipient (their ``recipient_id`` is "").
+INVOICE_EVENTS: frozenset[str] = frozenset({"invoice.paid", "invoice.voided"})
 
 
 _EVENT_OF_STATUS = {
@@ -114,6 +118,17 @@ def crossings(before: Mapping[str, str], invoice: Invoice) -> list[Alert]:
     return alerts
 
 
+def payment_alert(invoice: Invoice) -> Alert | None:
+    """The alert of a paid or void invoice (None while unpaid): one per invoice, with
+    a stable id, so recording it again delivers it once."""
+    payment = invoice.payment or {}
+    kind = {"paid": "invoice.paid", "void": "invoice.voided"}.get(invoice.payment_status)
+    if kind is None:
+        return None
+    at = payment.get("recorded_at") or invoice.updated_at
+    return Alert(alert_id(invoice.id, "", kind, at), kind, invoice.account_id, invoice.id, "", at)
+
+
 def event_body(alert: Alert, invoice: Invoice) -> str:
     """The JSON a webhook receives for ``alert`` (the same bytes on every attempt)."""
     recipient = invoice.recipient(alert.recipient_id)
@@ -122,13 +137,17 @@ def event_body(alert: Alert, invoice: Invoice) -> str:
         details = {k: v for k, v in recipient.bounce.items() if v is not None}
     elif recipient is not None and alert.type == "invoice.complained" and recipient.complaint:
         details = {k: v for k, v in recipient.complaint.items() if v is not None}
+    elif alert.type in INVOICE_EVENTS:
+        details = {k: v for k, v in (invoice.payment or {}).items() if k != "recorded_at"}
     body = {
         "id": alert.id,
         "type": alert.type,
         "created_at": alert.at,
         "data": {
             "invoice": invoice_core(invoice),
-            "recipient": {
+            "recipient": None
+            if alert.type in INVOICE_EVENTS
+            else {
                 "id": alert.recipient_id,
                 "email": recipient.email if recipient else None,
                 "name": recipient.name if recipient else None,

@@ -37,16 +37,30 @@ STATUS_GROUPS: dict[str, str] = {
     "complained": "problem",
 }
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(STATUS_GROUPS.values()))
+# Payment, a dimension beside the delivery status. A paid or void invoice leaves its
+# status group for the account's "closed" partitions (still sharded): unpaid lists and
+# reminders never read it, and "list all" merges six partitions per shard.
+PaymentStatus = Literal["unpaid", "paid", "void"]
+PAYMENT_STATUSES: tuple[str, ...] = get_args(PaymentStatus)
+CLOSED_GROUP = "closed"
 
 
-def index_partition(account_id: str, status: str, shard: int) -> str:
-    """The index partition of an account's invoices in ``status``."""
-    return f"{account_id}#{STATUS_GROUPS[status]}#{shard}"
+def index_partition(account_id: str, status: str, shard: int, payment: str = "unpaid") -> str:
+    """The index partition of an account's invoices in ``status`` (and ``payment``)."""
+    group = STATUS_GROUPS[status] if payment == "unpaid" else CLOSED_GROUP
+    return f"{account_id}#{group}#{shard}"
 
 
-def partitions_of(account_id: str, shards: int, status: str | None = None) -> list[str]:
-    """Every index partition holding the account's invoices (in ``status``'s group)."""
-    groups = GROUPS if status is None else (STATUS_GROUPS[status],)
+def partitions_of(
+    account_id: str, shards: int, status: str | None = None, payment: str | None = None
+) -> list[str]:
+    """Every index partition holding the account's invoices in ``status``'s group (all
+    groups when None) and in ``payment`` (any when None: the closed partitions too)."""
+    groups: tuple[str, ...] = GROUPS if status is None else (STATUS_GROUPS[status],)
+    if payment in ("paid", "void"):
+        groups = (CLOSED_GROUP,)
+    elif payment is None:
+        groups = (*groups, CLOSED_GROUP)
     return [f"{account_id}#{group}#{shard}" for group in groups for shard in range(max(1, shards))]
 
 
@@ -67,6 +81,8 @@ EventType = Literal[
     "view",  # the hosted invoice page was fetched
     "viewed",  # the hosted invoice page confirmed it was displayed
     "reminder",  # a reminder email went to the recipient (chalicelib/reports.py)
+    "paid",  # the account marked the invoice paid (no recipient)
+    "voided",  # the account voided the invoice (no recipient)
 ]
 # Fetches of something only the recipient's copy links to; each gets a verdict.
 FETCH_TYPES: frozenset[str] = frozenset({"open", "click", "view", "viewed"})
@@ -207,6 +223,10 @@ class Invoice:
     # Reminders sent for this invoice (each also a `reminder` fact per recipient).
     reminders_sent: int = 0
     last_reminder_at: str | None = None
+    # The account's own id for it (unique per account) and its payment (core/payments.py).
+    external_id: str | None = None
+    payment_status: PaymentStatus = "unpaid"
+    payment: dict[str, str] | None = None  # paid_at, amount, reference / voided_at, reason
     version: int | None = None  # the summary's optimistic lock
     listed: ListedFigures | None = None  # set on list entries, which have no recipients
 

@@ -16,4 +16,5 @@ def invoice_core(invoice: Invoice) -> dict[str, Any]:
         "currency": invoice.currency,
         "total": invoice.total,
         "status": invoice.status,
+        "payment_status": invoice.payment_status,
     }

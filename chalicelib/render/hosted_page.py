@@ -14,8 +14,20 @@ import json
 
 VISIBLE_SECONDS = 3
 _TOOLBAR_TEXT = {
-    "en": {"print": "Print", "pdf": "Download PDF", "title": "Invoice"},
-    "es": {"print": "Imprimir", "pdf": "Descargar PDF", "title": "Factura"},
+    "en": {
+        "print": "Print",
+        "pdf": "Download PDF",
+        "title": "Invoice",
+        "paid": "Paid",
+        "void": "Void",
+    },
+    "es": {
+        "print": "Imprimir",
+        "pdf": "Descargar PDF",
+        "title": "Factura",
+        "paid": "Pagada",
+        "void": "Anulada",
+    },
 }
 _STYLE = (
     ".sobre-toolbar{display:flex;gap:12px;justify-content:center;padding:12px;"
@@ -23,6 +35,10 @@ _STYLE = (
     ".sobre-toolbar a,.sobre-toolbar button{color:#1d4ed8;background:#fff;border:1px solid"
     " #1d4ed8;border-radius:6px;padding:6px 14px;font:inherit;cursor:pointer;"
     "text-decoration:none}@media print{.sobre-toolbar{display:none}}"
+    ".sobre-settled{margin:0;padding:10px;text-align:center;font:700 18px/1.4 system-ui,"
+    "sans-serif;letter-spacing:.08em;text-transform:uppercase}"
+    ".sobre-settled-paid{background:#dcfce7;color:#14532d}"
+    ".sobre-settled-void{background:#fee2e2;color:#7f1d1d}"
 )
 # Visible for VISIBLE_SECONDS in a row, or any interaction: then one beacon, once.
 # The body carries the page load's nonce: a beacon counts only with the load it came from.
@@ -49,8 +65,10 @@ def hosted_page(
     beacon_url: str | None,
     nonce: str,
     beacon_nonce: str | None = None,
+    payment_status: str = "unpaid",
 ) -> str:
-    """The email's HTML turned into a page: toolbar after <body>, script before </body>."""
+    """The email's HTML turned into a page: toolbar after <body> (and, for a paid or
+    void invoice, a banner saying so, printed too), script before </body>."""
     text = _TOOLBAR_TEXT.get(language, _TOOLBAR_TEXT["en"])
     toolbar = [
         f'<style nonce="{nonce}">{_STYLE}</style>',
@@ -60,6 +78,11 @@ def hosted_page(
     if pdf_url:
         toolbar.append(f'<a href="{html.escape(pdf_url)}" download>{html.escape(text["pdf"])}</a>')
     toolbar.append("</nav>")
+    if payment_status in ("paid", "void"):
+        toolbar.append(
+            f'<p class="sobre-settled sobre-settled-{payment_status}" role="status">'
+            f"{html.escape(text[payment_status])}</p>"
+        )
     script = (
         _SCRIPT % (json.dumps(beacon_url), json.dumps(beacon_nonce), VISIBLE_SECONDS * 1000)
         if beacon_url

@@ -3,7 +3,8 @@
 Each account with a report address gets, at 07:00 in its time zone, the previous local
 day's figures (recipients first sent, delivered, opened by a person, viewed, bounced,
 complained — each counted on the day it first happened), the invoices delivered but
-not opened by a person for ``unopened_after_days``, and the bounces and complaints. No
+not opened by a person for ``unopened_after_days``, the bounces and complaints, and the
+invoices marked paid. No
 digest for a quiet day unless the account asks. reports/digest_email.py renders it.
 """
 
@@ -42,6 +43,14 @@ def digest_day(now: datetime, time_zone: str) -> date | None:
     The digest of local date D reports on D - 1."""
     local = now.astimezone(ZoneInfo(time_zone))
     return local.date() if DIGEST_HOUR <= local.hour <= DIGEST_LAST_HOUR else None
+
+
+def next_digest_at(now: datetime, time_zone: str) -> datetime:
+    """When the next digest is due: the next DIGEST_HOUR:00 local time after ``now``."""
+    zone = ZoneInfo(time_zone)
+    local = now.astimezone(zone)
+    day = local.date() if local.hour < DIGEST_HOUR else local.date() + timedelta(days=1)
+    return datetime.combine(day, time(DIGEST_HOUR), zone)
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,17 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Paid:
+    invoice_id: str
+    number: str
+    customer: str
+    amount: str
+    currency: str
+    paid_at: str
+    reference: str | None
+
+
+@dataclass(frozen=True)
 class Unopened:
     invoice_id: str
     number: str
@@ -103,13 +123,16 @@ class Digest:
     problems_total: int = 0
     unopened: list[Unopened] = field(default_factory=list)
     unopened_total: int = 0
+    payments: list[Paid] = field(default_factory=list)  # marked paid in the period
+    payments_total: int = 0
 
     @property
     def quiet(self) -> bool:
-        return not any(self.counts.values())
+        return not any(self.counts.values()) and not self.payments_total
 
     def add_activity(self, invoice: Invoice) -> None:
         """An invoice active in or after the period (from the by_account index)."""
+        self._add_payment(invoice)
         for recipient in invoice.recipients:
             for metric in METRICS:
                 at = getattr(recipient, _TIME_OF[metric])
@@ -118,6 +141,29 @@ class Digest:
                 self.counts[metric] += 1
                 if metric in ("bounced", "complained"):
                     self._add_problem(invoice, recipient, metric, at)
+
+    def _add_payment(self, invoice: Invoice) -> None:
+        """Marked paid in the period (when it was recorded: a payment dated earlier
+        is news the day it is entered)."""
+        payment = invoice.payment or {}
+        at = payment.get("recorded_at")
+        if invoice.payment_status != "paid" or not at:
+            return
+        if not self.period.start <= at < self.period.end:
+            return
+        self.payments_total += 1
+        if len(self.payments) < PROBLEMS_SHOWN:
+            self.payments.append(
+                Paid(
+                    invoice.id,
+                    invoice.number,
+                    invoice.customer_name,
+                    payment.get("amount") or invoice.total,
+                    invoice.currency,
+                    payment.get("paid_at") or at,
+                    payment.get("reference"),
+                )
+            )
 
     def _add_problem(self, invoice: Invoice, recipient: Recipient, kind: str, at: str) -> None:
         self.problems_total += 1

@@ -123,6 +123,21 @@ def render_digest(digest: Digest, sender: str, report_address: str, locale: str)
             if digest.problems_total > len(digest.problems)
             else None
         ),
+        "payments": [
+            {
+                "number": p.number,
+                "customer": p.customer,
+                "what": texts["paid_what"].format(amount=p.amount, currency=p.currency),
+                "reference": p.reference,
+                "at": _local_date(p.paid_at, period.time_zone, language),
+            }
+            for p in digest.payments
+        ],
+        "payments_more": (
+            texts["more"].format(count=digest.payments_total - len(digest.payments))
+            if digest.payments_total > len(digest.payments)
+            else None
+        ),
         "footer": texts["digest_footer"].format(**values),
     }
     html, text = render("digest_email", context)

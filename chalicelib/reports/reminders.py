@@ -18,13 +18,18 @@ REMINDABLE: frozenset[str] = frozenset({"sent", "delivered"})
 
 def remindable(invoice: Invoice) -> list[Recipient]:
     """The recipients a reminder goes to: sent or delivered, never opened by a person
-    (nor bounced, complained, rejected or failed)."""
+    (nor bounced, complained, rejected or failed); nobody when the invoice is paid or
+    void."""
+    if invoice.payment_status != "unpaid":
+        return []
     return [r for r in invoice.recipients if r.status in REMINDABLE]
 
 
 def reminder_due(invoice: Invoice, after_days: int, max_reminders: int, now: datetime) -> bool:
     """Nobody opened the invoice, it was delivered (or last reminded) ``after_days``
     ago, and fewer than ``max_reminders`` reminders went out."""
+    if invoice.payment_status != "unpaid":
+        return False
     if invoice.status != "delivered" or invoice.reminders_sent >= max_reminders:
         return False
     contacts = [t for t in (invoice.delivered_at, invoice.last_reminder_at) if t]

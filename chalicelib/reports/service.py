@@ -252,6 +252,11 @@ def _details(details: dict[str, Any], outcome: SendOutcome) -> dict[str, Any]:
 def remind_now(jobs: Jobs, account: Account, invoice_id: str) -> Reminded:
     """``POST /invoices/{id}/remind``: 409 when nobody is left to remind."""
     invoice = get_invoice(jobs.ctx, account, invoice_id)
+    if invoice.payment_status != "unpaid":
+        raise Conflict(
+            f"This invoice is {invoice.payment_status}: reminders never go to it.",
+            {"invoice_id": invoice.id, "payment_status": invoice.payment_status},
+        )
     if not remindable(invoice):
         raise Conflict(
             "Nothing to remind: every recipient has opened, has a problem, or was never sent.",

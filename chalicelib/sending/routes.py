@@ -10,13 +10,16 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.container import authenticate, context
 from chalicelib.http import json_errors, json_response, read_json
-from chalicelib.sending import queries, service, views
+from chalicelib.sending import payments, queries, service, views
 
 invoices_api = Blueprint(__name__)
 
 
 def _authorization() -> str | None:
     return invoices_api.current_request.headers.get("authorization")
+
+
+MAX_SMALL_BODY = 64_000  # a payment, a void, up to 50 new recipients
 
 
 @invoices_api.route("/health", methods=["GET"])
@@ -42,9 +45,7 @@ def create_invoice() -> Response:
 def list_invoices() -> Response:
     params: Mapping[str, str] = invoices_api.current_request.query_params or {}
     account = authenticate(_authorization())
-    items, cursor = queries.list_invoices(
-        context(), account, params.get("status") or None, params.get("limit"), params.get("cursor")
-    )
+    items, cursor = queries.find_invoices(context(), account, params)
     return json_response({"items": [views.list_item(i) for i in items], "next": cursor})
 
 
@@ -72,3 +73,28 @@ def get_events(invoice_id: str) -> Response:
 def resend(invoice_id: str) -> Response:
     result = service.retry_failed(context(), authenticate(_authorization()), invoice_id)
     return json_response(views.send_response(result.invoice, result.unsettled))
+
+
+@invoices_api.route("/invoices/{invoice_id}/paid", methods=["POST"])
+@json_errors
+def mark_paid(invoice_id: str) -> Response:
+    account = authenticate(_authorization())
+    body = read_json(invoices_api.current_request, MAX_SMALL_BODY)
+    return json_response(views.invoice_detail(payments.pay(context(), account, invoice_id, body)))
+
+
+@invoices_api.route("/invoices/{invoice_id}/void", methods=["POST"])
+@json_errors
+def mark_void(invoice_id: str) -> Response:
+    account = authenticate(_authorization())
+    body = read_json(invoices_api.current_request, MAX_SMALL_BODY)
+    return json_response(views.invoice_detail(payments.void(context(), account, invoice_id, body)))
+
+
+@invoices_api.route("/invoices/{invoice_id}/recipients", methods=["POST"])
+@json_errors
+def add_recipients(invoice_id: str) -> Response:
+    account = authenticate(_authorization())
+    body = read_json(invoices_api.current_request, MAX_SMALL_BODY)
+    result = service.add_recipients(context(), account, invoice_id, body)
+    return json_response(views.added_response(result.invoice, result.added, result.unsettled))

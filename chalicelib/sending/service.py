@@ -3,7 +3,7 @@ message and record each outcome (``POST /invoices``, ``POST /invoices/{id}/send`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib import ids, recording
@@ -18,7 +18,12 @@ from chalicelib.observability import logger
 from chalicelib.render.mime import pdf_filename
 from chalicelib.sending.outgoing import tracked_email
 from chalicelib.sending.queries import get_invoice
-from chalicelib.sending.validation import NewInvoice, parse_new_invoice
+from chalicelib.sending.validation import (
+    MAX_RECIPIENTS,
+    NewInvoice,
+    parse_new_invoice,
+    parse_new_recipients,
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class SendResult:
     # Recipients whose current attempt is claimed but whose outcome is not known (in
     # flight elsewhere, or interrupted): not mailed by this request.
     unsettled: frozenset[str] = frozenset()
+    added: tuple[str, ...] = ()  # POST /invoices/{id}/recipients: the new recipients' ids
 
 
 def send_invoice(
@@ -40,11 +46,14 @@ def send_invoice(
             "Bad Idempotency-Key.",
             [{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}],
         )
-    invoice_id = (
-        ctx.signer.invoice_id_for(account.id, idempotency_key)
-        if idempotency_key
-        else ids.new_invoice_id()
-    )
+    # The account's own external_id decides the id (unique per account: the
+    # conditional create is the check, a lookup is one GetItem), else the key's.
+    if new.external_id is not None:
+        invoice_id = ctx.signer.invoice_id_for_external(account.id, new.external_id)
+    elif idempotency_key:
+        invoice_id = ctx.signer.invoice_id_for(account.id, idempotency_key)
+    else:
+        invoice_id = ids.new_invoice_id()
     invoice = _new_invoice(ctx, account, new, invoice_id, idempotency_key)
     if new.pdf is not None:
         # The PDF first, so an invoice that exists always has its attachment.
@@ -54,6 +63,11 @@ def send_invoice(
         if existing is None or existing.account_id != account.id:
             raise Unavailable("The idempotent request could not be resolved; retry.")
         if existing.body_hash != new.body_hash:
+            if new.external_id is not None:
+                raise Conflict(
+                    "This external_id was already used with a different body.",
+                    {"external_id": new.external_id, "invoice_id": invoice_id},
+                )
             raise Conflict(
                 "This Idempotency-Key was already used with a different body.",
                 {"idempotency_key": idempotency_key, "invoice_id": invoice_id},
@@ -72,6 +86,41 @@ def retry_failed(ctx: Context, account: Account, invoice_id: str) -> SendResult:
     invoice = get_invoice(ctx, account, invoice_id)
     pdf = ctx.pdfs.get(pdf_key(invoice)) if invoice.has_pdf else None
     return _deliver(ctx, account, invoice, pdf)
+
+
+def add_recipients(ctx: Context, account: Account, invoice_id: str, body: Any) -> SendResult:
+    """Add recipients to an invoice and send it to them now, each their own message,
+    tokens and history (``POST /invoices/{id}/recipients``). One already on the
+    invoice is a ``Conflict``; at most MAX_RECIPIENTS in all. The summary's conditional
+    write adds them (of two concurrent adds of one address, one wins, the other is a
+    conflict); a crash before they are mailed leaves them pending, for ``POST /send``."""
+    new = parse_new_recipients(body)
+    invoice = get_invoice(ctx, account, invoice_id)
+    if invoice.payment_status == "void":
+        raise Conflict("A void invoice is not sent again.", {"invoice_id": invoice.id})
+    added = [Recipient(id=ids.new_recipient_id(), email=r.email, name=r.name) for r in new]
+
+    def change(current: Invoice) -> bool:
+        taken = [r.email for r in added if current.recipient_by_email(r.email) is not None]
+        if taken:
+            raise Conflict(
+                "Already a recipient of this invoice.",
+                {"invoice_id": current.id, "emails": taken},
+            )
+        if len(current.recipients) + len(added) > MAX_RECIPIENTS:
+            raise Invalid(
+                "Too many recipients.",
+                [{"field": "recipients", "message": f"at most {MAX_RECIPIENTS} in all"}],
+            )
+        current.recipients.extend(Recipient(**r.to_dict()) for r in added)
+        refresh_statuses(current)
+        return True
+
+    recording.update_summary(ctx, invoice.id, invoice, change, iso(ctx.clock()))
+    current = get_invoice(ctx, account, invoice_id)
+    pdf = ctx.pdfs.get(pdf_key(current)) if current.has_pdf else None
+    result = _deliver(ctx, account, current, pdf, only={r.id for r in added})
+    return replace(result, added=tuple(r.id for r in added))
 
 
 def _new_invoice(
@@ -101,6 +150,7 @@ def _new_invoice(
         metadata=new.metadata,
         body_hash=new.body_hash,
         idempotency_key=idem,
+        external_id=new.external_id,
         shard=int.from_bytes(invoice_id.encode()[-2:], "big") % max(1, account.index_shards),
         tracking=account.tracking if new.tracking is None else new.tracking,
         retention_days=account.retention_days,
@@ -116,6 +166,7 @@ def _deliver(
     invoice: Invoice,
     pdf: bytes | None,
     changed_at: str | None = None,
+    only: set[str] | None = None,
 ) -> SendResult:
     """Send to every recipient not yet sent, each attempt claimed first (no retry mails
     anyone twice), and record each outcome. A refusal, or a message that cannot be
@@ -126,7 +177,7 @@ def _deliver(
     unsettled: set[str] = set()
     outage: Exception | None = None
     for recipient in invoice.recipients:
-        if recipient.sent_at is not None:
+        if recipient.sent_at is not None or (only is not None and recipient.id not in only):
             continue
         attempt = recipient.send_attempts + 1
         try:

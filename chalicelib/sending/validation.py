@@ -43,6 +43,7 @@ _KNOWN_FIELDS = frozenset(
         "metadata",
         "locale",
         "tracking",
+        "external_id",
     }
 )
 
@@ -71,6 +72,7 @@ class NewInvoice:
     locale: str | None
     tracking: bool | None
     body_hash: str
+    external_id: str | None = None  # the account's own id for it, unique per account
 
 
 class _Errors:
@@ -300,6 +302,21 @@ def _check_stored_size(
         )
 
 
+def parse_new_recipients(body: Any) -> tuple[NewRecipient, ...]:
+    """Validate a ``POST /invoices/{id}/recipients`` body: ``{"recipients": [...]}``."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            "The body must be a JSON object.", [{"field": "", "message": "not an object"}]
+        )
+    errors = _Errors()
+    for unknown in sorted(set(body) - {"recipients"}):
+        errors.add(unknown, "is not a known field")
+    recipients = _recipients(errors, body.get("recipients"))
+    if errors.items:
+        raise ValidationFailed("The recipients are not valid.", errors.items)
+    return recipients
+
+
 def parse_new_invoice(body: Any) -> NewInvoice:
     """Validate a ``POST /invoices`` body. Raises ``ValidationFailed`` with every error."""
     if not isinstance(body, dict):
@@ -335,6 +352,7 @@ def parse_new_invoice(body: Any) -> NewInvoice:
     metadata = _metadata(errors, body.get("metadata"))
     pdf = _pdf(errors, body.get("pdf_base64"))
     locale = _locale(errors, body.get("locale"))
+    external_id = _text(errors, body, "external_id", max_len=255, required=False)
     tracking = body.get("tracking")
     if tracking is not None and not isinstance(tracking, bool):
         errors.add("tracking", "must be true or false")
@@ -360,4 +378,5 @@ def parse_new_invoice(body: Any) -> NewInvoice:
         locale=locale,
         tracking=tracking,
         body_hash=body_hash(body),
+        external_id=external_id,
     )

@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib.core.model import Invoice, Recipient, TimelineEvent
+from chalicelib.core.payments import payment_view
 from chalicelib.core.shapes import invoice_core
 
 
@@ -103,6 +104,15 @@ def send_response(invoice: Invoice, unsettled: frozenset[str] = frozenset()) -> 
     }
 
 
+def added_response(
+    invoice: Invoice, added: tuple[str, ...], unsettled: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The answer to POST /invoices/{id}/recipients: the new recipients only."""
+    body = send_response(invoice, unsettled)
+    body["recipients"] = [r for r in body["recipients"] if r["id"] in added]
+    return body
+
+
 def invoice_detail(invoice: Invoice) -> dict[str, Any]:
     """The invoice and its recipients, from the summary and counters: the same size
     after one open or ten thousand (the history is ``/events``)."""
@@ -117,6 +127,8 @@ def invoice_detail(invoice: Invoice) -> dict[str, Any]:
             "metadata": invoice.metadata,
             "reminders_sent": invoice.reminders_sent,
             "last_reminder_at": invoice.last_reminder_at,
+            "external_id": invoice.external_id,
+            "payment": payment_view(invoice),
             "lines": [
                 {
                     "description": ln.description,

@@ -32,5 +32,6 @@ def invoice_page(hosted: HostedInvoice, token: str) -> Page:
         beacon_url=f"/v/{token}/seen" if hosted.beacon_nonce else None,
         nonce=nonce,
         beacon_nonce=hosted.beacon_nonce,
+        payment_status=invoice.payment_status,
     )
     return Page(html, content_security_policy(nonce))

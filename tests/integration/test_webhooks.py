@@ -153,7 +153,7 @@ def test_register_list_show_delete(client: Client, key: str, receiver: Receiver)
     [
         ({"url": "http://10.0.0.1/hook", "events": ["invoice.opened"]}, {"url"}),
         ({"url": "ftp://hooks.example.com", "events": ["invoice.opened"]}, {"url"}),
-        ({"url": "https://hooks.example.com", "events": ["invoice.paid"]}, {"events"}),
+        ({"url": "https://hooks.example.com", "events": ["invoice.refunded"]}, {"events"}),
         ({"url": "https://hooks.example.com", "events": []}, {"events"}),
     ],
 )

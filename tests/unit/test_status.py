@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from chalicelib.core.classification import PERSON_VERDICTS, VERDICTS
 from chalicelib.core.model import (
     GROUPS,
+    PAYMENT_STATUSES,
     PROBLEM_STATUSES,
     STATUS_GROUPS,
     STATUSES,
@@ -277,15 +278,34 @@ def test_every_status_has_a_group_and_problems_share_one() -> None:
 
 
 def test_partitions_cover_every_status_of_every_shard() -> None:
+    # "All" includes the closed (paid or void) partitions of each shard; one status
+    # unpaid is its group's partitions alone.
     everything = partitions_of("acme", 3)
-    assert len(everything) == len(set(everything)) == 3 * len(GROUPS)
-    for status, shard in itertools.product(STATUSES, range(3)):
-        assert index_partition("acme", status, shard) in everything
-        assert index_partition("acme", status, shard) in partitions_of("acme", 3, status)
+    assert len(everything) == len(set(everything)) == 3 * (len(GROUPS) + 1)
+    for status, shard, payment in itertools.product(STATUSES, range(3), PAYMENT_STATUSES):
+        assert index_partition("acme", status, shard, payment) in everything
+        assert index_partition("acme", status, shard, payment) in partitions_of("acme", 3, status)
+        assert index_partition("acme", status, shard, payment) in partitions_of(
+            "acme", 3, status, payment
+        )
     assert partitions_of("acme", 0) == partitions_of("acme", 1)
     assert index_partition("acme", "bounced", 0) == index_partition("acme", "failed", 0)
     assert index_partition("acme", "sent", 0) != index_partition("acme", "sent", 1)
-    assert not set(partitions_of("acme", 2, "viewed")) & set(partitions_of("acme", 2, "opened"))
+    assert not set(partitions_of("acme", 2, "viewed", "unpaid")) & set(
+        partitions_of("acme", 2, "opened", "unpaid")
+    )
+
+
+def test_paid_and_void_invoices_leave_their_status_group() -> None:
+    assert index_partition("acme", "opened", 1, "paid") == "acme#closed#1"
+    assert index_partition("acme", "sent", 0, "void") == index_partition(
+        "acme", "viewed", 0, "paid"
+    )
+    unpaid = partitions_of("acme", 2, payment="unpaid")
+    assert len(unpaid) == 2 * len(GROUPS)
+    assert not {p for p in unpaid if "#closed#" in p}
+    assert partitions_of("acme", 2, "opened", "paid") == ["acme#closed#0", "acme#closed#1"]
+    assert partitions_of("acme", 1, None, "void") == ["acme#closed#0"]
 
 
 # -- Fact ----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from chalicelib.adapters.dynamo.items import (
 )
 from chalicelib.adapters.dynamo.listing import list_index
 from chalicelib.adapters.dynamo.models import ContentItem, InvoiceItem, MessageRefItem
+from chalicelib.adapters.dynamo.numbers import find_numbers, put_number
 from chalicelib.core.model import (
     CountChange,
     EventPage,
@@ -87,6 +88,8 @@ class DynamoInvoiceStore:
             ),
             ContentItem.pk.does_not_exist(),
         )
+        # The number's reference too (its key holds the id: a replay rewrites the same).
+        put_number(invoice, expires)
         item = _summary_item(invoice, expires)
         if not saved(item, InvoiceItem.pk.does_not_exist()):
             return False
@@ -268,8 +271,14 @@ class DynamoInvoiceStore:
         limit: int,
         cursor: dict[str, Any] | None,
         status: str | None = None,
+        payment: str | None = None,
     ) -> Page:
-        return list_index(partitions, limit, cursor, status)
+        return list_index(partitions, limit, cursor, status, payment=payment)
+
+    def find_by_number(
+        self, account_id: str, shards: int, number: str, prefix: bool, limit: int
+    ) -> list[Invoice]:
+        return find_numbers(account_id, shards, number, prefix, limit)
 
     def invoice_ids(self) -> Iterator[str]:
         """Every invoice id, by scanning the table: for operator commands (reclassify),

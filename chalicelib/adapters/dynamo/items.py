@@ -36,6 +36,8 @@ _DETAIL_FIELDS = (
     "has_pdf",
     "reminders_sent",
     "last_reminder_at",
+    "external_id",
+    "payment",
 )
 _CONTENT_FIELDS = ("subject", "message", "metadata")
 _INVOICE_DEFAULTS = {f.name: f.default for f in fields(Invoice)}
@@ -94,7 +96,9 @@ def _summary_item(invoice: Invoice, expires_at: datetime) -> InvoiceItem:
     item = InvoiceItem(
         pk=f"INVOICE#{invoice.id}",
         sk=SUMMARY,
-        gsi1pk=index_partition(invoice.account_id, invoice.status, invoice.shard),
+        gsi1pk=index_partition(
+            invoice.account_id, invoice.status, invoice.shard, invoice.payment_status
+        ),
         gsi1sk=f"{invoice.updated_at}#{invoice.id}",
         account_id=invoice.account_id,
         number=invoice.number,
@@ -103,6 +107,7 @@ def _summary_item(invoice: Invoice, expires_at: datetime) -> InvoiceItem:
         total=invoice.total,
         due_date=invoice.due_date,
         status=invoice.status,
+        payment_status=invoice.payment_status,
         created_at=invoice.created_at,
         updated_at=invoice.updated_at,
         sent_at=invoice.sent_at,
@@ -131,6 +136,7 @@ def _from_summary(item: InvoiceItem) -> Invoice:
         total=item.total,
         due_date=item.due_date,
         status=item.status,  # type: ignore[arg-type]
+        payment_status=item.payment_status or "unpaid",  # type: ignore[arg-type]
         created_at=item.created_at,
         updated_at=item.updated_at,
         last_activity_at=item.updated_at,

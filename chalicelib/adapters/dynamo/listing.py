@@ -19,8 +19,10 @@ def list_index(
     status: str | None = None,
     after: str | None = None,
     before: str | None = None,
+    payment: str | None = None,
 ) -> Page:
-    """``limit`` invoices of ``partitions`` (in ``status``, changed in [after, before]),
+    """``limit`` invoices of ``partitions`` (in ``status`` and ``payment``, changed in
+    [after, before]),
     most recently changed first. The partitions are merged lazily: each is read a few
     entries at a time, so a page of 25 over five partitions reads about 25 entries, not
     125. The cursor keeps a position per partition."""
@@ -32,7 +34,7 @@ def list_index(
             raise InvalidCursor(partition)
     first = -(-limit // max(1, len(starts))) + 1
     streams = [
-        _Stream(p, start, first, first, _Filter(status, after, before))
+        _Stream(p, start, first, first, _Filter(status, after, before, payment))
         for p, start in starts.items()
     ]
     taken: list[dict[str, Any]] = []
@@ -62,6 +64,7 @@ def _listed(raw: dict[str, Any]) -> Invoice:
         total=text("total") or "",
         due_date=text("due_date") or "",
         status=text("status") or "pending",  # type: ignore[arg-type]
+        payment_status=text("payment_status") or "unpaid",  # type: ignore[arg-type]
         created_at=text("created_at") or "",
         updated_at=text("updated_at") or "",
         last_activity_at=text("updated_at") or "",
@@ -82,6 +85,7 @@ class _Filter:
     status: str | None
     after: str | None
     before: str | None
+    payment: str | None = None  # paid or void: both share the closed partitions
 
     def apply(self, partition: str, request: dict[str, Any]) -> None:
         values: dict[str, Any] = {":p": {"S": partition}}
@@ -96,10 +100,19 @@ class _Filter:
             values[":after"] = {"S": self.after}
         if self.before is not None:
             values[":before"] = {"S": self.before + "~"}
+        filters: list[str] = []
+        names: dict[str, str] = {}
         if self.status is not None:
-            request["FilterExpression"] = "#status = :s"
-            request["ExpressionAttributeNames"] = {"#status": "status"}
+            filters.append("#status = :s")
+            names["#status"] = "status"
             values[":s"] = {"S": self.status}
+        if self.payment in ("paid", "void"):
+            filters.append("#payment = :ps")
+            names["#payment"] = "payment_status"
+            values[":ps"] = {"S": self.payment}
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+            request["ExpressionAttributeNames"] = names
         request["KeyConditionExpression"] = condition
         request["ExpressionAttributeValues"] = values
 

@@ -27,6 +27,7 @@ LIST_ATTRIBUTES = [
     "total",
     "due_date",
     "status",
+    "payment_status",
     "account_id",
     "created_at",
     "updated_at",
@@ -84,6 +85,7 @@ class InvoiceItem(Model):
     total = UnicodeAttribute()
     due_date = UnicodeAttribute()
     status = UnicodeAttribute()
+    payment_status = UnicodeAttribute(null=True)  # unpaid, paid, void
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     sent_at = UnicodeAttribute(null=True)
@@ -140,6 +142,20 @@ class FactItem(_SameTable, Model):
     source = UnicodeAttribute()
     details = UnicodeAttribute()  # JSON
     rev = NumberAttribute(default=0)  # re-judged this many times
+    expires_at = TTLAttribute()
+
+
+class NumberRefItem(_SameTable, Model):
+    """Finds an invoice by its own number (exact or by prefix, case-insensitive): one
+    small item per invoice, written with it, never changed; sharded like the index."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)  # NUMBER#<account>#<shard>
+    sk = UnicodeAttribute(range_key=True)  # <number, case-folded>#<invoice id>
+    number = UnicodeAttribute()
+    invoice_id = UnicodeAttribute()
     expires_at = TTLAttribute()
 
 
@@ -288,6 +304,7 @@ MODELS: tuple[type[Model], ...] = (
     ContentItem,
     CountersItem,
     FactItem,
+    NumberRefItem,
     MessageRefItem,
     AccountItem,
     ApiKeyItem,

@@ -38,7 +38,8 @@ class DynamoReportStore(DynamoTaskQueue, DynamoWebhookStore):
     def in_status(
         self, account: Account, status: str, after: str | None, before: str | None, limit: int
     ) -> Iterator[Invoice]:
-        partitions = partitions_of(account.id, account.index_shards, status)
+        # Unpaid only: paid and void invoices are neither unopened nor reminded.
+        partitions = partitions_of(account.id, account.index_shards, status, "unpaid")
         given, cursor = 0, None
         while given < limit:
             page = list_index(partitions, min(100, limit - given), cursor, status, after, before)
