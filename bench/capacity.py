@@ -123,7 +123,11 @@ class TableDef:
         return cls(table["TableName"], _key_names(table["KeySchema"]), indexes)
 
     def kind_of(self, key: Mapping[str, Value]) -> str:
-        """The item's kind: its sort key up to the first '#' ("INVOICE", "F", "MSG")."""
+        """The item's kind: its sort key up to the first '#' ("INVOICE", "F", "MSG"), or
+        its partition key's when the sort key is data (a NUMBER item's is the number)."""
+        ((_, pk),) = key[self.keys[0]].items()
+        if str(pk).startswith("NUMBER#"):
+            return "NUMBER"
         ((_, raw),) = key[self.keys[-1]].items()
         return str(raw).split("#", 1)[0]
 
