@@ -4,7 +4,7 @@
 // ``details`` are shown beside their fields.
 
 import { el } from "./dom.js";
-import { currentLanguage, locale, t } from "./i18n.js";
+import { locale, t } from "./i18n.js";
 
 // In the order of the form (and of the Tab key).
 export const GROUPS = [
@@ -211,8 +211,4 @@ export function nextDigest(account) {
     " ",
     el("span", { class: "muted", text: `(${account.time_zone})` }),
   );
-}
-
-export function settingsSignature(account) {
-  return JSON.stringify([account, currentLanguage()]);
 }
