@@ -164,6 +164,7 @@ LIST_ITEM_KEYS = {
     "viewed_at",
     "problem_count",
     "recipient_count",
+    "payment_status",
 }
 SETTLED = {"delivered", "bounced", "complained"}
 
@@ -430,15 +431,29 @@ def test_filters_and_search(demo: Demo, dashboard: Opener) -> None:
     view.chip("All")
     expect(page.locator("#rows tr.row")).to_have_count(5)
 
-    search = page.get_by_label("Search loaded invoices")
-    search.fill("globex")
+    # The search box asks the server for invoice numbers starting with what is typed
+    # (GET /invoices?number_prefix=, case-insensitive), narrowed to the chosen filter;
+    # customers' names are not searched any more (the API looks numbers up only).
+    search = page.get_by_label("Search by invoice number")
+    search.fill("demo-100")
+    expect(page.locator("#count")).to_have_text("4 invoices whose number starts with “demo-100”")
+    assert sorted(view.numbers()) == DEMO_NUMBERS
+    search.fill("DEMO-1004")
     expect(page.locator("#rows tr.row")).to_have_count(1)
-    assert view.numbers() == ["DEMO-1001"]
-    search.fill("1004")
     assert view.numbers() == ["DEMO-1004"]
-    search.fill("zzz")
-    expect(page.locator("#empty")).to_have_text("No loaded invoice matches “zzz”.")
-    expect(page.locator("#search-hint")).to_contain_text("among the 5 invoices loaded so far")
+    view.chip("Viewed by customer")
+    search.fill("DEMO")
+    expect(page.locator("#rows tr.row")).to_have_count(2)
+    assert set(view.numbers()) == {"DEMO-1001", "DEMO-1004"}
+    view.chip("All")
+    search.fill("globex")
+    expect(page.locator("#empty")).to_have_text("No invoice number starts with “globex”.")
+    expect(page.locator("#rows tr.row")).to_have_count(0)
+    asked = [parse_qs(urlsplit(url).query) for url in view.requested if "number_prefix=" in url]
+    assert {q["number_prefix"][0] for q in asked} >= {"demo-100", "DEMO-1004", "DEMO", "globex"}
+    search.fill("")
+    expect(page.locator("#rows tr.row")).to_have_count(5)
+    expect(page.locator("#count")).to_have_text("5 invoices, all loaded")
 
 
 CONTRAST = """() => {
@@ -499,7 +514,7 @@ def test_the_detail_shows_who_opened_it_and_when(
     page = view.page
     # By keyboard: Tab from the search box reaches the table (one tab stop), arrow keys
     # move between rows, Enter opens one.
-    page.get_by_label("Search loaded invoices").focus()
+    page.get_by_label("Search by invoice number").focus()
     page.keyboard.press("Tab")
     rows = page.locator("#rows tr.row")
     expect(rows.first).to_be_focused()
@@ -996,3 +1011,368 @@ def test_the_page_is_served_with_a_strict_policy(stack: LocalStack) -> None:
     assert "unsafe-eval" not in policy
     with urllib.request.urlopen(f"{stack.api}/app/assets/app.js", timeout=10) as response:
         assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
+
+
+# -- the invoice's whole life (issue 16): settings, payment, search, new recipients -------
+
+REFUSED_LOAD = re.compile(r"Failed to load resource: .*status of (400|409)")
+
+
+def invoice_body(number: str, email: str, total: str = "25.00") -> dict[str, Any]:
+    return {
+        "number": number,
+        "customer": {"name": f"Customer of {number}"},
+        "recipients": [{"email": email}],
+        "currency": "USD",
+        "total": total,
+        "due_date": "2030-01-31",
+    }
+
+
+def next_digest_shown(page: Page) -> tuple[str, str]:
+    """The next digest as Settings shows it: its instant and its text."""
+    shown = page.locator("#next-digest time")
+    return cast(str, shown.get_attribute("datetime")), flat(
+        page.locator("#next-digest").inner_text()
+    )
+
+
+def us_long_date(local: datetime) -> str:
+    """What en-US Intl writes for a date with dateStyle "full"."""
+    return f"{local:%A}, {local:%B} {local.day}, {local.year}"
+
+
+def open_settings(view: Dashboard, name: str = "Settings") -> None:
+    page = view.page
+    page.get_by_role("navigation").get_by_role("link", name=name).click()
+    expect(page.locator("#settings-title")).to_be_focused()
+    expect(page.locator("#settings-form")).to_be_visible()
+    assert page.url.endswith("#settings")
+
+
+def test_settings_time_zone_moves_the_next_digest(stack: LocalStack, dashboard: Opener) -> None:
+    """The issue's Done-when: changing the time zone in Settings moves the next digest,
+    shown in the account's zone (not the viewer's)."""
+    key = new_account(stack, "settings-zone-e2e", "billing@example.com")
+    call(
+        stack,
+        "PATCH",
+        "/account",
+        {"report_address": "reports@example.com", "time_zone": "Europe/Madrid"},
+        key,
+    )
+    view = dashboard()  # the viewer is in New York
+    view.sign_in(key)
+    page = view.page
+    open_settings(view)
+    expect(page.locator("#setting-time-zone")).to_have_value("Europe/Madrid")
+    expect(page.locator("#setting-report-address")).to_have_value("reports@example.com")
+    before = call(stack, "GET", "/account", key=key)["next_digest_at"]
+    at, text = next_digest_shown(page)
+    assert at == before
+    madrid = moment(before).astimezone(ZoneInfo("Europe/Madrid"))
+    assert text == f"{us_long_date(madrid)} at 7:00 AM (Europe/Madrid)"
+
+    page.fill("#setting-time-zone", "Asia/Tokyo")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#settings-status")).to_have_text("Settings saved.")
+    after = call(stack, "GET", "/account", key=key)
+    assert after["time_zone"] == "Asia/Tokyo"
+    assert after["next_digest_at"] != before
+    expect(page.locator("#next-digest time")).to_have_attribute("datetime", after["next_digest_at"])
+    tokyo = moment(after["next_digest_at"]).astimezone(ZoneInfo("Asia/Tokyo"))
+    assert (tokyo.hour, tokyo.minute) == (7, 0)
+    assert next_digest_shown(page)[1] == f"{us_long_date(tokyo)} at 7:00 AM (Asia/Tokyo)"
+    # Without a report address no digest goes out, and Settings says so.
+    page.fill("#setting-report-address", "")
+    page.keyboard.press("Enter")
+    expect(page.locator("#settings-status")).to_have_text("Settings saved.")
+    expect(page.locator("#next-digest")).to_have_text(
+        "None: digests go to the report address, and none is set."
+    )
+    assert call(stack, "GET", "/account", key=key)["report_address"] is None
+    assert low_contrast(page) == []
+    view.screenshot("dashboard-settings.png")
+
+
+def test_settings_show_the_apis_errors_beside_their_fields(
+    stack: LocalStack, dashboard: Opener
+) -> None:
+    key = new_account(stack, "settings-errors-e2e", "billing@example.com")
+    stored = call(stack, "GET", "/account", key=key)
+    view = dashboard()
+    view.expected.append(REFUSED_LOAD)
+    view.sign_in(key)
+    page = view.page
+    open_settings(view)
+    page.fill("#setting-name", "")
+    page.fill("#setting-time-zone", "Mars/Olympus_Mons")
+    page.fill("#setting-retention-days", "99999")
+    with page.expect_response(
+        lambda r: r.url.endswith("/account") and r.request.method == "PATCH"
+    ) as answer:
+        page.get_by_role("button", name="Save settings").click()
+    assert answer.value.status == 400
+    expect(page.locator("#settings-error")).to_have_text(
+        "Not saved: 3 settings need fixing (marked below)."
+    )
+    expect(page.locator("#setting-name-error")).to_have_text("must be 1 to 200 characters")
+    expect(page.locator("#setting-retention-days-error")).to_have_text(
+        "must be a number of days from 1 to 3650"
+    )
+    expect(page.locator("#setting-time-zone-error")).not_to_be_empty()
+    for name in ["name", "time-zone", "retention-days"]:
+        field = page.locator(f"#setting-{name}")
+        expect(field).to_have_attribute("aria-invalid", "true")
+        assert f"setting-{name}-error" in cast(str, field.get_attribute("aria-describedby"))
+    expect(page.locator("#setting-reply-to")).to_have_attribute("aria-invalid", "false")
+    expect(page.locator("#setting-name")).to_be_focused()  # the first field to fix
+    assert call(stack, "GET", "/account", key=key) == stored  # nothing was changed
+    view.screenshot("dashboard-settings-errors.png")
+
+    page.fill("#setting-name", "Fixed Ltd")
+    page.fill("#setting-time-zone", "UTC")
+    page.fill("#setting-retention-days", "30")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#settings-status")).to_have_text("Settings saved.")
+    expect(page.locator("#settings-error")).to_be_empty()
+    expect(page.locator('#settings-form [aria-invalid="true"]')).to_have_count(0)
+    changed = call(stack, "GET", "/account", key=key)
+    assert (changed["name"], changed["time_zone"], changed["retention_days"]) == (
+        "Fixed Ltd",
+        "UTC",
+        30,
+    )
+
+
+SETTING_IDS = [
+    "setting-name",
+    "setting-from-address",
+    "setting-reply-to",
+    "setting-report-address",
+    "setting-time-zone",
+    "setting-locale",
+    "setting-digest-when-quiet",
+    "setting-unopened-after-days",
+    "setting-alert-emails",
+    "setting-reminders",
+    "setting-reminder-after-days",
+    "setting-reminder-max",
+    "setting-tracking",
+    "setting-retention-days",
+    "settings-save",
+]
+
+
+def test_settings_at_375_px_by_keyboard(stack: LocalStack, dashboard: Opener) -> None:
+    key = new_account(stack, "settings-phone-e2e", "billing@example.com")
+    view = dashboard(locale="es-ES", width=375, height=812, zone="Europe/Madrid")
+    view.sign_in(key)
+    page = view.page
+    # By keyboard from the nav link to the form, then field by field in the form's order.
+    page.get_by_role("link", name="Ajustes").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#settings-title")).to_be_focused()
+    expect(page.locator("#settings-title")).to_have_text("Ajustes")
+    expect(page.locator("#settings-form")).to_be_visible()
+    order = []
+    for _ in SETTING_IDS:
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id"))
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", f"no visible focus on {order[-1]}"
+    assert order == SETTING_IDS
+    # Every control has its label, and nothing is wider than the screen.
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('#settings-form input, #settings-form select')]
+            .filter((i) => !i.labels.length || !i.labels[0].textContent.trim()).map((i) => i.id)"""
+    )
+    assert unlabelled == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    for row in page.locator("#settings-form .setting").all():
+        box = row.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 375
+    view.screenshot("dashboard-settings-375.png")
+
+    # Shift+Tab back to the name, type, Enter saves.
+    for _ in SETTING_IDS[1:]:
+        page.keyboard.press("Shift+Tab")
+    expect(page.locator("#setting-name")).to_be_focused()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type("Teclado S.L.")
+    page.keyboard.press("Enter")
+    expect(page.locator("#settings-status")).to_have_text("Ajustes guardados.")
+    assert call(stack, "GET", "/account", key=key)["name"] == "Teclado S.L."
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # And back to the invoices from the nav.
+    page.get_by_role("link", name="Facturas").click()
+    expect(page.locator("#list-title")).to_be_focused()
+    expect(page.locator("#settings")).to_be_hidden()
+
+
+def test_mark_paid_then_the_paid_filter_and_a_refused_void(
+    stack: LocalStack, dashboard: Opener
+) -> None:
+    key = new_account(stack, "paid-e2e", "billing@example.com")
+    first = call(stack, "POST", "/invoices", invoice_body("PAY-1", "pay1@customer.example"), key)
+    second = call(stack, "POST", "/invoices", invoice_body("PAY-2", "pay2@customer.example"), key)
+    view = dashboard()
+    view.expected.append(REFUSED_LOAD)
+    view.sign_in(key)
+    page = view.page
+    expect(page.locator("#rows tr.row")).to_have_count(2)
+    expect(page.locator("#rows .badge-payment")).to_have_count(0)  # no badge while unpaid
+    view.row("PAY-1").click()
+    expect(page.locator("#detail-title")).to_have_text("PAY-1")
+    page.get_by_role("button", name="Mark as paid").click()
+    expect(page.locator("#pay-reference")).to_be_focused()
+    page.keyboard.type("TR-2026-77")
+    expect(page.locator("#pay-amount")).to_have_attribute("placeholder", "25.00")
+    page.get_by_role("button", name="Confirm: mark as paid").click()
+    expect(page.locator('#detail [data-field="payment-result"]')).to_have_text("Marked as paid.")
+    expect(page.locator("#detail .detail-status [data-payment]")).to_have_text("Paid")
+    assert view.detail_field("paid-reference") == "TR-2026-77"
+    assert view.detail_field("paid-amount") == "$25.00"
+    paid = call(stack, "GET", f"/invoices/{first['id']}", key=key)
+    assert paid["payment_status"] == "paid"
+    assert paid["payment"]["amount"] == "25.00"
+    assert paid["payment"]["reference"] == "TR-2026-77"
+    assert view.detail_field("paid-at").startswith(ny_time(paid["payment"]["paid_at"]))
+    expect(page.get_by_role("button", name="Mark as paid")).to_have_count(0)
+    expect(view.row("PAY-1").locator('[data-payment="paid"]')).to_have_text("Paid")
+    expect(view.row("PAY-2").locator(".badge-payment")).to_have_count(0)
+
+    # "Paid" asks the API for paid invoices only.
+    view.chip("Paid")
+    expect(page.locator("#rows tr.row")).to_have_count(1)
+    assert view.numbers() == ["PAY-1"]
+    assert any("payment_status=paid" in url for url in view.requested)
+    view.chip("All")
+    expect(page.locator("#rows tr.row")).to_have_count(2)
+
+    # Voiding, confirmed while someone else marks it paid: the API's 409 is shown, and
+    # the detail then shows the invoice as it is.
+    view.row("PAY-2").click()
+    expect(page.locator("#detail-title")).to_have_text("PAY-2")
+    page.get_by_role("button", name="Void", exact=True).click()
+    page.fill("#void-reason", "Sent twice")
+    call(stack, "POST", f"/invoices/{second['id']}/paid", {}, key)
+    with page.expect_response(lambda r: r.url.endswith("/void")) as answer:
+        page.get_by_role("button", name="Confirm: void").click()
+    assert answer.value.status == 409
+    result = page.locator('#detail [data-field="payment-result"]')
+    expect(result).to_have_text("Not voided: A paid invoice cannot be voided.")
+    expect(result).to_have_attribute("role", "alert")
+    expect(page.locator("#detail .detail-status [data-payment]")).to_have_text("Paid")
+    expect(view.row("PAY-2").locator('[data-payment="paid"]')).to_be_visible()
+    assert call(stack, "GET", f"/invoices/{second['id']}", key=key)["payment_status"] == "paid"
+    view.screenshot("dashboard-paid.png")
+
+    # In Spanish.
+    page.get_by_label("Language").select_option("es")
+    expect(page.locator("#detail .detail-status [data-payment]")).to_have_text("Pagada")
+    expect(page.get_by_role("button", name="Pagadas")).to_be_visible()
+
+
+def test_void_badge_in_spanish(stack: LocalStack, dashboard: Opener) -> None:
+    key = new_account(stack, "void-e2e", "billing@example.com")
+    call(stack, "POST", "/invoices", invoice_body("VOID-1", "void1@customer.example"), key)
+    view = dashboard(locale="es-ES")
+    view.sign_in(key)
+    page = view.page
+    view.row("VOID-1").click()
+    page.get_by_role("button", name="Anular", exact=True).click()
+    page.fill("#void-reason", "Duplicada")
+    page.keyboard.press("Enter")
+    expect(page.locator('#detail [data-field="payment-result"]')).to_have_text("Anulada.")
+    expect(page.locator("#detail .detail-status [data-payment]")).to_have_text("Anulada")
+    expect(view.row("VOID-1").locator('[data-payment="void"]')).to_have_text("Anulada")
+    assert view.detail_field("void-reason") == "Duplicada"
+    # A void invoice is neither paid nor sent to anyone new.
+    expect(page.get_by_role("button", name="Marcar como pagada")).to_have_count(0)
+    expect(page.locator("#detail .add-recipient")).to_have_count(0)
+
+
+def test_server_search_finds_invoices_not_loaded(stack: LocalStack, dashboard: Opener) -> None:
+    key = new_account(stack, "search-e2e", "billing@example.com")
+    numbers = [f"SRCH-{n:03d}" for n in range(27)]
+    for number in numbers:
+        call(stack, "POST", "/invoices", invoice_body(number, "search@customer.example"), key)
+    view = dashboard()
+    view.sign_in(key)
+    page = view.page
+    expect(page.locator("#rows tr.row")).to_have_count(25)
+    missing = sorted(set(numbers) - set(view.numbers()))
+    assert len(missing) == 2  # not loaded: older than the first page
+    searches = len([u for u in view.requested if "number_prefix=" in u])
+    search = page.get_by_label("Search by invoice number")
+    search.press_sequentially(missing[0].lower(), delay=30)  # typed, not pasted
+    expect(page.locator("#rows tr.row")).to_have_count(1)
+    assert view.numbers() == [missing[0]]
+    expect(page.locator("#count")).to_have_text(
+        f"1 invoice whose number starts with “{missing[0].lower()}”"
+    )
+    expect(page.locator("#load-more")).to_be_hidden()
+    asked = [u for u in view.requested if "number_prefix=" in u][searches:]
+    # Debounced: far fewer requests than the 8 keys typed, the last for the whole number.
+    assert 1 <= len(asked) <= 2, asked
+    assert parse_qs(urlsplit(asked[-1]).query)["number_prefix"] == [missing[0].lower()]
+    # The detail opens from a found row.
+    view.row(missing[0]).click()
+    expect(page.locator("#detail-title")).to_have_text(missing[0])
+    page.get_by_role("button", name="Close details").click()
+
+    search.fill("SRCH-00")
+    expect(page.locator("#rows tr.row")).to_have_count(10)
+    assert view.numbers() == numbers[:10]  # in number order, as the API answers
+    search.fill("NOPE")
+    expect(page.locator("#empty")).to_have_text("No invoice number starts with “NOPE”.")
+    expect(page.locator("#rows tr.row")).to_have_count(0)
+    search.fill("")
+    expect(page.locator("#rows tr.row")).to_have_count(25)
+    expect(page.locator("#load-more")).to_be_visible()
+
+
+def test_add_a_recipient(stack: LocalStack, dashboard: Opener) -> None:
+    key = new_account(stack, "recipients-e2e", "billing@example.com")
+    created = call(stack, "POST", "/invoices", invoice_body("ADD-1", "first@customer.example"), key)
+    view = dashboard()
+    view.expected.append(REFUSED_LOAD)
+    view.sign_in(key)
+    page = view.page
+    view.row("ADD-1").click()
+    expect(page.locator("#detail table.recipients tbody tr")).to_have_count(1)
+    page.get_by_label("Email address").fill("accounts@customer.example")
+    page.get_by_label("Name", exact=True).fill("Accounts Payable")
+    page.get_by_role("button", name="Add and send").click()
+    result = page.locator('#detail [data-field="add-result"]')
+    expect(result).to_have_text("Sent to accounts@customer.example.")
+    added = page.locator('#detail [data-field="added"] li')
+    expect(added).to_have_count(1)
+    expect(added.locator(".badge")).to_have_text(re.compile("^(Sent|Delivered)$"))
+    expect(page.locator("#detail table.recipients tbody tr")).to_have_count(2)
+    new_row = page.locator(
+        "#detail table.recipients tbody tr", has_text="accounts@customer.example"
+    )
+    expect(new_row.locator(".name")).to_have_text("Accounts Payable")
+    expect(new_row.locator(".badge")).to_have_text(re.compile("^(Sent|Delivered)$"))
+    detail = call(stack, "GET", f"/invoices/{created['id']}", key=key)
+    assert [r["email"] for r in detail["recipients"]] == [
+        "first@customer.example",
+        "accounts@customer.example",
+    ]
+    expect(page.get_by_label("Email address")).to_have_value("")  # ready for another
+
+    # The same address again is the API's 409; a bad one is its field error.
+    page.get_by_label("Email address").fill("accounts@customer.example")
+    page.get_by_role("button", name="Add and send").click()
+    expect(result).to_have_text("Not added: That address already receives this invoice.")
+    page.get_by_label("Email address").fill("not-an-address")
+    page.keyboard.press("Enter")
+    expect(page.locator("#add-email-error")).not_to_be_empty()
+    expect(page.locator("#add-email")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#add-email")).to_be_focused()
+    expect(result).to_have_text("Not added: check the fields marked below.")
+    assert len(call(stack, "GET", f"/invoices/{created['id']}", key=key)["recipients"]) == 2

@@ -27,12 +27,25 @@ export const session = {
   },
 };
 
+/** An answer in Sobre's error shape: ``{error: {code, message, details}}``. ``details``
+ * is a list of ``{field, message}`` for ``validation_failed``, context otherwise. */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = null) {
     super(message || code);
     this.name = "ApiError";
     this.status = status; // 0: the API could not be reached
     this.code = code;
+    this.details = details;
+  }
+
+  /** The field errors of a ``validation_failed`` answer, by field path. */
+  fieldErrors() {
+    const byField = new Map();
+    if (this.code !== "validation_failed" || !Array.isArray(this.details)) return byField;
+    for (const { field, message } of this.details) {
+      byField.set(field || "", [...(byField.get(field || "") || []), message]);
+    }
+    return byField;
   }
 }
 
@@ -58,15 +71,31 @@ async function call(method, path, { key = session.get(), body, signal } = {}) {
   }
   if (!response.ok) {
     const detail = payload?.error;
-    throw new ApiError(response.status, detail?.code || "http", detail?.message || response.statusText);
+    throw new ApiError(
+      response.status,
+      detail?.code || "http",
+      detail?.message || response.statusText,
+      detail?.details ?? null,
+    );
   }
   return payload;
 }
 
-export function listInvoices({ status = null, cursor = null, limit = 25 } = {}, options = {}) {
+export function listInvoices(
+  { status = null, payment_status = null, cursor = null, limit = 25 } = {},
+  options = {},
+) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (status) query.set("status", status);
+  if (payment_status) query.set("payment_status", payment_status);
   if (cursor) query.set("cursor", cursor);
+  return call("GET", `invoices?${query}`, options);
+}
+
+/** The invoices whose number starts with ``prefix`` (case-insensitive), in number
+ * order, at most ``limit``: one page, found through the number's reference items. */
+export function searchInvoices(prefix, { limit = 100 } = {}, options = {}) {
+  const query = new URLSearchParams({ number_prefix: prefix, limit: String(limit) });
   return call("GET", `invoices?${query}`, options);
 }
 
@@ -112,4 +141,31 @@ export async function loadEvents(
 
 export function resend(id, options = {}) {
   return call("POST", `invoices/${encodeURIComponent(id)}/send`, { ...options, body: {} });
+}
+
+/** ``{reference?, amount?, paid_at?}``: the invoice detail, paid. */
+export function markPaid(id, body = {}, options = {}) {
+  return call("POST", `invoices/${encodeURIComponent(id)}/paid`, { ...options, body });
+}
+
+/** ``{reason?}``: the invoice detail, void. */
+export function markVoid(id, body = {}, options = {}) {
+  return call("POST", `invoices/${encodeURIComponent(id)}/void`, { ...options, body });
+}
+
+/** Sends the invoice to new recipients now: ``[{email, name?}]``; the answer lists them. */
+export function addRecipients(id, recipients, options = {}) {
+  return call("POST", `invoices/${encodeURIComponent(id)}/recipients`, {
+    ...options,
+    body: { recipients },
+  });
+}
+
+export function getAccount(options = {}) {
+  return call("GET", "account", options);
+}
+
+/** Changes the given settings; every bad value comes back at once (``fieldErrors``). */
+export function updateAccount(changes, options = {}) {
+  return call("PATCH", "account", { ...options, body: changes });
 }

@@ -15,7 +15,7 @@ import {
   t,
   timeZone,
 } from "./i18n.js";
-import { statusBadge } from "./list.js";
+import { paymentBadge, statusBadge } from "./list.js";
 
 const FETCHES = new Set(["open", "click", "view", "viewed"]);
 
@@ -128,6 +128,225 @@ function resendBlock(detail, resendState, onResend) {
   );
 }
 
+function errorLine(message, name) {
+  return el("p", { class: "field-error", "data-field-error": name, text: message || "" });
+}
+
+/** A labelled text input of one of the detail's small forms; its value lives in
+ * ``values`` (kept across the 5 s re-renders), its errors in ``errors``. */
+function smallInput({ form, name, label, hint = "", type = "text", values, errors, onInput, attributes = {} }) {
+  const id = `${form}-${name}`;
+  const message = (errors?.[name] || []).join(" ");
+  return el(
+    "div",
+    { class: "small-field" },
+    el("label", { for: id, text: label }),
+    el("input", {
+      id,
+      type,
+      name,
+      value: values[name] ?? "",
+      "data-focus-key": id,
+      "aria-invalid": message ? "true" : "false",
+      "aria-describedby": `${id}-hint ${id}-error`,
+      autocomplete: "off",
+      ...attributes,
+      oninput: (event) => onInput(name, event.target.value),
+    }),
+    el("p", { id: `${id}-hint`, class: "hint", text: hint }),
+    el("p", { id: `${id}-error`, class: "field-error", text: message }),
+  );
+}
+
+function paymentFacts(detail) {
+  const payment = detail.payment || {};
+  if (detail.payment_status === "paid") {
+    return el(
+      "dl",
+      { class: "fields", "data-field": "payment" },
+      field(t("paidAt"), when(payment.paid_at), "paid-at"),
+      field(t("paidAmount"), money(payment.amount, detail.currency), "paid-amount"),
+      field(
+        t("paidReference"),
+        payment.reference || el("span", { class: "muted", text: t("none") }),
+        "paid-reference",
+      ),
+    );
+  }
+  if (detail.payment_status === "void") {
+    return el(
+      "dl",
+      { class: "fields", "data-field": "payment" },
+      field(t("voidedAt"), when(payment.voided_at), "voided-at"),
+      field(t("voidReason"), payment.reason || el("span", { class: "muted", text: t("none") }), "void-reason"),
+    );
+  }
+  return null;
+}
+
+/** Payment: how it was paid or why it was voided, or the two actions, each confirmed in a
+ * small form of its own ("Mark as paid": reference, amount defaulting to the total;
+ * "Void": reason). An open form stays open across refreshes until confirmed or cancelled. */
+function paymentBlock(detail, payState, handlers) {
+  const unpaid = !detail.payment_status || detail.payment_status === "unpaid";
+  const form = payState.open;
+  let body = null;
+  if (form === "paid" || form === "void") {
+    const paying = form === "paid";
+    const common = { values: payState.values, errors: payState.errors, onInput: handlers.onPaymentInput };
+    body = el(
+      "form",
+      {
+        class: "confirm",
+        "data-form": form,
+        novalidate: true,
+        "aria-labelledby": "payment-confirm-title",
+        onsubmit: (event) => {
+          event.preventDefault();
+          handlers.onPaymentConfirm();
+        },
+      },
+      el("p", {
+        id: "payment-confirm-title",
+        class: "confirm-title",
+        text: paying
+          ? t("confirmPaid", { number: detail.number, amount: money(detail.total, detail.currency) })
+          : t("confirmVoid", { number: detail.number }),
+      }),
+      paying
+        ? [
+            smallInput({ ...common, form: "pay", name: "reference", label: t("paidReference"), hint: t("referenceHint") }),
+            smallInput({
+              ...common,
+              form: "pay",
+              name: "amount",
+              label: t("paidAmount"),
+              hint: t("amountHint", { total: detail.total, currency: detail.currency }),
+              attributes: { inputmode: "decimal", placeholder: detail.total },
+            }),
+          ]
+        : smallInput({ ...common, form: "void", name: "reason", label: t("voidReason"), hint: t("reasonHint") }),
+      el(
+        "div",
+        { class: "actions" },
+        el("button", {
+          type: "submit",
+          class: `button ${paying ? "primary" : "danger"}`,
+          "data-focus-key": `confirm-${form}`,
+          "data-action": `confirm-${form}`,
+          disabled: payState.busy,
+          text: payState.busy ? t("saving") : paying ? t("confirmPaidButton") : t("confirmVoidButton"),
+        }),
+        el("button", {
+          type: "button",
+          class: "button",
+          "data-focus-key": "cancel-payment",
+          "data-action": "cancel-payment",
+          disabled: payState.busy,
+          text: t("cancel"),
+          onclick: handlers.onPaymentCancel,
+        }),
+      ),
+    );
+  } else if (unpaid) {
+    body = el(
+      "div",
+      { class: "actions" },
+      el("button", {
+        type: "button",
+        class: "button",
+        "data-focus-key": "mark-paid",
+        "data-action": "mark-paid",
+        text: t("markPaid"),
+        onclick: () => handlers.onPaymentOpen("paid"),
+      }),
+      el("button", {
+        type: "button",
+        class: "button",
+        "data-focus-key": "void",
+        "data-action": "void",
+        text: t("voidInvoice"),
+        onclick: () => handlers.onPaymentOpen("void"),
+      }),
+    );
+  }
+  return el(
+    "section",
+    { class: "payment", "aria-labelledby": "payment-title" },
+    el("h3", { id: "payment-title", text: t("paymentHeading") }),
+    unpaid ? el("p", { class: "muted", text: t("unpaidNote") }) : paymentFacts(detail),
+    body,
+    el("p", {
+      class: `action-result ${payState.error ? "error" : "notice"}`,
+      role: payState.error ? "alert" : "status",
+      "data-field": "payment-result",
+      text: payState.message || "",
+    }),
+  );
+}
+
+/** "Add a recipient": sends the invoice to a new address now. */
+function addRecipientBlock(detail, addState, handlers) {
+  const common = { values: addState.values, errors: addState.errors, onInput: handlers.onRecipientInput };
+  return el(
+    "form",
+    {
+      class: "add-recipient",
+      novalidate: true,
+      "aria-labelledby": "add-recipient-title",
+      onsubmit: (event) => {
+        event.preventDefault();
+        handlers.onRecipientSubmit();
+      },
+    },
+    el("h4", { id: "add-recipient-title", text: t("addRecipientHeading") }),
+    el("p", { class: "hint", text: t("addRecipientHelp") }),
+    el(
+      "div",
+      { class: "add-recipient-fields" },
+      smallInput({
+        ...common,
+        form: "add",
+        name: "email",
+        type: "email",
+        label: t("recipientEmail"),
+        attributes: { autocapitalize: "off", spellcheck: "false", required: true },
+      }),
+      smallInput({ ...common, form: "add", name: "name", label: t("recipientName"), hint: t("optional") }),
+    ),
+    el("button", {
+      type: "submit",
+      class: "button primary",
+      "data-focus-key": "add-recipient",
+      "data-action": "add-recipient",
+      disabled: addState.busy,
+      text: addState.busy ? t("resending") : t("addRecipient"),
+    }),
+    el("p", {
+      class: `action-result ${addState.error ? "error" : "notice"}`,
+      role: addState.error ? "alert" : "status",
+      "data-field": "add-result",
+      text: addState.message || "",
+    }),
+    addState.added?.length
+      ? el(
+          "ul",
+          { class: "added", "data-field": "added" },
+          addState.added.map((r) =>
+            el(
+              "li",
+              { "data-recipient": r.id },
+              el("span", { class: "email", text: r.email }),
+              " ",
+              statusBadge(r.status),
+              r.error ? el("span", { class: "problem-line", text: r.error }) : null,
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
 function problemLines(recipient) {
   const lines = [];
   if (recipient.bounce) {
@@ -143,7 +362,7 @@ function problemLines(recipient) {
   return lines;
 }
 
-function recipientsTable(detail) {
+function recipientsTable(detail, addState, handlers) {
   const headers = ["colRecipient", "colStatus", "colOpens", "colFirstOpened", "colLastOpened", "colMachineOpens"];
   return el(
     "section",
@@ -182,6 +401,7 @@ function recipientsTable(detail) {
         }),
       ),
     ),
+    detail.payment_status === "void" ? null : addRecipientBlock(detail, addState, handlers),
   );
 }
 
@@ -284,7 +504,7 @@ export function renderDetail(
   root,
   detail,
   events,
-  { eventsComplete = true, onClose, onResend, resendState },
+  { eventsComplete = true, onClose, onResend, resendState, paymentState, addState, handlers },
 ) {
   const figure = el("figure", { class: "timeline" });
   const sections = [
@@ -303,7 +523,7 @@ export function renderDetail(
           el("span", { class: "amount", text: money(detail.total, detail.currency) }),
           el("span", { text: t("due", { date: calendarDate(detail.due_date) }) }),
         ),
-        el("p", { class: "detail-status" }, statusBadge(detail.status)),
+        el("p", { class: "detail-status" }, statusBadge(detail.status), paymentBadge(detail.payment_status)),
       ),
       el(
         "button",
@@ -320,8 +540,9 @@ export function renderDetail(
       ),
     ),
     summary(detail),
+    paymentBlock(detail, paymentState, handlers),
     resendBlock(detail, resendState, onResend),
-    recipientsTable(detail),
+    recipientsTable(detail, addState, handlers),
     el(
       "section",
       { "aria-labelledby": "timeline-title" },

@@ -6,7 +6,8 @@
 // changes, not on a repeat open). The streams are merged by that key,
 // and an item is shown only once no unloaded item of any stream can come before it:
 // the watermark is the last loaded key of the streams that still have pages, and
-// "Load more" fetches the stream that holds the watermark back.
+// "Load more" fetches the stream that holds the watermark back. "Paid" is one stream,
+// GET /invoices?payment_status=paid (the index's paid partitions), merged the same way.
 
 import { listInvoices } from "./api.js";
 
@@ -15,7 +16,19 @@ export const FILTERS = {
   viewed: ["viewed", "opened"],
   unopened: ["sent", "delivered"],
   problems: ["bounced", "complained", "failed", "rejected"],
+  paid: [null],
 };
+// The filters that ask for a payment status (with each of their statuses).
+export const PAYMENT_FILTERS = { paid: "paid" };
+
+/** Whether ``invoice`` belongs in ``filter`` (for the server's search answers, which
+ * are not filtered by the API). */
+export function inFilter(invoice, filter) {
+  const payment = PAYMENT_FILTERS[filter];
+  if (payment && invoice.payment_status !== payment) return false;
+  const statuses = FILTERS[filter] || [null];
+  return statuses.includes(null) || statuses.includes(invoice.status);
+}
 export const PAGE = 25;
 const MAX_LIMIT = 100; // the API's largest page
 const ABOVE_ALL = "\uffff"; // sorts after every key: nothing is known below it
@@ -38,6 +51,7 @@ export class Feed {
     this.fetchPage = fetchPage;
     this.streams = FILTERS[filter].map((status) => ({
       status,
+      payment_status: PAYMENT_FILTERS[filter] || null,
       items: [],
       cursor: null,
       started: false,
@@ -113,10 +127,9 @@ export class Feed {
   }
 
   async fetchInto(stream, limit, signal) {
-    const page = await this.fetchPage(
-      { status: stream.status, cursor: stream.cursor, limit: Math.min(MAX_LIMIT, limit) },
-      { signal },
-    );
+    const query = { status: stream.status, cursor: stream.cursor, limit: Math.min(MAX_LIMIT, limit) };
+    if (stream.payment_status) query.payment_status = stream.payment_status;
+    const page = await this.fetchPage(query, { signal });
     stream.items.push(...page.items);
     stream.cursor = page.next || null;
     stream.started = true;

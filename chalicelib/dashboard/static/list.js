@@ -14,6 +14,16 @@ export function statusBadge(status) {
   });
 }
 
+/** "Paid" or "Void" beside the delivery status; nothing while unpaid. */
+export function paymentBadge(paymentStatus) {
+  if (!paymentStatus || paymentStatus === "unpaid") return null;
+  return el("span", {
+    class: `badge badge-payment badge-${paymentStatus}`,
+    "data-payment": paymentStatus,
+    text: t(`payment.${paymentStatus}`),
+  });
+}
+
 export function hasProblem(invoice) {
   return invoice.problem_count > 0 || PROBLEM_STATUSES.has(invoice.status);
 }
@@ -84,6 +94,7 @@ function buildRow(invoice, selected) {
       tabindex: "-1",
       "data-id": invoice.id,
       "data-status": invoice.status,
+      "data-payment": invoice.payment_status || "unpaid",
       "aria-current": selected ? "true" : null,
       title: t("rowHint", { number: invoice.number }),
     },
@@ -102,7 +113,11 @@ function buildRow(invoice, selected) {
       el("span", { class: "due", text: t("due", { date: calendarDate(invoice.due_date) }) }),
     ),
     el("td", { class: "col-sent" }, sent),
-    el("td", { class: "col-status" }, statusBadge(invoice.status)),
+    el(
+      "td",
+      { class: "col-status" },
+      el("span", { class: "badges" }, statusBadge(invoice.status), paymentBadge(invoice.payment_status)),
+    ),
   );
 }
 
@@ -138,19 +153,4 @@ export function renderRows(tbody, invoices, selectedId) {
 /** One tab stop for the whole table (the row last focused); arrow keys move within. */
 export function rove(tbody, current) {
   for (const row of tbody.children) row.tabIndex = row === current ? 0 : -1;
-}
-
-/** Whether ``invoice`` matches a search (number or customer; case and accents ignored). */
-export function matches(invoice, query) {
-  const wanted = fold(query);
-  if (!wanted) return true;
-  return fold(invoice.number).includes(wanted) || fold(invoice.customer.name).includes(wanted);
-}
-
-function fold(text) {
-  return String(text || "")
-    .normalize("NFD")
-    .replace(/\p{Diacritic}/gu, "")
-    .toLowerCase()
-    .trim();
 }
