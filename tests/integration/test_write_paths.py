@@ -14,6 +14,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.adapters.dynamo import models
+from chalicelib import container
 from chalicelib.container import context
 from chalicelib.core.model import TimelineEvent, iso
 from chalicelib.core.status import Counts
@@ -312,3 +313,13 @@ def test_ten_thousand_facts_on_one_invoice_every_read_answers(
             break
         cursor = link.split("cursor=")[1].split("&")[0].split(">")[0]
     assert rows >= 10_000
+
+
+def test_due_tasks_after_a_cursor_past_until_are_none(
+    backend: str, client: Client, stack: Stack
+) -> None:
+    """The alerts queue's cursor can be ahead of a run's ``until`` (an earlier run with
+    no settle time): the run finds nothing due instead of a BETWEEN DynamoDB refuses."""
+    store = container.build_jobs(context()).store
+    assert list(store.due("2026-12-03T06:21:44.790Z#tsk_x", "2026-12-03T06:20:03.751Z")) == []
+

@@ -76,6 +76,10 @@ class DynamoTaskQueue:
         """Tasks with ``after`` < position <= ``until``, oldest first, hour by hour."""
         floor = iso(parse_iso(until) - QUEUE_CATCH_UP)
         after = max(after, floor)
+        if after >= until + "#~":
+            # A run with a shorter settle (``run-schedule --now``) may have gone past this
+            # one's ``until``: nothing is due, and DynamoDB refuses an empty BETWEEN.
+            return
         for bucket in _hours(after, until):
             condition = TaskItem.sk.between(after, until + "#~")
             for item in TaskItem.query(bucket, condition):
