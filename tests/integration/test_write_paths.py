@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.adapters.dynamo import models
 from chalicelib import container
+from chalicelib.adapters.dynamo import models
 from chalicelib.container import context
 from chalicelib.core.model import TimelineEvent, iso
 from chalicelib.core.status import Counts
@@ -322,4 +322,3 @@ def test_due_tasks_after_a_cursor_past_until_are_none(
     no settle time): the run finds nothing due instead of a BETWEEN DynamoDB refuses."""
     store = container.build_jobs(context()).store
     assert list(store.due("2026-12-03T06:21:44.790Z#tsk_x", "2026-12-03T06:20:03.751Z")) == []
-
