@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice.app import Chalice, ConvertToMiddleware
 
 from chalicelib.accounts.routes import keys_api
@@ -13,6 +15,7 @@ from chalicelib.observability import logger, metrics_per_invocation
 from chalicelib.reports.routes import reports_api
 from chalicelib.reports.schedules import report_schedule
 from chalicelib.sending.routes import invoices_api
+from chalicelib.tracking import door
 from chalicelib.tracking.routes import public
 from chalicelib.tracking.subscriptions import ses_events
 
@@ -34,3 +37,11 @@ app.register_blueprint(keys_api)  # the account's own API keys
 app.register_blueprint(report_schedule)  # digests and reminders (EventBridge)
 app.register_blueprint(alert_schedule)  # alert emails and webhook deliveries
 app.register_blueprint(dashboard)
+
+
+# The public routes again, behind the HTTP API of infra/template.yaml (payload 2.0; a
+# function URL sends the same): the same app answers them (docs/DESIGN.md, "The public
+# door"). The REST API keeps serving them for mail sent before the door.
+@app.lambda_function(name="public_door")
+def public_door(event: dict[str, Any], context: Any) -> Any:
+    return door.serve(app, app.routes, event, context)
