@@ -75,19 +75,30 @@ class _KeyringCache:
         if not name:
             raise RuntimeError("Set SOBRE_TOKEN_SECRET or SOBRE_TOKEN_SECRET_PARAMETER.")
         if self._client is None:
-            import botocore.session  # lazy: only deployed stages read SSM
-            from botocore.config import Config
+            # Lazy: only deployed stages read SSM. No botocore where the environment holds
+            # the credentials (Lambda): a forged token then costs no AWS SDK import.
+            from chalicelib.adapters import ssm_lite
 
-            # Short: the pixel waits for this at a cold start, and must stay fast.
-            quick = Config(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 2})
-            self._client = botocore.session.get_session().create_client(
+            self._client = ssm_lite.create_client(
                 "ssm",
                 region_name=self._settings.aws_region,
                 endpoint_url=self._settings.aws_endpoint_url,
-                config=quick,
+                config=_quick_config(),
             )
         answer = self._client.get_parameter(Name=name, WithDecryption=True)
         return str(answer["Parameter"]["Value"])
+
+
+def _quick_config() -> Any:
+    """Short timeouts: the pixel waits for the keyring at a cold start (ssm_lite keeps
+    the same two attempts of two seconds); None where botocore is not loaded yet."""
+    import sys
+
+    if "botocore" not in sys.modules:
+        return None
+    from botocore.config import Config
+
+    return Config(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 2})
 
 
 def token_keys(settings: Settings) -> _KeyringCache:
