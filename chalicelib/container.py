@@ -83,22 +83,9 @@ class _KeyringCache:
                 "ssm",
                 region_name=self._settings.aws_region,
                 endpoint_url=self._settings.aws_endpoint_url,
-                config=_quick_config(),
             )
         answer = self._client.get_parameter(Name=name, WithDecryption=True)
         return str(answer["Parameter"]["Value"])
-
-
-def _quick_config() -> Any:
-    """Short timeouts: the pixel waits for the keyring at a cold start (ssm_lite keeps
-    the same two attempts of two seconds); None where botocore is not loaded yet."""
-    import sys
-
-    if "botocore" not in sys.modules:
-        return None
-    from botocore.config import Config
-
-    return Config(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 2})
 
 
 def token_keys(settings: Settings) -> _KeyringCache:

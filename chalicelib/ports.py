@@ -30,6 +30,10 @@ class InvoiceStore(Protocol):
     """An invoice is a small summary (its fields and its recipients' state), its content
     (lines, message), one small counters item per recipient, and one item per fact."""
 
+    def connect(self) -> None:
+        """Build the client (imports, configuration; no request), so that the public
+        routes' storage deadline times storage, not a cold container's imports."""
+
     def create(self, invoice: Invoice) -> bool:
         """Store a new invoice; False when one with its id already exists."""
 

@@ -152,9 +152,7 @@ class LiteSsm:
         return dict(answer)
 
 
-def create_client(
-    service: str, region_name: str, endpoint_url: str | None, config: Any = None
-) -> Any:
+def create_client(service: str, region_name: str, endpoint_url: str | None) -> Any:
     """An SSM client for ``get_parameter``: the light one when the environment holds
     credentials (Lambda's always does), botocore's otherwise."""
     if service != "ssm":
@@ -164,7 +162,10 @@ def create_client(
     if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
         return LiteSsm(region_name, endpoint, env)
     import botocore.session
+    from botocore.config import Config
 
+    # The same two attempts of two seconds as LiteSsm: a cold pixel waits for this.
+    quick = Config(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 2})
     return botocore.session.get_session().create_client(
-        "ssm", region_name=region_name, endpoint_url=endpoint, config=config
+        "ssm", region_name=region_name, endpoint_url=endpoint, config=quick
     )

@@ -81,6 +81,10 @@ def _record_in_time(
     if ctx.deferred is None:
         return recording.record_fetch(ctx, invoice_id, fact)
     budget = ctx.settings.fetch_deadline_seconds if seconds is None else seconds
+    # A cold container imports pynamodb and botocore and builds the client here, before
+    # the clock starts: the deadline is for storage (a cold import on a 512 MB Lambda
+    # alone can pass it, and every first pixel of a container would go to the queue).
+    ctx.invoices.connect()
 
     def write(attempt: Attempt) -> recording.Recorded | None:
         return recording.record_fetch(ctx, invoice_id, fact, attempt.step)

@@ -49,7 +49,9 @@ class _Meta:
 
 
 class _SameTable:
-    """Use the invoice model's connection: one table, one client."""
+    """Use the invoice model's connection: one table, one botocore session and client
+    (a second pynamodb connection builds its own session, loading the endpoint and
+    service data again: ~100 ms of a cold start)."""
 
     @classmethod
     def _get_connection(cls) -> TableConnection:
@@ -143,7 +145,7 @@ class FactItem(_SameTable, Model):
     expires_at = TTLAttribute()
 
 
-class MessageRefItem(Model):
+class MessageRefItem(_SameTable, Model):
     class Meta(_Meta):
         pass
 
@@ -155,7 +157,7 @@ class MessageRefItem(Model):
     expires_at = TTLAttribute()
 
 
-class AccountItem(Model):
+class AccountItem(_SameTable, Model):
     class Meta(_Meta):
         pass
 
@@ -164,7 +166,7 @@ class AccountItem(Model):
     data = UnicodeAttribute()  # JSON
 
 
-class ApiKeyItem(Model):
+class ApiKeyItem(_SameTable, Model):
     """What authenticating a request reads: one GetItem by the secret's hash."""
 
     class Meta(_Meta):
@@ -208,7 +210,7 @@ class AuthFailureItem(_SameTable, Model):
     expires_at = TTLAttribute(null=True)
 
 
-class UnprocessedItem(Model):
+class UnprocessedItem(_SameTable, Model):
     class Meta(_Meta):
         pass
 
