@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, ConvertToMiddleware
+from chalice.app import Chalice
 
 from chalicelib.accounts.routes import keys_api
 from chalicelib.alerts.routes import webhooks_api
 from chalicelib.alerts.schedules import alert_schedule
 from chalicelib.dashboard.routes import dashboard
 from chalicelib.http import accept_binary_routes, remember_client_address, sobre_errors
-from chalicelib.observability import logger, metrics_per_invocation
+from chalicelib.observability import lambda_context, metrics_per_invocation
 from chalicelib.reports.routes import reports_api
 from chalicelib.reports.schedules import report_schedule
 from chalicelib.sending.routes import invoices_api
@@ -26,7 +26,7 @@ app.register_middleware(accept_binary_routes, "http")
 app.register_middleware(remember_client_address, "http")  # for the failed-auth limit
 # HTTP only: the other functions are called by Lambda without this module, so their
 # entry points carry the same two themselves (chalicelib/observability.instrumented).
-app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context), "http")
+app.register_middleware(lambda_context, "http")  # Powertools' Lambda context in the logs
 app.register_middleware(metrics_per_invocation, "http")  # one metrics object per invocation
 app.register_blueprint(invoices_api)  # send, list and read invoices
 app.register_blueprint(public)  # the pixel and the hosted invoice (no API key)

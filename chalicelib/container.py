@@ -98,7 +98,7 @@ def token_keys(settings: Settings) -> _KeyringCache:
 def build_context(settings: Settings) -> Context:
     """Every store is made on first use: the public routes check their token before
     touching one, so a forged token costs no pynamodb or botocore import (issue 13.3)."""
-    from chalicelib.observability import PowertoolsMetrics
+    from chalicelib.observability import EmfMetrics
 
     def invoices() -> Any:
         from chalicelib.adapters.dynamo.invoices import DynamoInvoiceStore
@@ -142,7 +142,7 @@ def build_context(settings: Settings) -> Context:
         mailer=_Lazy(mailer),
         pdfs=_Lazy(pdfs),
         signer=TokenSigner(token_keys(settings)),
-        metrics=PowertoolsMetrics(),
+        metrics=EmfMetrics(),
         clock=utc_now,
         # Reports, reminders and alerts: status crossings wait here for the scheduler.
         alerts=_Lazy(lambda: report_store(settings)),
