@@ -4,26 +4,28 @@ implement them; use cases only ever see these."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib.core.alerts import Alert
-from chalicelib.core.keys import ApiKey
-from chalicelib.core.model import (
-    Account,
-    CountChange,
-    EventPage,
-    Invoice,
-    Lease,
-    MessageRef,
-    OutgoingEmail,
-    Page,
-    TimelineEvent,
-)
-from chalicelib.core.sends import SendClaim, SendOutcome
-from chalicelib.core.status import KeptFact, Tally
-from chalicelib.core.webhooks import AttemptResult, Delivery, Task, Webhook
+if TYPE_CHECKING:  # annotations only: importing ports costs no domain module
+    from collections.abc import Iterator
+    from datetime import datetime
+
+    from chalicelib.core.alerts import Alert
+    from chalicelib.core.keys import ApiKey
+    from chalicelib.core.model import (
+        Account,
+        CountChange,
+        EventPage,
+        Invoice,
+        Lease,
+        MessageRef,
+        OutgoingEmail,
+        Page,
+        TimelineEvent,
+    )
+    from chalicelib.core.sends import SendClaim, SendOutcome
+    from chalicelib.core.status import KeptFact, Tally
+    from chalicelib.core.webhooks import AttemptResult, Delivery, Task, Webhook
 
 
 class InvoiceStore(Protocol):
