@@ -80,7 +80,8 @@ test: install lint typecheck cfn-lint chromium
 	$(PY) -m bench --smoke
 
 # Benchmarks (bench/, never deployed): DynamoDB requests per operation, index versus
-# scan, CPU per request, cold start, concurrency, package size, each beside its target.
+# scan, CPU per request, cold start, concurrency, package size, the open classifier, the
+# pixel with storage paused, each beside its target.
 # Prints one table and writes it to bench/results.json; `make test` runs `--smoke`.
 .PHONY: bench
 bench: install
