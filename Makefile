@@ -63,14 +63,15 @@ chromium:
 e2e: install chromium
 	$(PY) -m pytest tests/e2e -q
 
-# infra/template.yaml alone is a fragment of the deployed template, so three checks are
-# off for it alone: E3001 (its RestAPI and SesEvents entries have no Type: they extend
-# resources Chalice generates), E1020 (its alarms and base path mapping Ref APIHandler,
-# SesEvents and RestAPI, which Chalice generates) and W8001 (HasTokenSecretKmsKey is used
-# by .chalice/policy-<function>.json). The merged templates of both stages, before and after
+# infra/template.yaml alone is a fragment of the deployed template, so four checks are
+# off for it alone: E3001 (its RestAPI, SesEvents and PublicDoor entries have no Type:
+# they extend resources Chalice generates), E1020 and E1019 (its alarms, base path mapping
+# and public door Ref or Fn::Sub APIHandler, SesEvents, RestAPI and PublicDoor, which
+# Chalice generates) and W8001 (HasTokenSecretKmsKey is used by
+# .chalice/policy-<function>.json). The merged templates of both stages, before and after
 # the SAM transform (infra/package.py), are linted with every default check.
 cfn-lint: $(STAMP)
-	$(VENV)/bin/cfn-lint --ignore-checks E3001 E1020 W8001 -- infra/template.yaml
+	$(VENV)/bin/cfn-lint --ignore-checks E3001 E1020 E1019 W8001 -- infra/template.yaml
 	for stage in $(DEPLOY_STAGES); do $(PY) -m infra.package --stage $$stage out/lint/$$stage || exit 1; done
 	$(VENV)/bin/cfn-lint -- $(foreach s,$(DEPLOY_STAGES),out/lint/$(s)/sam.yaml out/lint/$(s)/cloudformation.json)
 
@@ -79,7 +80,8 @@ test: install lint typecheck cfn-lint chromium
 	$(PY) -m bench --smoke
 
 # Benchmarks (bench/, never deployed): DynamoDB requests per operation, index versus
-# scan, CPU per request, cold start, concurrency, package size, each beside its target.
+# scan, CPU per request, cold start, concurrency, package size, the open classifier, the
+# pixel with storage paused, each beside its target.
 # Prints one table and writes it to bench/results.json; `make test` runs `--smoke`.
 .PHONY: bench
 bench: install
@@ -127,6 +129,8 @@ DEPLOY_PARAMETERS = TokenSecretParameterName=$(TOKEN_SECRET_PARAMETER) \
 	$(if $(API_DOMAIN),ApiDomainName=$(API_DOMAIN)) \
 	$(if $(API_CERTIFICATE_ARN),ApiCertificateArn=$(API_CERTIFICATE_ARN)) \
 	$(if $(HOSTED_ZONE_ID),HostedZoneId=$(HOSTED_ZONE_ID)) \
+	$(if $(PUBLIC_DOMAIN),PublicDomainName=$(PUBLIC_DOMAIN)) \
+	$(if $(PUBLIC_CERTIFICATE_ARN),PublicCertificateArn=$(PUBLIC_CERTIFICATE_ARN)) \
 	$(if $(SES_TRACKING_DOMAIN),SesTrackingDomain=$(SES_TRACKING_DOMAIN)) \
 	$(if $(ALARM_EMAIL),AlarmEmail=$(ALARM_EMAIL)) \
 	$(if $(TOKEN_SECRET_KMS_KEY_ARN),TokenSecretKmsKeyArn=$(TOKEN_SECRET_KMS_KEY_ARN)) \

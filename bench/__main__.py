@@ -37,6 +37,7 @@ SECTIONS = {
     "5": "concurrency",
     "6": "package size",
     "7": "open classifier",
+    "8": "storage paused",
 }
 
 
@@ -55,7 +56,7 @@ def _dynalite(work: Path) -> Iterator[str | None]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a reduced run, in seconds")
-    parser.add_argument("--only", default="", help="comma-separated section numbers (1-7)")
+    parser.add_argument("--only", default="", help="comma-separated section numbers (1-8)")
     parser.add_argument(
         "--json",
         type=Path,
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         dynamo_requests,
         index_scan,
         package,
+        paused,
     )
     from infra.local_stack import create_table, provision_messaging
     from tests.emulators import moto_server
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             section("3", lambda: cpu.run(mode))
             section("4", lambda: cold_start.run(mode, env, work))
             section("5", lambda: concurrency.run(mode, env, work, backends))
+            section("8", lambda: paused.run(mode, REGION, work))
         section("6", lambda: package.run(work))
         section("7", lambda: classifier.run(mode))
 

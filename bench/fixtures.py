@@ -243,6 +243,26 @@ def pixel_event(token: str, method: str = "GET") -> dict[str, Any]:
     }
 
 
+def door_pixel_event(token: str, method: str = "GET") -> dict[str, Any]:
+    """The same request through the public door: an HTTP API event, payload 2.0."""
+    path = f"/t/{token}"
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} /t/{{token}}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"accept": "image/webp,*/*", "user-agent": USER_AGENT},
+        "pathParameters": {"token": token},
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "stage": "$default",
+            "domainName": "t.example.com",
+            "http": {"method": method, "path": path, "sourceIp": "203.0.113.77"},
+        },
+        "isBase64Encoded": False,
+    }
+
+
 class LambdaContext:
     """The attributes of Lambda's context object that Powertools reads."""
 

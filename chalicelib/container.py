@@ -76,16 +76,14 @@ class _KeyringCache:
         if not name:
             raise RuntimeError("Set SOBRE_TOKEN_SECRET or SOBRE_TOKEN_SECRET_PARAMETER.")
         if self._client is None:
-            import botocore.session  # lazy: only deployed stages read SSM
-            from botocore.config import Config
+            # Lazy: only deployed stages read SSM. No botocore where the environment holds
+            # the credentials (Lambda): a forged token then costs no AWS SDK import.
+            from chalicelib.adapters import ssm_lite
 
-            # Short: the pixel waits for this at a cold start, and must stay fast.
-            quick = Config(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 2})
-            self._client = botocore.session.get_session().create_client(
+            self._client = ssm_lite.create_client(
                 "ssm",
                 region_name=self._settings.aws_region,
                 endpoint_url=self._settings.aws_endpoint_url,
-                config=quick,
             )
         answer = self._client.get_parameter(Name=name, WithDecryption=True)
         return str(answer["Parameter"]["Value"])
@@ -101,7 +99,7 @@ def token_keys(settings: Settings) -> _KeyringCache:
 def build_context(settings: Settings) -> Context:
     """Every store is made on first use: the public routes check their token before
     touching one, so a forged token costs no pynamodb or botocore import (issue 13.3)."""
-    from chalicelib.observability import PowertoolsMetrics
+    from chalicelib.observability import EmfMetrics
 
     def invoices() -> Any:
         from chalicelib.adapters.dynamo.invoices import DynamoInvoiceStore
@@ -145,7 +143,7 @@ def build_context(settings: Settings) -> Context:
         mailer=_Lazy(mailer),
         pdfs=_Lazy(pdfs),
         signer=TokenSigner(token_keys(settings)),
-        metrics=PowertoolsMetrics(),
+        metrics=EmfMetrics(),
         clock=utc_now,
         # Reports, reminders and alerts: status crossings wait here for the scheduler.
         alerts=_Lazy(lambda: report_store(settings)),

@@ -4,31 +4,37 @@ implement them; use cases only ever see these."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib.core.alerts import Alert
-from chalicelib.core.keys import ApiKey
-from chalicelib.core.model import (
-    Account,
-    CountChange,
-    EventPage,
-    Invoice,
-    Lease,
-    MessageRef,
-    OutgoingEmail,
-    Page,
-    TimelineEvent,
-)
-from chalicelib.core.sends import SendClaim, SendOutcome
-from chalicelib.core.status import KeptFact, Tally
-from chalicelib.core.webhooks import AttemptResult, Delivery, Task, Webhook
+if TYPE_CHECKING:  # annotations only: importing ports costs no domain module
+    from collections.abc import Iterator
+    from datetime import datetime
+
+    from chalicelib.core.alerts import Alert
+    from chalicelib.core.keys import ApiKey
+    from chalicelib.core.model import (
+        Account,
+        CountChange,
+        EventPage,
+        Invoice,
+        Lease,
+        MessageRef,
+        OutgoingEmail,
+        Page,
+        TimelineEvent,
+    )
+    from chalicelib.core.sends import SendClaim, SendOutcome
+    from chalicelib.core.status import KeptFact, Tally
+    from chalicelib.core.webhooks import AttemptResult, Delivery, Task, Webhook
 
 
 class InvoiceStore(Protocol):
     """An invoice is a small summary (its fields and its recipients' state), its content
     (lines, message), one small counters item per recipient, and one item per fact."""
+
+    def connect(self) -> None:
+        """Build the client (imports, configuration; no request), so that the public
+        routes' storage deadline times storage, not a cold container's imports."""
 
     def create(self, invoice: Invoice) -> bool:
         """Store a new invoice; False when one with its id already exists."""

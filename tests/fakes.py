@@ -118,6 +118,10 @@ class FakeInvoiceStore:
     changed by ADD with a slot per change, copies in and out."""
 
     SLOTS = 16
+    connected = 0  # how many times connect() was called
+
+    def connect(self) -> None:
+        self.connected += 1
 
     def __init__(self) -> None:
         self.invoices: dict[str, Invoice] = {}  # summaries and content, no counters

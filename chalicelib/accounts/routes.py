@@ -4,11 +4,20 @@ responds."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Blueprint, Response
 
-from chalicelib.accounts import keys, service, views
 from chalicelib.container import authenticate, context
 from chalicelib.http import json_errors, json_response, read_json
+from chalicelib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from chalicelib.accounts import keys, service, views
+else:  # loaded by the first request that needs them (chalicelib/lazy.py)
+    keys = lazy_module("chalicelib.accounts.keys")
+    service = lazy_module("chalicelib.accounts.service")
+    views = lazy_module("chalicelib.accounts.views")
 
 keys_api = Blueprint(__name__)
 MAX_KEY_BODY = 10_000

@@ -5,13 +5,21 @@ makes one use-case call, and responds."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint, Response
 
 from chalicelib.container import authenticate, jobs
 from chalicelib.http import json_errors, json_response, json_text
-from chalicelib.reports import evidence, export, service, views
+from chalicelib.lazy import lazy_module
 
+if TYPE_CHECKING:
+    from chalicelib.reports import evidence, export, service, views
+else:  # loaded by the first request that needs them (chalicelib/lazy.py)
+    evidence = lazy_module("chalicelib.reports.evidence")
+    export = lazy_module("chalicelib.reports.export")
+    service = lazy_module("chalicelib.reports.service")
+    views = lazy_module("chalicelib.reports.views")
 reports_api = Blueprint(__name__)
 _NO_STORE = "no-store"
 

@@ -5,13 +5,21 @@ call, and responds."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint, Response
 
 from chalicelib.container import authenticate, context
 from chalicelib.http import json_errors, json_response, read_json
-from chalicelib.sending import payments, queries, service, views
+from chalicelib.lazy import lazy_module
 
+if TYPE_CHECKING:
+    from chalicelib.sending import payments, queries, service, views
+else:  # loaded by the first request that needs them (chalicelib/lazy.py)
+    payments = lazy_module("chalicelib.sending.payments")
+    queries = lazy_module("chalicelib.sending.queries")
+    service = lazy_module("chalicelib.sending.service")
+    views = lazy_module("chalicelib.sending.views")
 invoices_api = Blueprint(__name__)
 
 

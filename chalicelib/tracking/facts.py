@@ -7,11 +7,18 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from chalicelib.core.model import FETCH_TYPES, EventType, TimelineEvent, iso
 from chalicelib.core.privacy import clip_user_agent, truncate_ip
-from chalicelib.core.status import Fact
 from chalicelib.ids import TrackingTarget
+from chalicelib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from chalicelib.core import status
+    from chalicelib.core.status import Fact
+else:  # the status rules (and the classifier) load with the first fact, after a token
+    status = lazy_module("chalicelib.core.status")
 
 # The key of a fetch's fact starts with this: the pixel's opens are "px-...".
 _KEY_PREFIX: dict[str, str] = {"open": "px"}
@@ -43,7 +50,7 @@ def fetch_fact(
     }
     if request.trigger:
         details["trigger"] = request.trigger
-    return Fact(
+    return status.Fact(
         key=f"{prefix}-{request.request_id or secrets.token_hex(8)}",
         type=kind,
         at=iso(at),
@@ -94,7 +101,7 @@ class DeferredFetch:
             return DeferredFetch(
                 invoice_id=str(data["invoice_id"]),
                 recount=bool(data.get("recount")),
-                fact=Fact(
+                fact=status.Fact(
                     key=str(fact["key"]),
                     type=kind,
                     at=str(fact["at"]),
@@ -143,7 +150,7 @@ def beacon_fact(
     else:
         details["render"] = problem or "no-page-load"
         key, when = f"viewed-{request.request_id or secrets.token_hex(8)}", iso(at)
-    return Fact(
+    return status.Fact(
         key=key,
         type="viewed",
         at=when,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from chalicelib import recording
 from chalicelib.context import Context
 from chalicelib.core.model import (
     FETCH_TYPES,
@@ -18,10 +18,9 @@ from chalicelib.core.model import (
     TimelineEvent,
     iso,
 )
-from chalicelib.core.status import Fact, Tally, refresh_statuses
 from chalicelib.core.stored import pdf_key
 from chalicelib.errors import Unavailable
-from chalicelib.tracking.deadline import Attempt, run_within
+from chalicelib.lazy import lazy_module
 from chalicelib.tracking.facts import (
     DeferredFetch,
     FetchRequest,
@@ -30,6 +29,17 @@ from chalicelib.tracking.facts import (
     page_ref,
 )
 from chalicelib.tracking.pixel import strip_token
+
+if TYPE_CHECKING:
+    from chalicelib import recording
+    from chalicelib.core import status
+    from chalicelib.core.status import Fact
+    from chalicelib.tracking import deadline
+    from chalicelib.tracking.deadline import Attempt
+else:  # storage, the status rules and the classifier load once a token verifies
+    recording = lazy_module("chalicelib.recording")
+    status = lazy_module("chalicelib.core.status")
+    deadline = lazy_module("chalicelib.tracking.deadline")
 
 # A presigned PDF link is good for this long: enough to start the download, too short
 # to be worth forwarding.
@@ -81,11 +91,15 @@ def _record_in_time(
     if ctx.deferred is None:
         return recording.record_fetch(ctx, invoice_id, fact)
     budget = ctx.settings.fetch_deadline_seconds if seconds is None else seconds
+    # A cold container imports pynamodb and botocore and builds the client here, before
+    # the clock starts: the deadline is for storage (a cold import on a 512 MB Lambda
+    # alone can pass it, and every first pixel of a container would go to the queue).
+    ctx.invoices.connect()
 
     def write(attempt: Attempt) -> recording.Recorded | None:
         return recording.record_fetch(ctx, invoice_id, fact, attempt.step)
 
-    outcome = run_within(budget, write)
+    outcome = deadline.run_within(budget, write)
     if not outcome.missed:
         return outcome.value
     _defer(ctx, DeferredFetch(invoice_id, fact, recount=outcome.may_have_counted))
@@ -179,7 +193,7 @@ def _within_deadline(ctx: Context, read: Callable[[], object]) -> object:
     """``read()``, or ``_MISSED`` when it did not answer within the deadline (or failed)."""
     if ctx.deferred is None:
         return read()
-    outcome = run_within(ctx.settings.fetch_deadline_seconds, lambda _attempt: read())
+    outcome = deadline.run_within(ctx.settings.fetch_deadline_seconds, lambda _attempt: read())
     return _MISSED if outcome.missed else outcome.value
 
 
@@ -268,7 +282,7 @@ def _all_facts(ctx: Context, invoice_id: str) -> list[TimelineEvent]:
 
 def recount(ctx: Context, invoice_id: str, recipient_id: str) -> None:
     """Set the recipient's counters and first times from all its facts."""
-    tally = Tally()
+    tally = status.Tally()
     for event in _all_facts(ctx, invoice_id):
         if event.recipient_id == recipient_id and event.type in FETCH_TYPES:
             tally.add(event)
@@ -285,7 +299,7 @@ def recount(ctx: Context, invoice_id: str, recipient_id: str) -> None:
         target.first_opened_at = tally.first_opened_at
         target.first_machine_open_at = tally.first_machine_open_at
         target.viewed_at = tally.viewed_at
-        refresh_statuses(current)
+        status.refresh_statuses(current)
         return before != (target.first_opened_at, target.first_machine_open_at, target.viewed_at)
 
     recording.update_summary(ctx, invoice_id, summary, firsts)

@@ -3,15 +3,20 @@ fetches the public routes deferred (SQS → Lambda → ``service.apply_deferred`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, SNSEvent, SQSEvent
 
 from chalicelib.container import context
+from chalicelib.lazy import lazy_module
 from chalicelib.observability import instrumented
 from chalicelib.settings import EVENTS_TOPIC_NAME, FETCH_QUEUE_NAME
-from chalicelib.tracking import service, ses_service
+from chalicelib.tracking import service
 
+if TYPE_CHECKING:
+    from chalicelib.tracking import ses_service
+else:  # loaded by the first request that needs them (chalicelib/lazy.py)
+    ses_service = lazy_module("chalicelib.tracking.ses_service")
 ses_events = Blueprint(__name__)
 
 

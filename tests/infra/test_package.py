@@ -27,7 +27,13 @@ RESOURCE_SETTINGS = {
     "SOBRE_TABLE_NAME": {"Ref": "SobreTable"},
     "SOBRE_CONFIGURATION_SET": {"Ref": "SesConfigurationSet"},
     "SOBRE_TOKEN_SECRET_PARAMETER": {"Ref": "TokenSecretParameterName"},
-    "SOBRE_BASE_URL": {"Fn::Sub": "https://${ApiDomainName}"},
+    "SOBRE_BASE_URL": {
+        "Fn::If": [
+            "HasPublicDomain",
+            {"Fn::Sub": "https://${PublicDomainName}"},
+            {"Fn::Sub": "https://${ApiDomainName}"},
+        ]
+    },
     "SOBRE_PDF_BUCKET": {"Ref": "PdfBucket"},
     "SOBRE_RETENTION_DAYS": {"Ref": "RetentionDays"},
     "SOBRE_FETCH_QUEUE_URL": {"Ref": "FetchQueue"},
@@ -84,6 +90,8 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "AlertDeliveriesRole": "AWS::IAM::Role",
         "FetchFallback": "AWS::Serverless::Function",
         "FetchFallbackRole": "AWS::IAM::Role",
+        "PublicDoor": "AWS::Serverless::Function",
+        "PublicDoorRole": "AWS::IAM::Role",
         # infra/template.yaml
         "SobreTable": "AWS::DynamoDB::Table",
         "SobreKey": "AWS::KMS::Key",
@@ -120,6 +128,21 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "ApiDomain": "AWS::ApiGateway::DomainName",
         "ApiBasePathMapping": "AWS::ApiGateway::BasePathMapping",
         "ApiDnsRecord": "AWS::Route53::RecordSet",
+        "PublicApi": "AWS::ApiGatewayV2::Api",
+        "PublicIntegration": "AWS::ApiGatewayV2::Integration",
+        "PublicPixelRoute": "AWS::ApiGatewayV2::Route",
+        "PublicPixelHeadRoute": "AWS::ApiGatewayV2::Route",
+        "PublicPageRoute": "AWS::ApiGatewayV2::Route",
+        "PublicBeaconRoute": "AWS::ApiGatewayV2::Route",
+        "PublicPdfRoute": "AWS::ApiGatewayV2::Route",
+        "PublicStage": "AWS::ApiGatewayV2::Stage",
+        "PublicDoorInvokePermission": "AWS::Lambda::Permission",
+        "PublicDomain": "AWS::ApiGatewayV2::DomainName",
+        "PublicApiMapping": "AWS::ApiGatewayV2::ApiMapping",
+        "PublicDnsRecord": "AWS::Route53::RecordSet",
+        "Public5xxAlarm": "AWS::CloudWatch::Alarm",
+        "PublicDoorErrorsAlarm": "AWS::CloudWatch::Alarm",
+        "PublicDoorThrottlesAlarm": "AWS::CloudWatch::Alarm",
     }
 
 
@@ -144,6 +167,7 @@ FUNCTION_NAMES = {
     "HourlyReports": "hourly_reports",
     "AlertDeliveries": "alert_deliveries",
     "FetchFallback": "fetch_fallback",
+    "PublicDoor": "public_door",
 }
 
 
@@ -184,6 +208,7 @@ def test_functions_get_the_resource_settings_and_never_the_secret(
         "HourlyReports",
         "AlertDeliveries",
         "FetchFallback",
+        "PublicDoor",
     }
     for function in functions.values():
         variables = function["Properties"]["Environment"]["Variables"]
@@ -505,3 +530,57 @@ def test_api_gateways_own_answers_have_sobres_error_shape(
                 assert int(retry.strip("'")) >= 1, kind
     # No separate GatewayResponse resource: it would be live only after a later deployment.
     assert of_type(transformed, "AWS::ApiGateway::GatewayResponse") == {}
+
+
+def test_the_public_door_serves_the_public_routes_from_an_http_api(
+    templates: dict[str, tuple[Template, Template]], stage: str
+) -> None:
+    """Payload 2.0 to the door function, the public routes only, throttled, invokable by
+    this API alone; new mail links to its domain once it has one (issue 13, point 2)."""
+    from app import app
+
+    merged, transformed = templates[stage]
+    resources = merged["Resources"]
+    door = resources["PublicDoor"]["Properties"]
+    assert door["Handler"] == "app.public_door"
+    assert door["Timeout"] <= 29  # answers within its storage deadline
+    integration = resources["PublicIntegration"]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert integration["IntegrationUri"] == {"Fn::Sub": "${PublicDoor.Arn}"}
+    routes = {
+        r["Properties"]["RouteKey"]
+        for r in of_type(merged, "AWS::ApiGatewayV2::Route").values()
+        if r["Properties"]["Target"] == {"Fn::Sub": "integrations/${PublicIntegration}"}
+    }
+    # Exactly the app's public routes and methods (HEAD is the pixel's too).
+    public = {
+        f"{method} {path}"
+        for path, methods in app.routes.items()
+        if path.startswith(("/t/", "/v/"))
+        for method in methods
+    }
+    assert routes == public
+    assert len(of_type(merged, "AWS::ApiGatewayV2::Route")) == len(public)
+    stage_settings = resources["PublicStage"]["Properties"]
+    assert stage_settings["StageName"] == "$default"
+    assert stage_settings["AutoDeploy"] is True
+    assert stage_settings["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "PublicThrottleRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "PublicThrottleBurstLimit"},
+    }
+    permission = resources["PublicDoorInvokePermission"]["Properties"]
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert "${PublicApi}/*" in permission["SourceArn"]["Fn::Sub"]
+    for name in ("PublicDomain", "PublicApiMapping"):
+        assert resources[name]["Condition"] == "HasPublicDomain"
+    assert resources["PublicDnsRecord"]["Condition"] == "HasPublicDomainAndZone"
+    assert merged["Parameters"]["PublicDomainName"]["Default"] == ""
+    # After the transform: the door is a plain function, invoked through the HTTP API.
+    assert transformed["Resources"]["PublicDoor"]["Type"] == "AWS::Lambda::Function"
+    (api_5xx,) = [
+        a["Properties"]
+        for a in of_type(merged, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "5xx"
+    ]
+    assert api_5xx["Dimensions"][0] == {"Name": "ApiId", "Value": {"Ref": "PublicApi"}}

@@ -52,7 +52,9 @@ def handlers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
-def run_handler(handler: str, event: dict[str, Any], task: Path) -> list[dict[str, Any]]:
+def run_handler(
+    handler: str, event: dict[str, Any], task: Path, child: str = CHILD
+) -> list[dict[str, Any]]:
     env = {
         **os.environ,
         "TASK_ROOT": str(task),
@@ -63,7 +65,7 @@ def run_handler(handler: str, event: dict[str, Any], task: Path) -> list[dict[st
         "POWERTOOLS_METRICS_NAMESPACE": "Sobre",
     }
     done = subprocess.run(
-        [sys.executable, "-I", "-c", CHILD],
+        [sys.executable, "-I", "-c", child],
         cwd=task,
         env=env,
         capture_output=True,
@@ -127,10 +129,33 @@ def test_every_function_but_the_api_is_instrumented_at_its_entry_point(
     handlers: dict[str, str],
 ) -> None:
     for name, handler in handlers.items():
-        if name == "APIHandler":
-            assert handler == "app.app"
+        if name in ("APIHandler", "PublicDoor"):  # through app.py's HTTP middleware
+            assert handler == {"APIHandler": "app.app", "PublicDoor": "app.public_door"}[name]
             continue
         module, function = handler.rsplit(".", 1)
         source = (ROOT / Path(*module.split("."))).with_suffix(".py").read_text()
         decorators = source.split(f"def {function}(")[0].rsplit("\n\n", 1)[-1]
         assert "@instrumented" in decorators, f"{name} ({handler}) is not instrumented"
+
+
+def test_the_packaged_public_door_answers_a_payload_2_pixel_and_flushes_its_metrics(
+    handlers: dict[str, str], task: Path, stack: Stack
+) -> None:
+    """app.public_door in a bare interpreter, as Lambda runs it behind the HTTP API: the
+    GIF for a forged token, and the app's middleware (metrics) ran around it."""
+    from tests.integration.test_public_door import v2_event
+
+    shutil.copy2(ROOT / "app.py", task / "app.py")
+    child = CHILD.replace(
+        'assert "app" not in sys.modules, "the handler imported app.py"',
+        "print(json.dumps({'answer': handler(json.loads(os.environ['EVENT']), Context())}))",
+    ).replace('handler(json.loads(os.environ["EVENT"]), Context())\n', "", 1)
+    event = v2_event("GET", "/t/not-a-token.gif", "GET /t/{token}")
+    lines = run_handler(handlers["PublicDoor"], event, task, child)
+    (answer,) = [line["answer"] for line in lines if "answer" in line]
+    assert answer["statusCode"] == 200
+    assert answer["isBase64Encoded"] is True
+    assert answer["headers"]["content-type"] == "image/gif"
+    emf = [line for line in lines if "_aws" in line]
+    names = {m["Name"] for b in emf for d in b["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert "PixelTokenRejected" in names, lines

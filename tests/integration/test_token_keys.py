@@ -1,6 +1,7 @@
 """The token keyring, read from an SSM SecureString (moto), and what a forged token
 costs: verified before any storage client or pynamodb import (issue 13.3), and the
-keyring read with one plain botocore call (no Powertools Parameters, no boto3)."""
+keyring read with one signed HTTPS call (chalicelib/adapters/ssm_lite.py: no botocore,
+no boto3, no Powertools Parameters)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,12 @@ FORGED = "AgE" + "A" * 56
 # S3 transfer manager, Powertools Parameters.
 HEAVY = ("pynamodb", "boto3", "s3transfer", "chalicelib.adapters")
 PARAMETERS = "aws_lambda_powertools.utilities.parameters"
+# Powertools loads with the first log line; a forged token logs nothing (metrics are
+# plain EMF lines: chalicelib/observability.py).
+POWERTOOLS = "aws_lambda_powertools"
 # An AWS client (Powertools' logger imports the bare botocore package for its version).
 CLIENTS = ("botocore.session", "botocore.client")
+SSM_READER = "chalicelib.adapters.ssm_lite"
 
 
 def put_keyring(endpoint: str, value: str) -> None:
@@ -130,7 +135,10 @@ def handle_forged(env: dict[str, str]) -> dict[str, Any]:
 
 
 def loaded(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
-    return [m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
+    found = [m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
+    # The keyring's SSM reader is the one adapter a public route needs before its token
+    # verifies; it imports nothing of storage (nor any AWS SDK, checked below).
+    return [m for m in found if m not in ("chalicelib.adapters", SSM_READER)]
 
 
 def test_a_forged_token_is_answered_before_any_storage_is_loaded(endpoint: str) -> None:
@@ -143,13 +151,31 @@ def test_a_forged_token_is_answered_before_any_storage_is_loaded(endpoint: str) 
         [404, "text/html; charset=utf-8"],
         [204, None],
     ]
-    assert loaded(answer["modules"], (*HEAVY, *CLIENTS, PARAMETERS)) == []
+    assert loaded(answer["modules"], (*HEAVY, *CLIENTS, PARAMETERS, POWERTOOLS)) == []
 
 
-def test_the_keyring_from_ssm_costs_botocore_only(endpoint: str) -> None:
+def test_the_keyring_from_ssm_costs_no_aws_sdk(endpoint: str) -> None:
     put_keyring(endpoint, json.dumps({"keys": {"1": KEY_1, "2": KEY_2}}))
     env = {**aws_environment(endpoint), "SOBRE_TOKEN_SECRET_PARAMETER": PARAMETER}
     answer = handle_forged(env)
     assert answer["answers"][0] == [200, "image/gif"]
-    assert loaded(answer["modules"], CLIENTS) != []  # the SSM client
-    assert loaded(answer["modules"], (*HEAVY, PARAMETERS)) == []
+    assert SSM_READER in answer["modules"]  # it did read SSM
+    assert loaded(answer["modules"], (*HEAVY, *CLIENTS, PARAMETERS, POWERTOOLS)) == []
+
+
+def test_without_credentials_in_the_environment_botocore_reads_the_keyring(
+    endpoint: str, tmp_path: Any
+) -> None:
+    """An operator's profile (no AWS_ACCESS_KEY_ID): botocore finds the credentials."""
+    put_keyring(endpoint, KEY_1)
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[default]\naws_access_key_id = testing\naws_secret_access_key = t\n")
+    env = {
+        k: v
+        for k, v in aws_environment(endpoint).items()
+        if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    }
+    env.update(SOBRE_TOKEN_SECRET_PARAMETER=PARAMETER, AWS_SHARED_CREDENTIALS_FILE=str(credentials))
+    answer = handle_forged(env)
+    assert answer["answers"][0] == [200, "image/gif"]
+    assert loaded(answer["modules"], CLIENTS) != []

@@ -33,6 +33,14 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
         "chalicelib/http.py",
         *_CONTEXT,
     ),
+    # The public routes behind the HTTP API (app.py's public_door): the same routes, the
+    # HTTP middleware, and the door that routes to them.
+    "public_door": (
+        "chalicelib/tracking/routes.py",
+        "chalicelib/tracking/door.py",
+        "chalicelib/http.py",
+        *_CONTEXT,
+    ),
     "ses_events": ("chalicelib/tracking/subscriptions.py::on_ses_event", *_CONTEXT),
     "fetch_fallback": ("chalicelib/tracking/subscriptions.py::on_deferred_fetch", *_CONTEXT),
     "hourly_reports": ("chalicelib/reports/schedules.py", *_CONTEXT),

@@ -279,3 +279,31 @@ def test_the_hosted_page_still_answers_unavailable_when_the_queue_is_down_too(
     assert isinstance(late.value.__cause__, tracking_service.FetchLost)
     assert world.metrics.counts["FetchesLost"] == 1
     store(world).release()
+
+
+class SlowToConnect(HangingStore):
+    """A cold container: building the client (imports) takes longer than the deadline."""
+
+    def connect(self) -> None:
+        super().connect()
+        time.sleep(3 * DEADLINE_MS / 1000)
+
+
+def test_a_cold_containers_imports_do_not_count_against_the_deadline(world: World) -> None:
+    slow = SlowToConnect()
+    world.ctx.invoices = slow
+    world.invoices = slow
+    invoice = send(world, "ana@example.com")
+    recorded, _ = open_pixel(world, invoice, "req-cold")
+    assert recorded is True  # written, not queued
+    assert queue(world).bodies == []
+    assert slow.connected == 1
+    assert sum(opens(world, invoice)) == 1
+
+
+def test_a_forged_token_builds_no_client(world: World) -> None:
+    recorded = tracking_service.record_pixel_open(
+        world.ctx, "AgE" + "A" * 56, UA_IOS_MAIL, IP, "GET", "req-forged"
+    )
+    assert recorded is False
+    assert store(world).connected == 0

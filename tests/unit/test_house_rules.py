@@ -18,7 +18,9 @@ ENTRY_POINTS = sorted(
 )
 # What any entry point may use besides its own package: how to build the use cases'
 # ports, how to answer HTTP, how to log, and the settings its decorators need.
-SHARED = {"chalicelib.container", "chalicelib.http", "chalicelib.observability"}
+# And how to load a module of its own package at first use (chalicelib/lazy.py; the
+# modules it names are checked like imports).
+SHARED = {"chalicelib.container", "chalicelib.http", "chalicelib.observability", "chalicelib.lazy"}
 SHARED_NAMES = {
     ("chalicelib.settings", "EVENTS_TOPIC_NAME"),
     ("chalicelib.settings", "FETCH_QUEUE_NAME"),
@@ -34,6 +36,14 @@ def chalicelib_imports(path: Path) -> list[tuple[str, str]]:
             found.extend((node.module or "", alias.name) for alias in node.names)
         elif isinstance(node, ast.Import):
             found.extend((a.name, "") for a in node.names if a.name.startswith("chalicelib"))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "lazy_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found.append((str(node.args[0].value), ""))  # a lazy import
     return found
 
 

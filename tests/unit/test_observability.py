@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app import app
-from chalicelib.observability import PowertoolsMetrics, metrics_per_invocation
+from chalicelib.observability import EmfMetrics, metrics_per_invocation
 
 pytestmark = pytest.mark.disable_socket
 
@@ -33,7 +33,7 @@ def test_the_app_flushes_metrics_per_invocation() -> None:
 def test_two_interleaved_invocations_each_flush_only_their_own(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    sink = PowertoolsMetrics()
+    sink = EmfMetrics()
     a_counted, b_done = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
@@ -70,7 +70,7 @@ def test_two_interleaved_invocations_each_flush_only_their_own(
 def test_many_concurrent_invocations_lose_and_share_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    sink = PowertoolsMetrics()
+    sink = EmfMetrics()
     barrier = threading.Barrier(8)
 
     def invocation(_: Any) -> None:
@@ -94,5 +94,38 @@ def test_a_metric_outside_any_invocation_prints_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # An operator command's stdout is its answer (tools/admin.py prints JSON).
-    PowertoolsMetrics().count("InvoicesSent")
+    EmfMetrics().count("InvoicesSent")
     assert emf_blobs(capsys.readouterr().out) == []
+
+
+LATE_LOG = """
+import json
+from chalicelib.observability import logger, with_lambda_context
+
+class Context:
+    function_name = "sobre-prod"; function_version = "$LATEST"; memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:111122223333:function:sobre-prod"
+    aws_request_id = "req-1"; log_group_name = log_stream_name = "test"
+
+with_lambda_context({}, Context(), lambda: None)  # logs nothing: Powertools stays out
+import sys
+assert "aws_lambda_powertools" not in sys.modules
+Context.aws_request_id = "req-2"
+with_lambda_context({}, Context(), lambda: logger.info("late"))  # loads it here
+Context.aws_request_id = "req-3"
+with_lambda_context({}, Context(), lambda: logger.info("loaded"))
+"""
+
+
+def test_the_logger_loads_at_its_first_line_with_that_invocations_context() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_LOG], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [(x["message"], x["function_request_id"], x["cold_start"]) for x in lines] == [
+        ("late", "req-2", False),  # the second invocation: not the cold start
+        ("loaded", "req-3", False),
+    ]

@@ -71,6 +71,9 @@ class DynamoInvoiceStore:
         days = invoice.retention_days or self._retention_days
         return parse_iso(invoice.created_at) + timedelta(days=days)
 
+    def connect(self) -> None:
+        table_client()  # pynamodb's connection and its botocore client; no request
+
     # -- the summary and the content ---------------------------------------------------
 
     def create(self, invoice: Invoice) -> bool:

@@ -50,7 +50,9 @@ class _Meta:
 
 
 class _SameTable:
-    """Use the invoice model's connection: one table, one client."""
+    """Use the invoice model's connection: one table, one botocore session and client
+    (a second pynamodb connection builds its own session, loading the endpoint and
+    service data again: ~100 ms of a cold start)."""
 
     @classmethod
     def _get_connection(cls) -> TableConnection:
@@ -159,7 +161,7 @@ class NumberRefItem(_SameTable, Model):
     expires_at = TTLAttribute()
 
 
-class MessageRefItem(Model):
+class MessageRefItem(_SameTable, Model):
     class Meta(_Meta):
         pass
 
@@ -171,7 +173,7 @@ class MessageRefItem(Model):
     expires_at = TTLAttribute()
 
 
-class AccountItem(Model):
+class AccountItem(_SameTable, Model):
     class Meta(_Meta):
         pass
 
@@ -180,7 +182,7 @@ class AccountItem(Model):
     data = UnicodeAttribute()  # JSON
 
 
-class ApiKeyItem(Model):
+class ApiKeyItem(_SameTable, Model):
     """What authenticating a request reads: one GetItem by the secret's hash."""
 
     class Meta(_Meta):
@@ -224,7 +226,7 @@ class AuthFailureItem(_SameTable, Model):
     expires_at = TTLAttribute(null=True)
 
 
-class UnprocessedItem(Model):
+class UnprocessedItem(_SameTable, Model):
     class Meta(_Meta):
         pass
 
