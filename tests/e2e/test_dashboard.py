@@ -1300,6 +1300,15 @@ def test_server_search_finds_invoices_not_loaded(stack: LocalStack, dashboard: O
     numbers = [f"SRCH-{n:03d}" for n in range(27)]
     for number in numbers:
         call(stack, "POST", "/invoices", invoice_body(number, "search@customer.example"), key)
+
+    # Once every delivery is in, nothing moves in the list while it is paged (an invoice
+    # moving between index partitions mid-read can be left for the next refresh, and
+    # "the first page holds 25 of 27" would not hold on a loaded machine).
+    def delivered() -> bool | None:
+        listed = call(stack, "GET", "/invoices?status=delivered&limit=100", key=key)["items"]
+        return True if len(listed) == len(numbers) else None
+
+    eventually(delivered, timeout=30)
     view = dashboard()
     view.sign_in(key)
     page = view.page
