@@ -22,6 +22,7 @@ SHARED = {"chalicelib.container", "chalicelib.http", "chalicelib.observability"}
 SHARED_NAMES = {
     ("chalicelib.settings", "EVENTS_TOPIC_NAME"),
     ("chalicelib.settings", "FETCH_QUEUE_NAME"),
+    ("chalicelib.settings", "SEND_QUEUE_NAME"),
 }
 MAX_LINES = 400
 
