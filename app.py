@@ -15,6 +15,7 @@ from chalicelib.observability import lambda_context, metrics_per_invocation
 from chalicelib.reports.routes import reports_api
 from chalicelib.reports.schedules import report_schedule
 from chalicelib.sending.routes import invoices_api
+from chalicelib.sending.subscriptions import send_queue
 from chalicelib.tracking import door
 from chalicelib.tracking.routes import public
 from chalicelib.tracking.subscriptions import ses_events
@@ -31,6 +32,7 @@ app.register_middleware(metrics_per_invocation, "http")  # one metrics object pe
 app.register_blueprint(invoices_api)  # send, list and read invoices
 app.register_blueprint(public)  # the pixel and the hosted invoice (no API key)
 app.register_blueprint(ses_events)  # SES events from SNS
+app.register_blueprint(send_queue)  # the sender function: the send queue
 app.register_blueprint(reports_api)  # evidence, the events export, "remind now"
 app.register_blueprint(webhooks_api)
 app.register_blueprint(keys_api)  # the account's own API keys

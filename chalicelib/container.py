@@ -135,6 +135,11 @@ def build_context(settings: Settings) -> Context:
 
         return SqsFetchQueue(settings.fetch_queue_url, settings.aws_region)
 
+    def sends() -> Any:
+        from chalicelib.adapters.sqs import SqsSendQueue
+
+        return SqsSendQueue(settings.send_queue_url, settings.aws_region)
+
     return Context(
         settings=settings,
         invoices=_Lazy(invoices),
@@ -148,6 +153,7 @@ def build_context(settings: Settings) -> Context:
         # Reports, reminders and alerts: status crossings wait here for the scheduler.
         alerts=_Lazy(lambda: report_store(settings)),
         deferred=_Lazy(deferred) if settings.fetch_queue_url else None,
+        sends=_Lazy(sends),  # SOBRE_SEND_QUEUE_URL missing: the first send says so
     )
 
 

@@ -4,12 +4,13 @@ build them over in-memory fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib import ids
 from chalicelib.core.model import Account, Invoice, parse_iso
+from chalicelib.core.sends import QueuedSend
 from chalicelib.ports import (
     AccountStore,
     AlertOutbox,
@@ -19,12 +20,24 @@ from chalicelib.ports import (
     MetricsSink,
     PdfStore,
     ReportStore,
+    SendQueue,
     UnprocessedStore,
     WebhookPoster,
 )
 from chalicelib.settings import Settings
 
 MARKER_TTL = timedelta(days=40)
+
+
+class NoSendQueue:
+    """The send queue of a context that has none (benchmarks that only read): queueing
+    a send raises."""
+
+    def enqueue(self, sends: Sequence[QueuedSend]) -> None:
+        raise RuntimeError("no send queue configured (SOBRE_SEND_QUEUE_URL)")
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        raise RuntimeError("no send queue configured (SOBRE_SEND_QUEUE_URL)")
 
 
 @dataclass
@@ -44,6 +57,8 @@ class Context:
     # Fetches whose write missed the public routes' deadline (None: no fallback, the
     # write's error is raised, as in benchmarks). See chalicelib/tracking/deadline.py.
     deferred: FetchQueue | None = None
+    # Where POST /invoices queues its sends for the ``sender`` function.
+    sends: SendQueue = field(default_factory=NoSendQueue)
 
     def expires_at(self, from_time: datetime, days: int | None = None) -> int:
         """The TTL (epoch seconds) of data kept from ``from_time``: ``days`` (an

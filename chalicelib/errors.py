@@ -62,3 +62,9 @@ class InvalidCursor(ValueError):
 
 class SendRejected(Exception):
     """SES refused this message for good (or kept throttling after every retry)."""
+
+
+class SendThrottled(SendRejected):
+    """SES refused the message for its sending rate (after the client's own retries):
+    it was not sent, and may be sent later. Callers that send at once treat it as a
+    refusal (a ``SendRejected``); the sender function puts the message back in its queue."""

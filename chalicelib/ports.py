@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # annotations only: importing ports costs no domain module
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from datetime import datetime
 
     from chalicelib.core.alerts import Alert
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # annotations only: importing ports costs no domain module
         Page,
         TimelineEvent,
     )
-    from chalicelib.core.sends import SendClaim, SendOutcome
+    from chalicelib.core.sends import QueuedSend, SendClaim, SendOutcome
     from chalicelib.core.status import KeptFact, Tally
     from chalicelib.core.webhooks import AttemptResult, Delivery, Task, Webhook
 
@@ -135,6 +135,10 @@ class InvoiceStore(Protocol):
         ``unsettled_only`` (an operator's release), only if it has no outcome yet;
         False when it had one."""
 
+    def release_send(self, invoice_id: str, recipient_id: str, attempt: int) -> None:
+        """Give back an unsettled claim of a send that SES refused for its rate (the
+        message did not go out): the next ``claim_send`` of that attempt wins again."""
+
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None: ...
 
     def get_message_ref(self, message_id: str) -> MessageRef | None: ...
@@ -194,6 +198,18 @@ class FetchQueue(Protocol):
     queue; the ``fetch_fallback`` function applies it)."""
 
     def defer(self, body: str) -> None: ...
+
+
+class SendQueue(Protocol):
+    """The send queue (SQS): one message per recipient to mail, for the ``sender``
+    function (chalicelib/sending/sender.py)."""
+
+    def enqueue(self, sends: Sequence[QueuedSend]) -> None:
+        """Queue every one of ``sends``, or raise (some may have been queued: the
+        sender tolerates a message twice)."""
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again only after ``seconds``."""
 
 
 class MetricsSink(Protocol):

@@ -15,6 +15,7 @@ from functools import lru_cache
 # package time, when no stage environment exists yet.
 EVENTS_TOPIC_NAME = "sobre-ses-events"
 FETCH_QUEUE_NAME = "sobre-fetches"
+SEND_QUEUE_NAME = "sobre-sends"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,15 @@ class Settings:
     # The public routes' storage deadline, and where a write that misses it goes.
     fetch_deadline_seconds: float = 0.8
     fetch_queue_url: str | None = None
+    # The send queue, and how the sender function spends SES's rate: the account's
+    # maximum send rate (messages a second) shared by ``sender_concurrency`` senders at
+    # once (the event source's MaximumConcurrency), each pacing itself to its share; a
+    # message SES still throttles comes back, and after ``send_receives`` receives (the
+    # queue's maxReceiveCount) its recipient is failed and it moves to the DLQ.
+    send_queue_url: str | None = None
+    ses_send_rate: float = 14.0
+    sender_concurrency: int = 2
+    send_receives: int = 5
     # Set only for local emulators and tests; boto3 and pynamodb read it themselves.
     aws_endpoint_url: str | None = None
     # Requests a second per API key and container, bursts of twice that (chalicelib/auth.py).
@@ -65,6 +75,10 @@ class Settings:
             stage=get("SOBRE_STAGE", "local"),
             fetch_deadline_seconds=int(get("SOBRE_FETCH_DEADLINE_MS", "800")) / 1000,
             fetch_queue_url=env.get("SOBRE_FETCH_QUEUE_URL") or None,
+            send_queue_url=env.get("SOBRE_SEND_QUEUE_URL") or None,
+            ses_send_rate=float(get("SOBRE_SES_SEND_RATE", "14")),
+            sender_concurrency=max(1, int(get("SOBRE_SENDER_CONCURRENCY", "2"))),
+            send_receives=max(1, int(get("SOBRE_SEND_RECEIVES", "5"))),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             key_requests_per_second=float(get("SOBRE_KEY_REQUESTS_PER_SECOND", "25")),
         )

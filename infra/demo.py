@@ -172,7 +172,7 @@ def main() -> int:
         except OSError as exc:
             print(f"The API at {api_url} did not answer ({exc}): is `make run` running?")
             return 1
-        if status != 201:
+        if status != 202:  # stored, its sends queued
             failed = True
             print(f"{body['number']}: HTTP {status} {json.dumps(answer)}")
             continue

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import yaml
 
-from chalicelib.settings import FETCH_QUEUE_NAME
+from chalicelib.settings import FETCH_QUEUE_NAME, SEND_QUEUE_NAME
 
 TEMPLATE = Path(__file__).with_name("template.yaml")
 DEFAULT_SENDERS = ("billing@example.com",)
@@ -92,10 +92,12 @@ def provision_messaging(
 LOCAL_VISIBILITY_SECONDS = 5
 
 
-def create_fetch_queue(region: str, name: str = FETCH_QUEUE_NAME) -> str:
-    """The deferred-fetch queue and its dead-letter queue, redriven as the template
-    says; returns the queue's URL."""
-    props = template()["Resources"]["FetchQueue"]["Properties"]
+def create_fetch_queue(
+    region: str, name: str = FETCH_QUEUE_NAME, resource: str = "FetchQueue"
+) -> str:
+    """The deferred-fetch queue (or the template's ``resource``, another queue) and its
+    dead-letter queue, redriven as the template says; returns the queue's URL."""
+    props = template()["Resources"][resource]["Properties"]
     sqs = boto3.client("sqs", region_name=region)
     dead = sqs.create_queue(QueueName=f"{name}-dead")["QueueUrl"]
     dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
@@ -114,6 +116,11 @@ def create_fetch_queue(region: str, name: str = FETCH_QUEUE_NAME) -> str:
         },
     )["QueueUrl"]
     return url
+
+
+def create_send_queue(region: str, name: str = SEND_QUEUE_NAME) -> str:
+    """The send queue and its dead-letter queue, as the template says."""
+    return create_fetch_queue(region, name, "SendQueue")
 
 
 def create_pdf_bucket(bucket: str, region: str) -> None:
@@ -168,6 +175,7 @@ def main() -> None:
     create_table(args.table, args.region)
     print(provision_messaging(args.region, args.configuration_set))
     print(create_fetch_queue(args.region))
+    print(create_send_queue(args.region))
 
 
 if __name__ == "__main__":

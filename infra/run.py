@@ -11,13 +11,16 @@ infra/template.yaml, creates a demo account and API key, and serves the API with
 - the outbox (``infra/outbox.py``): every message sent, as a mail client shows it; it is
   also the SES-events topic's HTTP subscriber and calls the app's ``ses_events``
   handler with every notification, as SNS and Lambda would, and it drains the
-  deferred-fetch queue into the ``fetch_fallback`` handler, as Lambda's SQS event
-  source would (``infra/sqs_bridge.py``);
+  deferred-fetch queue into the ``fetch_fallback`` handler and the send queue into the
+  ``sender`` handler, as Lambda's SQS event source would (``infra/sqs_bridge.py``);
 - the SES event emulator (``infra/ses_emulator.py``): publishes to the topic the events
   SES would publish about every message moto accepted (Send, Delivery, Bounce, ...).
 
 Everything lives in the emulator's memory: stopping ``make run`` forgets every account,
 key and invoice. Ctrl-C (SIGINT) or SIGTERM stops every child process.
+
+SES accepts ``SOBRE_LOCAL_SES_RATE`` messages a second (14 by default; 0: any) and
+throttles the rest as SES does (``infra/aws_emulator.py``).
 
 Ports: ``SOBRE_PORT`` (API, 8000), ``SOBRE_AWS_PORT`` (emulator, 4566),
 ``SOBRE_STORAGE_PORT`` (DynamoDB emulator, 4567), ``SOBRE_OUTBOX_PORT`` (outbox, 8025).
@@ -152,6 +155,7 @@ def main() -> None:
     storage_url = f"http://127.0.0.1:{ports.storage}"
     api_url = f"http://localhost:{ports.api}"
     outbox_url = f"http://127.0.0.1:{ports.outbox}"
+    ses_rate = os.environ.get("SOBRE_LOCAL_SES_RATE") or "14"
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": aws_url,
@@ -165,20 +169,27 @@ def main() -> None:
         # A fresh secret per run: the emulator forgets every invoice on exit anyway.
         "SOBRE_TOKEN_SECRET": secrets.token_urlsafe(32),
         "SOBRE_TABLE_NAME": "sobre",
+        # The emulator's SES rate, and the sender's: one local process runs every sender
+        # (the outbox's bridge, several threads), so its pace is the whole rate.
+        "SOBRE_LOCAL_SES_RATE": ses_rate,
+        "SOBRE_SES_SEND_RATE": ses_rate,
+        "SOBRE_SENDER_CONCURRENCY": "1",
         "PYTHONUNBUFFERED": "1",  # children's logs as they happen
     }
     try:
+        # moto's server with SES's send rate (SOBRE_LOCAL_SES_RATE, 14/s by default).
         moto = children.start(
             "aws",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports.aws)],
+            [sys.executable, "-m", "infra.aws_emulator", "-H", "127.0.0.1", "-p", str(ports.aws)],
             env,
         )
         storage = children.start("storage", storage_command(ports.storage), env)
         wait_for(f"{aws_url}/moto-api/", moto)
         wait_for(storage_url, storage)
         (STATE_DIR / "storage.pid").write_text(f"{storage.pid}\n")
-        topic_arn, queue_url = provision(env)
+        topic_arn, queue_url, send_queue_url = provision(env)
         env["SOBRE_FETCH_QUEUE_URL"] = queue_url
+        env["SOBRE_SEND_QUEUE_URL"] = send_queue_url
         api_key = create_key(env)
         chalice = children.start(
             "api",
@@ -233,10 +244,10 @@ def _run(module: list[str], env: dict[str, str]) -> list[str]:
     return result.stdout.strip().splitlines()
 
 
-def provision(env: dict[str, str]) -> tuple[str, str]:
-    """The topic's ARN and the deferred-fetch queue's URL."""
-    topic_arn, queue_url = _run(["infra.local_stack", "provision"], env)[-2:]
-    return topic_arn, queue_url
+def provision(env: dict[str, str]) -> tuple[str, str, str]:
+    """The topic's ARN, the deferred-fetch queue's URL and the send queue's."""
+    topic_arn, queue_url, send_queue_url = _run(["infra.local_stack", "provision"], env)[-3:]
+    return topic_arn, queue_url, send_queue_url
 
 
 def create_key(env: dict[str, str]) -> str:
@@ -253,6 +264,7 @@ def write_local_env(
         "AWS_ENDPOINT_URL": env["AWS_ENDPOINT_URL"],
         "AWS_ENDPOINT_URL_DYNAMODB": env["AWS_ENDPOINT_URL_DYNAMODB"],
         "SOBRE_FETCH_QUEUE_URL": env["SOBRE_FETCH_QUEUE_URL"],
+        "SOBRE_SEND_QUEUE_URL": env["SOBRE_SEND_QUEUE_URL"],
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -1,10 +1,12 @@
 """SQS → Lambda for the local stack: what Lambda's SQS event source does for the
-``fetch_fallback`` function, emulated. Development only; never deployed.
+``fetch_fallback`` and ``sender`` functions, emulated. Development only; never deployed.
 
-It long-polls the deferred-fetch queue (moto's SQS), hands each batch to the app's
-handler as the Lambda event SQS gives a function (``Records[]`` with ``body``), and
-deletes the batch once the handler returned. A batch whose handler raised is left
-alone: it comes back after the queue's visibility timeout, and after the redrive
+It long-polls a queue (moto's SQS), hands each batch to the app's handler as the Lambda
+event SQS gives a function (``Records[]`` with ``body`` and ``attributes``, among them
+``ApproximateReceiveCount``), and deletes the batch once the handler returned, except
+the messages its answer lists in ``batchItemFailures`` (``ReportBatchItemFailures``). A
+batch whose handler raised, or a failed item, is left alone: it comes back after the
+queue's visibility timeout (or the delay the handler set), and after the redrive
 policy's receives it is in the dead-letter queue, as in AWS.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 from infra.sns_bridge import Invoke
 
 FUNCTION_NAME = "fetch_fallback"
+SENDER_FUNCTION = "sender"
 
 
 def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -38,10 +41,18 @@ def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[
 class SqsPoller:
     """Polls ``queue_url`` and invokes ``invoke`` with each batch, until stopped."""
 
-    def __init__(self, invoke: Invoke, queue_url: str, region: str, batch_size: int = 10) -> None:
+    def __init__(
+        self,
+        invoke: Invoke,
+        queue_url: str,
+        region: str,
+        batch_size: int = 10,
+        function: str = FUNCTION_NAME,
+    ) -> None:
         import boto3
 
         self._invoke = invoke
+        self.function = function
         self._queue_url = queue_url
         self._region = region
         self._batch_size = batch_size
@@ -77,17 +88,30 @@ class SqsPoller:
             result = self._invoke(event)
         except Exception as exc:  # left in the queue: back after the visibility timeout
             self.failures += 1
-            log(f"{FUNCTION_NAME} failed on {len(received)} messages: {exc!r}")
+            log(f"{self.function} failed on {len(received)} messages: {exc!r}")
             return len(received)
-        self._sqs.delete_message_batch(
-            QueueUrl=self._queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)
-            ],
-        )
+        failed = {
+            str(f.get("itemIdentifier"))
+            for f in (result.get("batchItemFailures") if isinstance(result, dict) else None) or []
+        }
+        done = [m for m in received if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
         self.batches += 1
-        log(f"{FUNCTION_NAME} <- {len(received)} deferred fetches: {result}")
+        self.failures += len(failed)
+        log(f"{self.function} <- {len(received)} messages ({len(failed)} back later)")
         return len(received)
+
+    def start_threads(self, count: int) -> SqsPoller:
+        """``count`` pollers at once (the event source's concurrency)."""
+        for n in range(count):
+            threading.Thread(target=self._work, name=f"sqs-bridge-{n}", daemon=True).start()
+        return self
 
     def _work(self) -> None:
         while not self._stopped.is_set():

@@ -14,7 +14,7 @@ import itertools
 import uuid
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,9 +33,15 @@ from chalicelib.core.model import (
     TimelineEvent,
     index_partition,
 )
-from chalicelib.core.sends import SendClaim, SendOutcome
+from chalicelib.core.sends import QueuedSend, SendClaim, SendOutcome
 from chalicelib.core.status import Counts, Fact, KeptFact, Tally
-from chalicelib.errors import ConcurrentUpdate, InvalidCursor, SendRejected, Unavailable
+from chalicelib.errors import (
+    ConcurrentUpdate,
+    InvalidCursor,
+    SendRejected,
+    SendThrottled,
+    Unavailable,
+)
 from chalicelib.ids import TokenSigner, TrackingTarget
 from chalicelib.settings import EVENTS_TOPIC_NAME, Settings
 from chalicelib.tracking.facts import FetchRequest, fetch_fact
@@ -132,6 +138,7 @@ class FakeInvoiceStore:
         # (invoice, recipient, attempt) -> (claimed at, outcome): the send claims.
         # (invoice, recipient, attempt or "R<n>" for reminder n) -> (claimed at, outcome)
         self.claims: dict[tuple[str, str, int | str], tuple[str, SendOutcome | None]] = {}
+        self.released: set[tuple[str, str, int | str]] = set()  # given back (throttled)
         self.saves = 0
         self.conflicts = 0
         self.fact_puts = 0
@@ -367,8 +374,9 @@ class FakeInvoiceStore:
         reminder: bool = False,
     ) -> SendClaim:
         key = (invoice_id, recipient_id, f"R{attempt}" if reminder else attempt)
-        if key not in self.claims:
+        if key not in self.claims or key in self.released:
             self.claims[key] = (at, None)
+            self.released.discard(key)
             return SendClaim(recipient_id, attempt, at, won=True, reminder=reminder)
         claimed_at, outcome = self.claims[key]
         return SendClaim(
@@ -390,9 +398,15 @@ class FakeInvoiceStore:
         self.claims[key] = (self.claims.get(key, (outcome.at, None))[0], outcome)
         return True
 
+    def release_send(self, invoice_id: str, recipient_id: str, attempt: int) -> None:
+        key = (invoice_id, recipient_id, attempt)
+        if key in self.claims and self.claims[key][1] is None:
+            self.released.add(key)
+
     def unsettled_sends(self) -> Iterator[tuple[str, SendClaim]]:
-        for (invoice_id, recipient_id, attempt), (at, outcome) in list(self.claims.items()):
-            if outcome is None:
+        for key, (at, outcome) in list(self.claims.items()):
+            invoice_id, recipient_id, attempt = key
+            if outcome is None and key not in self.released:
                 reminder = isinstance(attempt, str)
                 number = int(str(attempt).removeprefix("R"))
                 yield invoice_id, SendClaim(recipient_id, number, at, False, reminder=reminder)
@@ -511,6 +525,8 @@ class FakeMailer:
         self.refusals: dict[str, str] = {}
         self.before_send = before_send
         self._ids = itertools.count(1)
+        self.throttle_next = 0  # the next n sends are refused for SES's rate
+        self.throttled = 0
 
     def refuse(
         self, address: str, reason: str = "MessageRejected: Email address is not verified."
@@ -523,6 +539,10 @@ class FakeMailer:
     def send(self, email: OutgoingEmail) -> str:
         if self.before_send is not None:
             self.before_send(email)
+        if self.throttle_next > 0:
+            self.throttle_next -= 1
+            self.throttled += 1
+            raise SendThrottled("TooManyRequestsException: Maximum sending rate exceeded.")
         reason = self.refusals.get(email.to_address.lower())
         if reason is not None:
             self.refused.append(email)
@@ -563,6 +583,7 @@ def make_settings(**overrides: Any) -> Settings:
         "send_attempts": 4,
         "api_key_cache_seconds": 5,
         "stage": "test",
+        "ses_send_rate": 0.0,  # unpaced: the fakes answer at once
     }
     values.update(overrides)
     return Settings(**values)
@@ -579,9 +600,12 @@ def make_context(
     clock: FakeClock | None = None,
     settings: Settings | None = None,
     secret: bytes = DEFAULT_SECRET,
+    sends: FakeSendQueue | None = None,
 ) -> Context:
-    """A ``Context`` over in-memory fakes; pass a fake to keep a handle on it."""
-    return Context(
+    """A ``Context`` over in-memory fakes; pass a fake to keep a handle on it. Its send
+    queue delivers each message as it is queued (``FakeSendQueue``), unless given one."""
+    queue = sends if sends is not None else FakeSendQueue(auto=True)
+    ctx = Context(
         settings=settings or make_settings(),
         invoices=invoices if invoices is not None else FakeInvoiceStore(),
         accounts=accounts if accounts is not None else FakeAccountStore(),
@@ -591,7 +615,10 @@ def make_context(
         signer=TokenSigner(secret),
         metrics=metrics if metrics is not None else FakeMetrics(),
         clock=clock if clock is not None else FakeClock(),
+        sends=queue,
     )
+    queue.ctx = ctx
+    return ctx
 
 
 @dataclass
@@ -606,9 +633,10 @@ class World:
     metrics: FakeMetrics
     clock: FakeClock
     pdfs: FakePdfStore
+    sends: FakeSendQueue = field(default_factory=lambda: FakeSendQueue())
 
 
-def make_world(**settings_overrides: Any) -> World:
+def make_world(*, auto_send: bool = True, **settings_overrides: Any) -> World:
     invoices, accounts = FakeInvoiceStore(), FakeAccountStore()
     unprocessed, mailer = FakeUnprocessedStore(), FakeMailer()
     metrics, clock, pdfs = FakeMetrics(), FakeClock(), FakePdfStore()
@@ -621,8 +649,10 @@ def make_world(**settings_overrides: Any) -> World:
         metrics=metrics,
         clock=clock,
         settings=make_settings(**settings_overrides),
+        sends=FakeSendQueue(auto=auto_send),
     )
-    return World(ctx, invoices, accounts, unprocessed, mailer, metrics, clock, pdfs)
+    assert isinstance(ctx.sends, FakeSendQueue)
+    return World(ctx, invoices, accounts, unprocessed, mailer, metrics, clock, pdfs, ctx.sends)
 
 
 def pixel_open(
@@ -648,3 +678,81 @@ class FakeFetchQueue:
         if self.refuse:
             raise ConnectionError("the queue is down too")
         self.bodies.append(body)
+
+
+@dataclass
+class Queued:
+    """A message of the fake send queue: its body, receives so far, hidden until."""
+
+    message_id: str
+    body: str
+    receives: int = 0
+    hidden: float = 0.0  # seconds of delay left (``drain`` ignores hidden ones)
+
+
+@dataclass
+class FakeSendQueue:
+    """A ``SendQueue`` in memory. ``auto``: each message is run by the sender as soon
+    as it is queued (a sender with no backlog), and again at once while it asks to come
+    back, up to its receives; otherwise messages wait for ``drain``, which runs them as
+    the SQS event source would (receive counts, partial batch failures, delays)."""
+
+    auto: bool = False
+    refuse: bool = False  # the queue is down
+    ctx: Context | None = None
+    messages: list[Queued] = field(default_factory=list)
+    dead: list[Queued] = field(default_factory=list)  # the dead-letter queue
+    queued: list[QueuedSend] = field(default_factory=list)  # everything ever queued
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def enqueue(self, sends: Sequence[QueuedSend]) -> None:
+        if self.refuse:
+            raise ConnectionError("the send queue is down")
+        self.queued.extend(sends)
+        new = [Queued(f"m{next(self._ids)}", s.to_json()) for s in sends]
+        self.messages.extend(new)
+        if self.auto:
+            while self._run([m for m in new if m in self.messages]):
+                pass
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        for message in self.messages:
+            if message.message_id == receipt_handle:
+                message.hidden = float(seconds)
+
+    def drain(self, ignore_delays: bool = True) -> int:
+        """Run every visible message (delayed ones too when ``ignore_delays``) until the
+        queue is empty or only delayed ones are left; the batches run."""
+        batches = 0
+        while True:
+            visible = [m for m in self.messages if ignore_delays or m.hidden <= 0]
+            if not visible:
+                return batches
+            for start in range(0, len(visible), 10):
+                self._run(visible[start : start + 10])
+                batches += 1
+
+    def _run(self, batch: list[Queued]) -> bool:
+        """One batch through the sender; whether any message is left to run."""
+        from chalicelib.sending.sender import Received, run_batch
+
+        assert self.ctx is not None, "make_context binds the queue to its context"
+        if not batch:
+            return False
+        for message in batch:
+            message.receives += 1
+            message.hidden = 0.0
+        again = set(
+            run_batch(
+                self.ctx,
+                [Received(m.message_id, m.body, m.message_id, m.receives) for m in batch],
+            )
+        )
+        receives = self.ctx.settings.send_receives
+        for message in batch:
+            if message.message_id not in again:
+                self.messages.remove(message)
+            elif message.receives >= receives:  # the redrive policy
+                self.messages.remove(message)
+                self.dead.append(message)
+        return any(m.message_id in again for m in batch if m in self.messages)

@@ -5,8 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core.model import OutgoingEmail
-from chalicelib.errors import SendRejected
+from chalicelib.errors import SendRejected, SendThrottled
 
+# SES's answers to a send above the account's rate (TooManyRequestsException is SESv2's
+# HTTP 429, the others SES v1's and the quota's): the message was not sent.
+_THROTTLED = {
+    "TooManyRequestsException",
+    "Throttling",
+    "ThrottlingException",
+    "LimitExceededException",
+}
 # Errors that mean "this message will never go out as it is"; anything else (network,
 # 5xx after retries) is transient and raised so the caller can answer 503.
 _PERMANENT = {
@@ -16,10 +24,6 @@ _PERMANENT = {
     "SendingPausedException",
     "BadRequestException",
     "NotFoundException",
-    "LimitExceededException",
-    "TooManyRequestsException",
-    "Throttling",
-    "ThrottlingException",
 }
 
 
@@ -49,8 +53,10 @@ class SesMailer:
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
+            message = exc.response.get("Error", {}).get("Message", "")
+            if code in _THROTTLED:
+                raise SendThrottled(f"{code}: {message}".strip(": ")) from exc
             if code in _PERMANENT:
-                message = exc.response.get("Error", {}).get("Message", "")
                 raise SendRejected(f"{code}: {message}".strip(": ")) from exc
             raise
         return str(response["MessageId"])

@@ -11,6 +11,7 @@ from typing import Any, Literal, get_args
 
 RecipientStatus = Literal[
     "pending",
+    "queued",  # waiting in the send queue for the sender function
     "failed",
     "sent",
     "delivered",
@@ -24,9 +25,10 @@ InvoiceStatus = RecipientStatus
 STATUSES: tuple[str, ...] = get_args(RecipientStatus)
 PROBLEM_STATUSES = frozenset({"failed", "rejected", "bounced", "complained"})
 # The index partitions invoices by status group, not by status: "list all" merges five
-# partitions (not nine), and pending -> sent, the most common move, keeps its entry.
+# partitions (not ten), and queued -> sent, the most common move, keeps its entry.
 STATUS_GROUPS: dict[str, str] = {
     "pending": "sending",
+    "queued": "sending",
     "sent": "sending",
     "delivered": "delivered",
     "opened": "opened",
@@ -66,6 +68,7 @@ def partitions_of(
 
 EventType = Literal[
     "created",
+    "queued",  # a send of the recipient was queued for the sender function
     "sent",
     "send_failed",
     "send",
@@ -139,6 +142,7 @@ class Recipient:
     status: RecipientStatus = "pending"
     message_id: str | None = None
     send_attempts: int = 0
+    queued_at: str | None = None  # the latest time a send of it was queued
     sent_at: str | None = None
     delivered_at: str | None = None
     first_opened_at: str | None = None

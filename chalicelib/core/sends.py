@@ -5,6 +5,7 @@ write (``ports.InvoiceStore.claim_send``). See docs/DESIGN.md, "Sending once".""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 
@@ -36,3 +37,30 @@ class SendClaim:
 RELEASED = (
     "released by an operator: SES's answer was never recorded (the message may have gone out)"
 )
+
+
+@dataclass(frozen=True)
+class QueuedSend:
+    """One message of the send queue: mail attempt ``attempt`` of one recipient (the
+    sender function runs it; SQS may deliver it twice, the claim mails once)."""
+
+    invoice_id: str
+    recipient_id: str
+    attempt: int
+
+    def to_json(self) -> str:
+        return json.dumps({"v": 1, "i": self.invoice_id, "r": self.recipient_id, "n": self.attempt})
+
+    @staticmethod
+    def from_json(body: str) -> QueuedSend:
+        """Raises ``ValueError`` for a body this code did not write."""
+        try:
+            data = json.loads(body)
+            if data.get("v") != 1:
+                raise ValueError(f"unknown version {data.get('v')!r}")
+            send = QueuedSend(str(data["i"]), str(data["r"]), int(data["n"]))
+        except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not a queued send: {exc}") from exc
+        if not send.invoice_id or not send.recipient_id or send.attempt < 1:
+            raise ValueError("not a queued send")
+        return send

@@ -40,6 +40,7 @@ RECIPIENT_PRECEDENCE: tuple[RecipientStatus, ...] = (
     "delivered",
     "sent",
     "failed",
+    "queued",
     "pending",
 )
 PROGRESS_PRECEDENCE: tuple[InvoiceStatus, ...] = (
@@ -47,6 +48,7 @@ PROGRESS_PRECEDENCE: tuple[InvoiceStatus, ...] = (
     "opened",
     "delivered",
     "sent",
+    "queued",
     "pending",
 )
 
@@ -64,7 +66,11 @@ def recipient_status(recipient: Recipient) -> RecipientStatus:
         "opened": recipient.first_opened_at is not None,
         "delivered": recipient.delivered_at is not None,
         "sent": recipient.sent_at is not None,
-        "failed": recipient.failed_at is not None,
+        # Queued again after a failure (POST /send) is queued; failed after its latest
+        # queueing is failed: both are latest times, so the order of facts never decides.
+        "failed": recipient.failed_at is not None
+        and (recipient.queued_at is None or recipient.failed_at >= recipient.queued_at),
+        "queued": recipient.queued_at is not None,
         "pending": True,
     }
     return next(status for status in RECIPIENT_PRECEDENCE if facts[status])
@@ -176,6 +182,10 @@ def _apply_to_recipient(recipient: Recipient, fact: Fact | TimelineEvent) -> Non
             ):
                 recipient.message_id = message_id
             recipient.sent_at = _earlier(recipient.sent_at, fact.at)
+            recipient.queued_at = None  # sent outranks it: the summary stays small
+        case "queued":  # only while unsent (so the order of facts never matters)
+            if recipient.sent_at is None:
+                recipient.queued_at = _later(recipient.queued_at, fact.at)
         case "send_failed" | "rendering_failure":
             recipient.send_attempts = max(recipient.send_attempts, int(d.get("attempt") or 0))
             reason = str(d.get("reason") or d.get("error") or fact.type)

@@ -1,6 +1,6 @@
 """The invoices API (``Authorization: Bearer <key>``): send an invoice, list and read
-invoices, send again to recipients that failed. Each handler parses, makes one use-case
-call, and responds."""
+invoices, send again to recipients that failed. Sends are queued (202), not made here.
+Each handler parses, makes one use-case call, and responds."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def create_invoice() -> Response:
     headers = {"Location": f"/invoices/{result.invoice.id}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(views.send_response(result.invoice, result.unsettled), 201, headers)
+    # 202: stored, and its sends queued (the sender function mails each recipient).
+    return json_response(views.send_response(result.invoice, result.unsettled), 202, headers)
 
 
 @invoices_api.route("/invoices", methods=["GET"])
@@ -80,7 +81,7 @@ def get_events(invoice_id: str) -> Response:
 @json_errors
 def resend(invoice_id: str) -> Response:
     result = service.retry_failed(context(), authenticate(_authorization()), invoice_id)
-    return json_response(views.send_response(result.invoice, result.unsettled))
+    return json_response(views.send_response(result.invoice, result.unsettled), 202)
 
 
 @invoices_api.route("/invoices/{invoice_id}/paid", methods=["POST"])
@@ -105,4 +106,5 @@ def add_recipients(invoice_id: str) -> Response:
     account = authenticate(_authorization())
     body = read_json(invoices_api.current_request, MAX_SMALL_BODY)
     result = service.add_recipients(context(), account, invoice_id, body)
-    return json_response(views.added_response(result.invoice, result.added, result.unsettled))
+    body = views.added_response(result.invoice, result.added, result.unsettled)
+    return json_response(body, 202)

@@ -1,18 +1,20 @@
-"""Sending invoices: store the invoice, then mail each recipient their own tracked
-message and record each outcome (``POST /invoices``, ``POST /invoices/{id}/send``)."""
+"""Sending invoices: store the invoice and queue one send per recipient (``POST
+/invoices``, ``POST /invoices/{id}/send``, ``POST /invoices/{id}/recipients``); the
+``sender`` function (chalicelib/sending/sender.py) then mails each recipient their own
+tracked message, each attempt claimed first, and records each outcome (``deliver``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import ids, recording
 from chalicelib.context import Context
 from chalicelib.core.model import Account, Invoice, MessageRef, Recipient, TimelineEvent, iso
-from chalicelib.core.sends import SendOutcome
+from chalicelib.core.sends import QueuedSend, SendOutcome
 from chalicelib.core.status import Fact, refresh_statuses
 from chalicelib.core.stored import pdf_key
-from chalicelib.errors import Conflict, SendRejected, Unavailable
+from chalicelib.errors import Conflict, SendRejected, SendThrottled, Unavailable
 from chalicelib.errors import ValidationFailed as Invalid
 from chalicelib.observability import logger
 from chalicelib.render.mime import pdf_filename
@@ -31,7 +33,7 @@ class SendResult:
     invoice: Invoice
     replayed: bool
     # Recipients whose current attempt is claimed but whose outcome is not known (in
-    # flight elsewhere, or interrupted): not mailed by this request.
+    # flight elsewhere, or interrupted): not mailed by this delivery.
     unsettled: frozenset[str] = frozenset()
     added: tuple[str, ...] = ()  # POST /invoices/{id}/recipients: the new recipients' ids
 
@@ -39,7 +41,7 @@ class SendResult:
 def send_invoice(
     ctx: Context, account: Account, body: Any, idempotency_key: str | None
 ) -> SendResult:
-    """Store the invoice, then send one message per recipient."""
+    """Store the invoice, then queue one send per recipient (all ``queued``)."""
     new = parse_new_invoice(body)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise Invalid(
@@ -72,33 +74,66 @@ def send_invoice(
                 "This Idempotency-Key was already used with a different body.",
                 {"idempotency_key": idempotency_key, "invoice_id": invoice_id},
             )
+        # A replay queues again what is still queued: the first request may have stored
+        # the invoice and failed to queue (the sender takes a send twice harmlessly).
+        _enqueue(ctx, existing, [r for r in existing.recipients if r.status == "queued"])
         return SendResult(existing, replayed=True)
     created = TimelineEvent(f"created-{invoice.id}", invoice.created_at, "created", None, "api")
     ctx.invoices.add_fact(invoice.id, created, ctx.invoice_expiry(invoice))
     ctx.metrics.count("InvoicesCreated")
-    # The first sends are part of the creation: the list keeps the invoice where its
-    # creation put it (its index entry is updated in place, not moved: 1 WRU, not 2).
-    return _deliver(ctx, account, invoice, new.pdf, changed_at=invoice.created_at)
+    _enqueue(ctx, invoice, invoice.recipients)
+    return SendResult(invoice, replayed=False)
 
 
 def retry_failed(ctx: Context, account: Account, invoice_id: str) -> SendResult:
-    """Send again to the recipients that never went out (failed, or never attempted)."""
+    """Queue a send again to the recipients that never went out (failed, never
+    attempted, or still queued), each as its next attempt."""
     invoice = get_invoice(ctx, account, invoice_id)
-    pdf = ctx.pdfs.get(pdf_key(invoice)) if invoice.has_pdf else None
-    return _deliver(ctx, account, invoice, pdf)
+    targets = [r for r in invoice.recipients if r.sent_at is None]
+    if not targets:
+        return SendResult(invoice, replayed=False)
+    now = iso(ctx.clock())
+    facts = [
+        Fact(f"queued-{r.id}-{r.send_attempts + 1}-{now}", "queued", now, r.id, "api")
+        for r in targets
+    ]
+    recorded = recording.record(ctx, invoice.id, facts, preloaded=invoice)
+    current = recorded.invoice if recorded else invoice
+    _enqueue(ctx, current, [r for r in current.recipients if r.id in {t.id for t in targets}])
+    return SendResult(current, replayed=False)
+
+
+def _enqueue(ctx: Context, invoice: Invoice, recipients: list[Recipient]) -> None:
+    """One message a recipient on the send queue, for its next attempt; ``Unavailable``
+    when the queue refuses (the invoice is stored: a retry of the request queues them)."""
+    if not recipients:
+        return
+    sends = [QueuedSend(invoice.id, r.id, r.send_attempts + 1) for r in recipients]
+    try:
+        ctx.sends.enqueue(sends)
+    except Exception as exc:
+        logger.exception("the send queue refused", extra={"invoice_id": invoice.id})
+        raise Unavailable(
+            "The invoice is stored but its sends could not be queued; retry shortly.",
+            {"invoice_id": invoice.id},
+        ) from exc
+    ctx.metrics.count("SendsQueued", len(sends))
 
 
 def add_recipients(ctx: Context, account: Account, invoice_id: str, body: Any) -> SendResult:
-    """Add recipients to an invoice and send it to them now, each their own message,
+    """Add recipients to an invoice and queue a send to each, each their own message,
     tokens and history (``POST /invoices/{id}/recipients``). One already on the
     invoice is a ``Conflict``; at most MAX_RECIPIENTS in all. The summary's conditional
     write adds them (of two concurrent adds of one address, one wins, the other is a
-    conflict); a crash before they are mailed leaves them pending, for ``POST /send``."""
+    conflict); a queue that refuses leaves them queued, for ``POST /send``."""
     new = parse_new_recipients(body)
     invoice = get_invoice(ctx, account, invoice_id)
     if invoice.payment_status == "void":
         raise Conflict("A void invoice is not sent again.", {"invoice_id": invoice.id})
-    added = [Recipient(id=ids.new_recipient_id(), email=r.email, name=r.name) for r in new]
+    now = iso(ctx.clock())
+    added = [
+        Recipient(id=ids.new_recipient_id(), email=r.email, name=r.name, queued_at=now) for r in new
+    ]
 
     def change(current: Invoice) -> bool:
         taken = [r.email for r in added if current.recipient_by_email(r.email) is not None]
@@ -116,11 +151,10 @@ def add_recipients(ctx: Context, account: Account, invoice_id: str, body: Any) -
         refresh_statuses(current)
         return True
 
-    recording.update_summary(ctx, invoice.id, invoice, change, iso(ctx.clock()))
-    current = get_invoice(ctx, account, invoice_id)
-    pdf = ctx.pdfs.get(pdf_key(current)) if current.has_pdf else None
-    result = _deliver(ctx, account, current, pdf, only={r.id for r in added})
-    return replace(result, added=tuple(r.id for r in added))
+    current, _ = recording.update_summary(ctx, invoice.id, invoice, change, now)
+    ids_added = {r.id for r in added}
+    _enqueue(ctx, current, [r for r in current.recipients if r.id in ids_added])
+    return SendResult(current, replayed=False, added=tuple(r.id for r in added))
 
 
 def _new_invoice(
@@ -140,7 +174,8 @@ def _new_invoice(
         updated_at=now,
         last_activity_at=now,
         recipients=[
-            Recipient(id=ids.new_recipient_id(), email=r.email, name=r.name) for r in new.recipients
+            Recipient(id=ids.new_recipient_id(), email=r.email, name=r.name, queued_at=now)
+            for r in new.recipients
         ],
         lines=list(new.lines),
         subject=new.subject,
@@ -160,31 +195,46 @@ def _new_invoice(
     return invoice
 
 
-def _deliver(
+class SesOutage(Unavailable):
+    """SES failed in a way that does not say whether the message went out: the attempt's
+    claim stays unsettled (an operator settles it: chalicelib/sending/claims.py)."""
+
+
+class Throttled(Unavailable):
+    """SES refused for its sending rate; nothing went out and the claim was given back."""
+
+
+def deliver(
     ctx: Context,
     account: Account,
     invoice: Invoice,
     pdf: bytes | None,
     changed_at: str | None = None,
     only: set[str] | None = None,
+    final: bool = True,
 ) -> SendResult:
-    """Send to every recipient not yet sent, each attempt claimed first (no retry mails
-    anyone twice), and record each outcome. A refusal, or a message that cannot be
-    composed, is that recipient's failure and never stops the others. SES failing
-    transiently stops the loop (the rest are mailed by a retry) and answers 503."""
+    """Send to every recipient not yet sent (of ``only``), each attempt claimed first
+    (no retry mails anyone twice), and record each outcome. A refusal, or a message
+    that cannot be composed, is that recipient's failure and never stops the others.
+    SES failing transiently stops the loop: ``SesOutage``; SES throttling too:
+    ``Throttled``, unless ``final`` (the last try), when the recipient fails."""
     facts: list[Fact] = []
     refs: list[MessageRef] = []
     unsettled: set[str] = set()
-    outage: Exception | None = None
+    stopped: Unavailable | None = None
     for recipient in invoice.recipients:
         if recipient.sent_at is not None or (only is not None and recipient.id not in only):
             continue
         attempt = recipient.send_attempts + 1
         try:
-            outcome = _send_once(ctx, account, invoice, recipient, attempt, pdf)
+            outcome = _send_once(ctx, account, invoice, recipient, attempt, pdf, final)
         except _Outage as exc:
             unsettled.add(recipient.id)
-            outage = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+            stopped = SesOutage("Amazon SES is unavailable; retry shortly.")
+            stopped.__cause__ = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+            break
+        except _Throttle as exc:
+            stopped = Throttled(f"Amazon SES is throttling: {exc}")
             break
         if outcome is None:
             unsettled.add(recipient.id)
@@ -200,8 +250,8 @@ def _deliver(
         if facts
         else None
     )
-    if outage is not None:
-        raise Unavailable("Amazon SES is unavailable; retry shortly.") from outage
+    if stopped is not None:
+        raise stopped
     return SendResult(
         recorded.invoice if recorded else invoice, replayed=False, unsettled=frozenset(unsettled)
     )
@@ -211,6 +261,10 @@ class _Outage(Exception):
     """SES failed in a way that does not say whether the message went out."""
 
 
+class _Throttle(Exception):
+    """SES refused for its rate: not sent, the claim given back."""
+
+
 def _send_once(
     ctx: Context,
     account: Account,
@@ -218,6 +272,7 @@ def _send_once(
     recipient: Recipient,
     attempt: int,
     pdf: bytes | None,
+    final: bool = True,
 ) -> SendOutcome | None:
     """Attempt ``attempt`` of mailing ``recipient``: at most once, whoever asks. None
     when its outcome is not known: another request holds the claim (in flight), or one
@@ -243,6 +298,13 @@ def _send_once(
         return claim.outcome  # a settled one completes the attempt that was interrupted
     try:
         message_id = ctx.mailer.send(email)
+    except SendThrottled as exc:
+        ctx.metrics.count("SendsThrottled")
+        if not final:  # SES said no: nothing went out, so the attempt is free again
+            ctx.invoices.release_send(invoice.id, recipient.id, attempt)
+            raise _Throttle(str(exc)) from exc
+        logger.warning("SES kept throttling", extra={"invoice_id": invoice.id})
+        outcome = SendOutcome(iso(ctx.clock()), reason=f"SES kept throttling: {exc}"[:300])
     except SendRejected as exc:
         logger.warning(
             "SES refused a recipient", extra={"invoice_id": invoice.id, "reason": str(exc)}

@@ -166,8 +166,16 @@ def send_invoice(stack: LocalStack, number: str, recipients: list[dict[str, str]
             "lines": [{"description": "Design work", "quantity": "2", "unit_price": "125.00"}],
         },
     )
-    assert status == 201, created
-    return created
+    # 202: stored and queued; the local stack's sender mails them within a moment.
+    assert status == 202, created
+    assert {r["status"] for r in created["recipients"]} == {"queued"}
+
+    def mailed() -> Any:
+        _, detail = api(stack, "GET", f"/invoices/{created['id']}")
+        out = all(r["message_id"] or r["status"] == "failed" for r in detail["recipients"])
+        return detail if out else None
+
+    return eventually(mailed)
 
 
 def recipient(stack: LocalStack, invoice_id: str, recipient_id: str) -> Any:
@@ -196,6 +204,7 @@ def test_make_run_writes_local_env_and_serves_everything(local_stack: LocalStack
     assert env["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{ports['SOBRE_AWS_PORT']}"
     assert env["AWS_ENDPOINT_URL_DYNAMODB"] == f"http://127.0.0.1:{ports['SOBRE_STORAGE_PORT']}"
     assert env["SOBRE_FETCH_QUEUE_URL"].endswith("/sobre-fetches")
+    assert env["SOBRE_SEND_QUEUE_URL"].endswith("/sobre-sends")
     assert env["SOBRE_EVENTS_TOPIC_ARN"].endswith(":sobre-ses-events")
     assert env["SOBRE_API_KEY"].startswith("sobre_")
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"} <= set(env)

@@ -37,6 +37,10 @@ RESOURCE_SETTINGS = {
     "SOBRE_PDF_BUCKET": {"Ref": "PdfBucket"},
     "SOBRE_RETENTION_DAYS": {"Ref": "RetentionDays"},
     "SOBRE_FETCH_QUEUE_URL": {"Ref": "FetchQueue"},
+    "SOBRE_SEND_QUEUE_URL": {"Ref": "SendQueue"},
+    "SOBRE_SES_SEND_RATE": {"Ref": "SesSendRate"},
+    "SOBRE_SENDER_CONCURRENCY": {"Ref": "SenderConcurrency"},
+    "SOBRE_SEND_RECEIVES": "5",
 }
 # SES inserts its own pixel and rewrites links only for a configuration set with an
 # event destination for these types.
@@ -92,6 +96,8 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "FetchFallbackRole": "AWS::IAM::Role",
         "PublicDoor": "AWS::Serverless::Function",
         "PublicDoorRole": "AWS::IAM::Role",
+        "Sender": "AWS::Serverless::Function",
+        "SenderRole": "AWS::IAM::Role",
         # infra/template.yaml
         "SobreTable": "AWS::DynamoDB::Table",
         "SobreKey": "AWS::KMS::Key",
@@ -108,6 +114,11 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "FetchQueue": "AWS::SQS::Queue",
         "FetchDeadLetterQueue": "AWS::SQS::Queue",
         "FetchDeadLetterQueueAlarm": "AWS::CloudWatch::Alarm",
+        "SendQueue": "AWS::SQS::Queue",
+        "SendDeadLetterQueue": "AWS::SQS::Queue",
+        "SendDeadLetterQueueAlarm": "AWS::CloudWatch::Alarm",
+        "SenderErrorsAlarm": "AWS::CloudWatch::Alarm",
+        "SenderThrottlesAlarm": "AWS::CloudWatch::Alarm",
         "FetchFallbackErrorsAlarm": "AWS::CloudWatch::Alarm",
         "FetchFallbackThrottlesAlarm": "AWS::CloudWatch::Alarm",
         "FunctionLogGroup": "AWS::Logs::LogGroup",
@@ -168,6 +179,7 @@ FUNCTION_NAMES = {
     "AlertDeliveries": "alert_deliveries",
     "FetchFallback": "fetch_fallback",
     "PublicDoor": "public_door",
+    "Sender": "sender",
 }
 
 
@@ -209,6 +221,7 @@ def test_functions_get_the_resource_settings_and_never_the_secret(
         "AlertDeliveries",
         "FetchFallback",
         "PublicDoor",
+        "Sender",
     }
     for function in functions.values():
         variables = function["Properties"]["Environment"]["Variables"]
@@ -385,11 +398,13 @@ def test_alarms_watch_every_function_the_queue_and_ses_reputation(
     api = merged["Resources"]["RestAPI"]["Properties"]
     assert api["Name"] == {"Ref": "AWS::StackName"}
     assert api["StageName"] == "api"
-    # Both dead-letter queues: failed invocations and deferred fetches applied in vain.
+    # The dead-letter queues: failed invocations, deferred fetches applied in vain,
+    # queued sends SES kept throttling.
     dead = watching("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert sorted(d["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for d in dead) == [
         "DeadLetterQueue",
         "FetchDeadLetterQueue",
+        "SendDeadLetterQueue",
     ]
     for dlq in dead:
         assert (dlq["Threshold"], dlq["ComparisonOperator"]) == (0, "GreaterThanThreshold")

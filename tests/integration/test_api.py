@@ -21,6 +21,7 @@ from tests.integration.conftest import (
     pixel_path,
     post_invoice,
     sent_messages,
+    sent_view,
 )
 
 
@@ -36,7 +37,7 @@ def test_two_recipients_one_opens_and_the_status_query_says_who(
 ) -> None:
     # Given an invoice sent to two people
     created = post_invoice(client, api_key, invoice_body())
-    assert created.status_code == 201
+    assert created.status_code == 202
     assert created.headers["Location"] == f"/invoices/{created.json_body['id']}"
     assert len(sent_messages(stack)) == 2  # one SES message per recipient
     # When only Ana's mail client loads her pixel
@@ -168,7 +169,7 @@ def test_pdf_is_attached(client: Client, api_key: str, stack: Stack) -> None:
     body = invoice_body(
         pdf_base64=base64.b64encode(pdf).decode(), recipients=[{"email": "ana@globex.example"}]
     )
-    assert post_invoice(client, api_key, body).status_code == 201
+    assert post_invoice(client, api_key, body).status_code == 202
     import email
 
     parsed = email.message_from_string(message_to(stack, "ana@globex.example").raw)
@@ -181,8 +182,8 @@ def test_pdf_is_attached(client: Client, api_key: str, stack: Stack) -> None:
 def test_idempotency_key_replays_and_conflicts(client: Client, api_key: str, stack: Stack) -> None:
     first = post_invoice(client, api_key, invoice_body(), **{"Idempotency-Key": "order-77"})
     again = post_invoice(client, api_key, invoice_body(), **{"Idempotency-Key": "order-77"})
-    assert first.status_code == again.status_code == 201
-    assert again.json_body == first.json_body
+    assert first.status_code == again.status_code == 202
+    assert again.json_body == sent_view(client, api_key, first.json_body["id"])
     assert again.headers["Idempotent-Replayed"] == "true"
     assert len(sent_messages(stack)) == 2  # nothing sent the second time
     changed = post_invoice(
@@ -193,7 +194,7 @@ def test_idempotency_key_replays_and_conflicts(client: Client, api_key: str, sta
     # The same key from another account is another invoice.
     other = make_key("initech", "billing@example.com")
     theirs = post_invoice(client, other, invoice_body(), **{"Idempotency-Key": "order-77"})
-    assert theirs.status_code == 201
+    assert theirs.status_code == 202
     assert theirs.json_body["id"] != first.json_body["id"]
 
 
@@ -201,8 +202,9 @@ def test_refused_recipients_fail_and_resend_retries_only_them(client: Client, st
     # An account whose sender SES has not verified: SES refuses every message.
     key = make_key("unverified", "billing@unverified.example")
     created = post_invoice(client, key, invoice_body())
-    assert created.status_code == 201
-    body = created.json_body
+    assert created.status_code == 202
+    assert created.json_body["status"] == "queued"
+    body = sent_view(client, key, created.json_body["id"])
     assert body["status"] == "failed"
     assert {r["status"] for r in body["recipients"]} == {"failed"}
     assert all("MessageRejected" in r["error"] for r in body["recipients"])
@@ -210,8 +212,9 @@ def test_refused_recipients_fail_and_resend_retries_only_them(client: Client, st
     # Once the sender is verified, resending sends to the failed recipients.
     boto3.client("ses").verify_email_identity(EmailAddress="billing@unverified.example")
     resent = client.http.post(f"/invoices/{body['id']}/send", headers=auth(key))
-    assert resent.status_code == 200
-    assert {r["status"] for r in resent.json_body["recipients"]} == {"sent"}
+    assert resent.status_code == 202
+    assert {r["status"] for r in resent.json_body["recipients"]} == {"queued"}
+    assert {r["status"] for r in sent_view(client, key, body["id"])["recipients"]} == {"sent"}
     assert len(sent_messages(stack)) == 2
     # And again sends nothing more: nobody is left to retry.
     client.http.post(f"/invoices/{body['id']}/send", headers=auth(key))

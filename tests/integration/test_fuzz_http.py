@@ -129,7 +129,7 @@ def test_post_webhooks_never_answers_5xx(
 @pytest.fixture
 def seen_path(client: Client, api_key: str, stack: Stack) -> str:
     created = client.http.post("/invoices", headers=auth(api_key), body=json.dumps(invoice_body()))
-    assert created.status_code == 201
+    assert created.status_code == 202
     found = re.search(
         r'href="https://track\.example\.com(/v/[A-Za-z0-9_-]+)"', html_of(sent_messages(stack)[0])
     )

@@ -28,7 +28,7 @@ PDF = b"%PDF-1.4\n% a tiny test file\n%%EOF"
 def send(client: Client, key: str, **overrides: Any) -> dict[str, Any]:
     body = invoice_body(recipients=[{"email": "ana@globex.example", "name": "Ana"}], **overrides)
     response = post_invoice(client, key, body)
-    assert response.status_code == 201, response.body
+    assert response.status_code == 202, response.body
     return dict(response.json_body)
 
 

@@ -21,7 +21,14 @@ from infra.ses_emulator import (
     sobre_tags,
     steps_for,
 )
-from tests.integration.conftest import FIXTURES, SENDER, Stack, invoice_body, post_invoice
+from tests.integration.conftest import (
+    FIXTURES,
+    SENDER,
+    Stack,
+    invoice_body,
+    post_invoice,
+    sent_view,
+)
 from tools.local_mail import SobreLookup, messages
 
 SES_FIXTURES = FIXTURES / "ses-events"
@@ -182,6 +189,8 @@ def published(stack: Stack, client: Client, api_key: str) -> tuple[dict[str, Any
     queue = subscribe_queue(stack.topic_arn)
     body = invoice_body(recipients=[{"email": address} for address in RECIPIENTS])
     created = post_invoice(client, api_key, body).json_body
+    assert [r["status"] for r in created["recipients"]] == ["queued"] * len(RECIPIENTS)
+    created = sent_view(client, api_key, created["id"])
     assert [r["status"] for r in created["recipients"]] == ["sent"] * len(RECIPIENTS)
     ses = emulator(stack)
     ses.see(messages(stack.endpoint))

@@ -19,7 +19,14 @@ from chalice.test import Client
 from chalicelib.settings import get_settings
 from infra.demo import minimal_pdf
 from infra.outbox import Outbox, make_server
-from tests.integration.conftest import Stack, html_of, invoice_body, message_to, post_invoice
+from tests.integration.conftest import (
+    Stack,
+    html_of,
+    invoice_body,
+    message_to,
+    post_invoice,
+    sent_view,
+)
 from tools.local_mail import SobreLookup
 
 HOSTILE = '<script>alert("x")</script> & Co'
@@ -62,8 +69,10 @@ def sent(client: Client, api_key: str) -> dict[str, Any]:
         pdf_base64=base64.b64encode(PDF).decode(),
     )
     created = post_invoice(client, api_key, body).json_body
-    assert created["status"] == "sent"
-    return dict(created)
+    assert created["status"] == "queued"
+    view = sent_view(client, api_key, created["id"])
+    assert view["status"] == "sent"
+    return view
 
 
 def test_the_list_shows_every_message_with_its_invoice(

@@ -37,6 +37,7 @@ from tests.integration.conftest import (
     make_key,
     message_to,
     pixel_path,
+    sent_view,
 )
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -163,7 +164,7 @@ def create(client: Client, key: str, body: Any = None, **headers: str) -> HTTPRe
     response = call(
         client, "POST", "/invoices", headers={**auth(key), **headers}, body=body or invoice_body()
     )
-    assert response.status_code == 201, response.body
+    assert response.status_code == 202, response.body
     return response
 
 
@@ -251,9 +252,10 @@ def test_security_in_the_spec_is_what_the_api_enforces(
 def test_create_with_the_spec_example(client: Client, api_key: str) -> None:
     parse_new_invoice(spec_example())  # the example is valid for the code, too
     response = create(client, api_key, spec_example())
-    created = response.json_body
-    assert response.headers["Location"] == f"/invoices/{created['id']}"
+    assert response.headers["Location"] == f"/invoices/{response.json_body['id']}"
     assert "Idempotent-Replayed" not in response.headers
+    assert [r["status"] for r in response.json_body["recipients"]] == ["queued", "queued"]
+    created = sent_view(client, api_key, response.json_body["id"])
     assert [r["status"] for r in created["recipients"]] == ["sent", "sent"]
     assert all(r["message_id"] and r["error"] is None for r in created["recipients"])
 
@@ -262,7 +264,7 @@ def test_idempotent_replay(client: Client, api_key: str) -> None:
     first = create(client, api_key, **{"Idempotency-Key": "order-7781"}).json_body
     replay = create(client, api_key, **{"Idempotency-Key": "order-7781"})
     assert replay.headers["Idempotent-Replayed"] == "true"
-    assert replay.json_body == first
+    assert replay.json_body == sent_view(client, api_key, first["id"])
 
 
 def test_idempotency_key_reused_with_another_body_is_a_conflict(
@@ -525,8 +527,8 @@ def test_another_accounts_invoice_is_not_found(client: Client, api_key: str, ope
 def test_resend_when_everything_went_out(client: Client, api_key: str) -> None:
     created = create(client, api_key).json_body
     response = call(client, "POST", f"/invoices/{created['id']}/send", headers=auth(api_key))
-    assert response.status_code == 200
-    assert response.json_body == created  # nothing to send again
+    assert response.status_code == 202
+    assert response.json_body == sent_view(client, api_key, created["id"])  # nothing to send
 
 
 def test_resend_when_storage_fails(

@@ -123,7 +123,7 @@ def test_external_id_is_unique_per_account_like_an_idempotency_key(
     body = invoice_body(number="F-1", external_id="erp:1")
     first = create(client, api_key, body)
     replay = call(client, "POST", "/invoices", headers=auth(api_key), body=body)
-    assert replay.status_code == 201
+    assert replay.status_code == 202
     assert replay.headers.get("Idempotent-Replayed") == "true"
     assert replay.json_body["id"] == first.json_body["id"]
     other = call(client, "POST", "/invoices", headers=auth(api_key), body={**body, "total": "1.00"})
@@ -159,9 +159,9 @@ def test_a_bounced_recipients_invoice_gets_a_new_recipient_who_is_mailed(
     body = {"recipients": [{"email": "accounts@globex.example", "name": "Accounts"}]}
     path = f"/invoices/{invoice_id}/recipients"
     added = call(client, "POST", path, headers=auth(api_key), body=body)
-    assert added.status_code == 200, added.body
+    assert added.status_code == 202, added.body
     [new] = added.json_body["recipients"]
-    assert (new["email"], new["status"]) == ("accounts@globex.example", "sent")
+    assert (new["email"], new["status"]) == ("accounts@globex.example", "queued")
     assert message_to(stack, "accounts@globex.example") is not None
     again = call(client, "POST", path, headers=auth(api_key), body=body)
     assert (again.status_code, error_code(again)) == (409, "conflict")

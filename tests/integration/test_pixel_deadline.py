@@ -24,6 +24,7 @@ from tests.integration.conftest import (
     HUMAN,
     Stack,
     auth,
+    drain_sends,
     invoice_body,
     message_to,
     pixel_path,
@@ -64,6 +65,7 @@ def test_pixels_answer_while_storage_is_paused_and_count_once_afterwards(
     key = make_key("acme")
     with Client(app, stage_name="local") as client:
         created = post_invoice(client, key, invoice_body()).json_body
+        drain_sends(client, stack.send_queue_url)
         pixel = pixel_path(message_to(stack, "ana@globex.example"))
         assert_gif(client.http.get(pixel, headers=HUMAN))  # storage up: recorded at once
 

@@ -20,7 +20,6 @@ from chalicelib.adapters.dynamo.reports import DynamoReportStore
 from chalicelib.container import context
 from chalicelib.context import Context
 from chalicelib.core.model import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT, Account, Invoice, iso
-from chalicelib.sending import service as sending_service
 from chalicelib.tracking import service as tracking_service
 from tests.fakes_reports import ses_message
 from tests.integration.conftest import (
@@ -33,6 +32,7 @@ from tests.integration.conftest import (
     make_key,
     pixel_path,
     post_invoice,
+    send_with,
     sent_messages,
 )
 from tests.integration.test_openapi import call, error_code
@@ -87,9 +87,8 @@ def deliver(client: Client, invoice: Invoice, address: str, at: datetime, kind: 
 
 
 def send_at(moment: datetime, **body: Any) -> Invoice:
-    return sending_service.send_invoice(
-        at_clock(moment), the_account(), invoice_body(**body), None
-    ).invoice
+    invoice: Invoice = send_with(at_clock(moment), the_account(), invoice_body(**body))
+    return invoice
 
 
 @pytest.fixture

@@ -16,7 +16,14 @@ from chalicelib import ids
 from chalicelib.adapters.dynamo.invoices import DynamoInvoiceStore
 from chalicelib.core.model import iso, utc_now
 from chalicelib.core.sends import SendOutcome
-from tests.integration.conftest import Stack, auth, invoice_body, post_invoice, sent_messages
+from tests.integration.conftest import (
+    Stack,
+    auth,
+    invoice_body,
+    post_invoice,
+    sent_messages,
+    sent_view,
+)
 from tools import admin
 
 INJECTION = "Zoë <attacker@evil.example>, x"
@@ -58,8 +65,9 @@ def test_an_internationalized_domain_is_mailed_as_idna(
 ) -> None:
     body = invoice_body(recipients=[{"email": "ana@bücher.example", "name": "Zoë Ünal"}])
     response = post_invoice(client, api_key, body)
-    assert response.status_code == 201, response.body
-    [recipient] = response.json_body["recipients"]
+    assert response.status_code == 202, response.body
+    assert response.json_body["recipients"][0]["status"] == "queued"
+    [recipient] = sent_view(client, api_key, response.json_body["id"])["recipients"]
     assert (recipient["email"], recipient["status"]) == ("ana@xn--bcher-kva.example", "sent")
     assert recipient["sending"] is False
     [message] = sent_messages(stack)

@@ -15,7 +15,14 @@ from chalice.test import Client
 from chalicelib.adapters.dynamo import unprocessed as dynamo_unprocessed
 from chalicelib.core.model import iso, parse_iso
 from chalicelib.tracking import ses_service
-from tests.integration.conftest import FIXTURES, auth, invoice_body, post_invoice, sns_event
+from tests.integration.conftest import (
+    FIXTURES,
+    auth,
+    invoice_body,
+    post_invoice,
+    sent_view,
+    sns_event,
+)
 
 EVENTS = FIXTURES / "ses-events"
 
@@ -198,8 +205,8 @@ def lambda_event(message: dict[str, Any], envelope: dict[str, Any]) -> dict[str,
 def send_to(client: Client, key: str, emails: tuple[str, ...]) -> dict[str, Any]:
     body = invoice_body(recipients=[{"email": e} for e in emails])
     created = post_invoice(client, key, body)
-    assert created.status_code == 201, created.body
-    return dict(created.json_body)
+    assert created.status_code == 202, created.body
+    return sent_view(client, key, created.json_body["id"])
 
 
 def detail(client: Client, key: str, invoice_id: str) -> dict[str, Any]:

@@ -23,9 +23,8 @@ from chalicelib.adapters.dynamo.reports import DynamoReportStore
 from chalicelib.adapters.webhook_http import HttpWebhookPoster
 from chalicelib.alerts import service as alert_service
 from chalicelib.container import context
-from chalicelib.core.model import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT, iso, utc_now
+from chalicelib.core.model import TAG_ACCOUNT, TAG_INVOICE, TAG_RECIPIENT, Invoice, iso, utc_now
 from chalicelib.core.webhooks import MAX_ATTEMPTS, RETRY_DELAYS, verify_signature
-from chalicelib.sending import service as sending_service
 from chalicelib.tracking import ses_service
 from chalicelib.tracking.ses_events import parse_notification
 from tests.fakes_reports import ses_message
@@ -38,6 +37,7 @@ from tests.integration.conftest import (
     make_key,
     pixel_path,
     post_invoice,
+    send_with,
     sent_messages,
 )
 from tests.integration.test_openapi import call, error_code
@@ -318,7 +318,7 @@ def delivered(client: Client, key: str, stack: Stack) -> str:
     account = context().accounts.get_account("acme")
     assert account is not None
     at_sent = replace(context(), clock=lambda: sent)
-    invoice = sending_service.send_invoice(at_sent, account, invoice_body(), None).invoice
+    invoice: Invoice = send_with(at_sent, account, invoice_body())
     ana = invoice.recipients[0]
     delivery = ses_message(
         "Delivery",

@@ -79,7 +79,7 @@ def delivery_for(invoice_id: str, recipient_id: str, email: str, at: str) -> str
 def test_send_open_deliver_list(backend: str, client: Client, stack: Stack) -> None:
     key = make_key("acme")
     created = post_invoice(client, key, invoice_body(), **{"Idempotency-Key": "k1"})
-    assert created.status_code == 201
+    assert created.status_code == 202
     replay = post_invoice(client, key, invoice_body(), **{"Idempotency-Key": "k1"})
     assert replay.json_body["id"] == created.json_body["id"]
     invoice_id = created.json_body["id"]

@@ -43,6 +43,7 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     ),
     "ses_events": ("chalicelib/tracking/subscriptions.py::on_ses_event", *_CONTEXT),
     "fetch_fallback": ("chalicelib/tracking/subscriptions.py::on_deferred_fetch", *_CONTEXT),
+    "sender": ("chalicelib/sending/subscriptions.py::on_queued_send", *_CONTEXT),
     "hourly_reports": ("chalicelib/reports/schedules.py", *_CONTEXT),
     "alert_deliveries": ("chalicelib/alerts/schedules.py", *_CONTEXT),
 }
@@ -60,6 +61,7 @@ PORTS: dict[str, tuple[str, ...]] = {
     "poster": ("HttpWebhookPoster",),
     "failures": ("DynamoAuthFailures",),
     "deferred": ("SqsFetchQueue",),
+    "sends": ("SqsSendQueue",),
 }
 
 PORT_CLASSES = {cls for classes in PORTS.values() for cls in classes}

@@ -24,6 +24,7 @@ SHARED = {"chalicelib.container", "chalicelib.http", "chalicelib.observability",
 SHARED_NAMES = {
     ("chalicelib.settings", "EVENTS_TOPIC_NAME"),
     ("chalicelib.settings", "FETCH_QUEUE_NAME"),
+    ("chalicelib.settings", "SEND_QUEUE_NAME"),
 }
 MAX_LINES = 400
 

@@ -70,6 +70,8 @@ BOTO3_ACTIONS: dict[tuple[str, str, str | None], str] = {
     ("s3", "generate_presigned_url", "get_object"): "s3:GetObject",
     ("s3", "generate_presigned_url", "put_object"): "s3:PutObject",
     ("sqs", "send_message", None): "sqs:SendMessage",
+    ("sqs", "send_message_batch", None): "sqs:SendMessage",  # SendMessageBatch's permission
+    ("sqs", "change_message_visibility", None): "sqs:ChangeMessageVisibility",
     ("ssm", "get_parameter", None): "ssm:GetParameter",
 }
 # Keyword arguments of S3 PutObject that need another action too.
@@ -115,15 +117,17 @@ SERVICE_ACTIONS: dict[str, str] = {
     "kms:GenerateDataKey": "DynamoDB and SQS (the on-failure destination) write with SobreKey",
 }
 # Actions Lambda's event source mapping performs with one function's role.
+_SQS_EVENT_SOURCE = frozenset(
+    {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }
+)
 EVENT_SOURCE_ACTIONS: dict[str, frozenset[str]] = {
-    "fetch_fallback": frozenset(
-        {
-            "sqs:ReceiveMessage",
-            "sqs:DeleteMessage",
-            "sqs:ChangeMessageVisibility",
-            "sqs:GetQueueAttributes",
-        }
-    ),
+    "fetch_fallback": _SQS_EVENT_SOURCE,
+    "sender": _SQS_EVENT_SOURCE,
 }
 # Code in chalicelib that only the operator tools run, with the operator's credentials.
 OPERATOR_ONLY = {
@@ -590,6 +594,9 @@ LOG_GROUP = "/aws/lambda/sobre-prod"
 LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP}:*"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sobre-prod-DeadLetterQueue-5E6F7G8H"
 FETCH_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sobre-prod-FetchQueue-9I0J1K2L"
+SEND_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sobre-prod-SendQueue-3M4N5O6P"
+# The queue each function's event source reads.
+EVENT_QUEUES = {"fetch_fallback": FETCH_QUEUE_ARN, "sender": SEND_QUEUE_ARN}
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0c0ffee0-1234-5678-9abc-def012345678"
 STACK_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/5ab1e5ab-1e00-4000-8000-000000000001"
 SECRET_NAME = "/sobre/prod/token-secret"
@@ -612,6 +619,7 @@ SAMPLE_REFS: dict[str, str] = {
     "SesConfigurationSet": "sobre",
     "DeadLetterQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sobre-prod-DLQ",
     "FetchQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sobre-prod-FetchQueue",
+    "SendQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sobre-prod-SendQueue",
     "FunctionLogGroup": LOG_GROUP,
     "PdfBucket": PDF_BUCKET,
 }
@@ -619,6 +627,7 @@ SAMPLE_ATTRIBUTES: dict[tuple[str, str], str] = {
     ("SobreTable", "Arn"): TABLE_ARN,
     ("DeadLetterQueue", "Arn"): QUEUE_ARN,
     ("FetchQueue", "Arn"): FETCH_QUEUE_ARN,
+    ("SendQueue", "Arn"): SEND_QUEUE_ARN,
     ("FunctionLogGroup", "Arn"): LOG_GROUP_ARN,
     ("PdfBucket", "Arn"): PDF_BUCKET_ARN,
     ("SobreKey", "Arn"): STACK_KEY_ARN,
@@ -782,8 +791,11 @@ PDF_OBJECT = f"{PDF_BUCKET_ARN}/" + pdf_key(
 )
 
 
-def requests_for(action: str, target: str = "") -> list[tuple[str, dict[str, str]]]:
-    """The (resource, context) pairs one action of the code is authorized on."""
+def requests_for(
+    action: str, target: str = "", function: str = "fetch_fallback"
+) -> list[tuple[str, dict[str, str]]]:
+    """The (resource, context) pairs one action of the code is authorized on (an event
+    source's, on ``function``'s queue)."""
     if action == "ses:SendRawEmail":
         return [
             (f"{IDENTITY}/example.com", FROM),  # a verified domain
@@ -801,8 +813,8 @@ def requests_for(action: str, target: str = "") -> list[tuple[str, dict[str, str
         return [(LOG_STREAM, {})]
     if action == "sqs:SendMessage":
         return [(QUEUE_ARN, {})]
-    if action.startswith("sqs:"):  # fetch_fallback's event source
-        return [(FETCH_QUEUE_ARN, {})]
+    if action.startswith("sqs:"):  # an event source's (and the sender's delays)
+        return [(EVENT_QUEUES[function], {})]
     through_stack_key = [
         (STACK_KEY_ARN, {"kms:ViaService": f"{service}.{REGION}.amazonaws.com"})
         for service in ("dynamodb", "sqs")
@@ -836,6 +848,7 @@ def test_every_aws_call_of_the_code_is_in_the_tables() -> None:
         ("s3:GetObject", ""),
         ("ssm:GetParameter", ""),
         ("sqs:SendMessage", ""),
+        ("sqs:ChangeMessageVisibility", ""),
     }
     # And what only the operator's tools do: the functions never delete or scan.
     operator = {(c.action, c.target) for c in calls if c.function in OPERATOR_ONLY}
@@ -919,11 +932,16 @@ def test_every_call_is_allowed_on_its_resources(function: str) -> None:
     calls |= {(action, "") for action in EVENT_SOURCE_ACTIONS.get(function, ())}
     for action, target in sorted(calls, key=str):
         assert action is not None
-        for resource, context in requests_for(action, target):
+        for resource, context in requests_for(action, target, function):
             assert allows(statements, action, resource, context), (action, resource, context)
-    # The code's own SendMessage is the deferred fetches' (the DLQ's is Lambda's).
-    if "sqs:SendMessage" in {c.action for c in lambda_calls(function)}:
+    # The code's own SendMessage is the deferred fetches' and the queued sends', each to
+    # its own queue (the DLQ's is Lambda's).
+    senders = {c.function for c in lambda_calls(function) if c.action == "sqs:SendMessage"}
+    if "SqsFetchQueue.defer" in senders:
         assert allows(statements, "sqs:SendMessage", FETCH_QUEUE_ARN, {})
+    if "SqsSendQueue.enqueue" in senders:
+        assert allows(statements, "sqs:SendMessage", SEND_QUEUE_ARN, {})
+    assert senders <= {"SqsFetchQueue.defer", "SqsSendQueue.enqueue"}, senders
 
 
 @pytest.mark.parametrize("function", FUNCTION_NAMES)
@@ -996,6 +1014,7 @@ def test_the_policy_is_no_broader(function: str) -> None:
         ("sqs:SendMessage", QUEUE_ARN.replace("DeadLetterQueue", "Other"), {}),
         ("sqs:ReceiveMessage", QUEUE_ARN, {}),
         ("sqs:ReceiveMessage", FETCH_QUEUE_ARN.replace("FetchQueue", "Other"), {}),
+        ("sqs:ChangeMessageVisibility", SEND_QUEUE_ARN.replace("SendQueue", "Other"), {}),
         ("sqs:DeleteMessage", QUEUE_ARN, {}),
     ]
     for domain in SAMPLE_PARAMETERS["SenderDomains"]:
@@ -1012,7 +1031,9 @@ def test_the_policy_is_no_broader(function: str) -> None:
             continue  # the same action on another target (the index): checked above
         # The code sends only deferred fetches; the DLQ is Lambda's, for every function.
         requests = (
-            [(FETCH_QUEUE_ARN, {})] if other == "sqs:SendMessage" else requests_for(other, target)
+            [(FETCH_QUEUE_ARN, {}), (SEND_QUEUE_ARN, {})]
+            if other == "sqs:SendMessage"
+            else requests_for(other, target, "sender")
         )
         for resource, context in requests:
             assert not allows(statements, other, resource, context), (function, other)

@@ -1,7 +1,9 @@
 """Sending once (issue 15, finding 1): each recipient's attempt is claimed before
 SendEmail, its outcome kept as soon as SES answers, and a retry (``POST /send``, a
-replay, a concurrent request) never mails anyone twice. A message that cannot be
-composed is that recipient's failure, never a 500 that leaves nothing recorded."""
+replay, a concurrent request, SQS delivering a queued send twice) never mails anyone
+twice. A message that cannot be composed is that recipient's failure, never a 500 that
+leaves nothing recorded. The world's send queue runs each message as it is queued, and
+again while the sender asks for it back (as SQS redelivers)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,7 @@ import pytest
 
 from chalicelib import ids
 from chalicelib.core.model import Account, Invoice, MessageRef, OutgoingEmail, Recipient
-from chalicelib.errors import Unavailable
-from chalicelib.sending import service, views
+from chalicelib.sending import service
 from tests.fakes import FakeInvoiceStore, World, make_world
 
 pytestmark = pytest.mark.disable_socket
@@ -55,6 +56,7 @@ def world_with(store: FakeInvoiceStore | None = None) -> World:
     if store is not None:
         w.invoices = store
         w.ctx = w.ctx.__class__(**{**w.ctx.__dict__, "invoices": store})
+        w.sends.ctx = w.ctx
     w.accounts.put_account(acme())
     return w
 
@@ -66,9 +68,15 @@ def times_mailed(w: World) -> dict[str, int]:
     return counts
 
 
+def stored(w: World, invoice_id: str) -> Invoice:
+    invoice = w.invoices.get(invoice_id)
+    assert invoice is not None
+    return invoice
+
+
 def test_each_attempt_is_claimed_and_settled_before_the_summary() -> None:
     w = world_with()
-    invoice = service.send_invoice(w.ctx, acme(), body(), None).invoice
+    invoice = stored(w, service.send_invoice(w.ctx, acme(), body(), None).invoice.id)
     claims = {rid: kept for (iid, rid, _), kept in w.invoices.claims.items() if iid == invoice.id}
     assert set(claims) == {r.id for r in invoice.recipients}
     for recipient in invoice.recipients:
@@ -77,21 +85,18 @@ def test_each_attempt_is_claimed_and_settled_before_the_summary() -> None:
         assert outcome.message_id == recipient.message_id
 
 
-def test_a_crash_after_sending_is_completed_by_the_retry_without_mailing_again() -> None:
+def test_a_crash_after_sending_is_completed_by_the_redelivery_without_mailing_again() -> None:
     store = CrashingRefs()
     w = world_with(store)
-    with pytest.raises(RuntimeError):
-        service.send_invoice(w.ctx, acme(), body(), None)
-    [invoice_id] = store.invoices
-    assert all(r.status == "pending" for r in store.invoices[invoice_id].recipients)
-    w.clock.advance(minutes=1)
-    retried = service.retry_failed(w.ctx, acme(), invoice_id)
+    answer = service.send_invoice(w.ctx, acme(), body(), None)
+    assert [r.status for r in answer.invoice.recipients] == ["queued"] * 3
+    # The first message's run crashed after SendEmail; SQS delivered it again, and the
+    # settled claim completed it without mailing again.
     assert times_mailed(w) == dict.fromkeys(EMAILS, 1)
-    assert [r.status for r in retried.invoice.recipients] == ["sent"] * 3
-    assert retried.unsettled == frozenset()
-    # The facts are the ones the first attempt would have written, at its times.
+    kept = stored(w, answer.invoice.id)
+    assert [r.status for r in kept.recipients] == ["sent"] * 3
     sent_ids = {message_id for message_id, _ in w.mailer.sent}
-    assert {r.message_id for r in retried.invoice.recipients} == sent_ids
+    assert {r.message_id for r in kept.recipients} == sent_ids
     assert all(store.get_message_ref(m) is not None for m in sent_ids)
 
 
@@ -103,20 +108,16 @@ def test_an_outcome_never_known_is_never_mailed_again() -> None:
             raise TimeoutError("read timeout: SES may or may not have taken it")
 
     w.mailer.before_send = timeout_for_ben
-    with pytest.raises(Unavailable):
-        service.send_invoice(w.ctx, acme(), body(), None)
-    [invoice_id] = w.invoices.invoices
-    kept = w.invoices.invoices[invoice_id]
-    # What was done before the outage is recorded; the rest waits for a retry.
-    assert [r.status for r in kept.recipients] == ["sent", "pending", "pending"]
+    invoice_id = service.send_invoice(w.ctx, acme(), body(), None).invoice.id
+    # Each recipient is its own message: the outage stops only ben's, whose claim stays
+    # unsettled (its message is done: nothing may mail that attempt again).
+    assert [r.status for r in stored(w, invoice_id).recipients] == ["sent", "queued", "sent"]
+    assert w.sends.messages == []
     w.mailer.before_send = None
     for _ in range(3):
-        retried = service.retry_failed(w.ctx, acme(), invoice_id)
+        service.retry_failed(w.ctx, acme(), invoice_id)
     assert times_mailed(w) == {"ana@example.com": 1, "cleo@example.org": 1}
-    ben = retried.invoice.recipients[1]
-    assert retried.unsettled == {ben.id}
-    answer = views.send_response(retried.invoice, retried.unsettled)
-    assert [r["sending"] for r in answer["recipients"]] == [False, True, False]
+    assert stored(w, invoice_id).recipients[1].status == "queued"
     assert w.metrics.counts["SendsUnsettled"] == 3
 
 
@@ -125,7 +126,8 @@ def test_a_refused_attempt_is_retried_under_a_new_claim() -> None:
     w.mailer.refuse("ben@example.net")
     invoice = service.send_invoice(w.ctx, acme(), body(), None).invoice
     w.mailer.accept("ben@example.net")
-    retried = service.retry_failed(w.ctx, acme(), invoice.id).invoice
+    service.retry_failed(w.ctx, acme(), invoice.id)
+    retried = stored(w, invoice.id)
     assert retried.recipients[1].status == "sent"
     assert sorted(a for (_, rid, a) in w.invoices.claims if rid == retried.recipients[1].id) == [
         1,
@@ -158,9 +160,9 @@ def test_a_message_that_cannot_be_composed_is_that_recipients_failure() -> None:
     )
     assert w.invoices.create(invoice)
     for _ in range(2):
-        result = service.retry_failed(w.ctx, acme(), invoice.id)
+        service.retry_failed(w.ctx, acme(), invoice.id)
     assert times_mailed(w) == {"ana@example.com": 1, "cleo@example.org": 1}
-    ben = result.invoice.recipients[1]
+    ben = stored(w, invoice.id).recipients[1]
     assert ben.status == "failed"
     assert ben.failure_reason is not None
     assert "could not be composed" in ben.failure_reason

@@ -97,7 +97,11 @@ def invoice_body(*emails: str, **extra: Any) -> dict[str, Any]:
 
 
 def send(w: World, *emails: str, key: str | None = None, **extra: Any) -> Invoice:
-    return sending_service.send_invoice(w.ctx, acme(), invoice_body(*emails, **extra), key).invoice
+    """POST /invoices, then the sender's run of its queued sends (the world's queue
+    delivers as soon as a message is queued): the invoice as stored after both."""
+    answer = sending_service.send_invoice(w.ctx, acme(), invoice_body(*emails, **extra), key)
+    assert all(r.status == "queued" for r in answer.invoice.recipients) or answer.replayed
+    return stored(w, answer.invoice.id)
 
 
 def stored(w: World, invoice_id: str) -> Invoice:
@@ -328,13 +332,13 @@ def test_the_stored_invoice_is_the_returned_one_and_its_facts_are_items(world: W
     invoice = send(world)
     kept = stored(world, invoice.id)
     assert kept == invoice
-    assert kept.version == 2  # created, then one save with every send outcome
+    assert kept.version == 4  # created, then one save per queued send's outcome
     assert (kept.account_id, kept.created_at) == ("acme", iso(world.clock()))
     facts = facts_of(world, invoice.id)
     assert sorted(e.type for e in facts) == ["created", "sent", "sent", "sent"]
     sent = {e.recipient_id: e.details["message_id"] for e in facts if e.type == "sent"}
     assert sent == {r.id: r.message_id for r in invoice.recipients}
-    assert world.invoices.saves == 1
+    assert world.invoices.saves == 3
 
 
 def test_a_refused_recipient_fails_and_the_others_are_sent(world: World) -> None:
@@ -382,7 +386,9 @@ def test_retry_failed_sends_only_to_the_failed_recipient(world: World) -> None:
     invoice = send(world)
     world.mailer.accept("ben@example.net")
     world.clock.advance(minutes=5)
-    retried = sending_service.retry_failed(world.ctx, acme(), invoice.id).invoice
+    answer = sending_service.retry_failed(world.ctx, acme(), invoice.id).invoice
+    assert answer.recipient_by_email("ben@example.net").status == "queued"  # type: ignore[union-attr]
+    retried = stored(world, invoice.id)
     assert [e.to_address for _, e in world.mailer.sent] == [*EMAILS[::2], "ben@example.net"]
     ben = retried.recipient_by_email("ben@example.net")
     assert ben is not None
@@ -392,7 +398,6 @@ def test_retry_failed_sends_only_to_the_failed_recipient(world: World) -> None:
     assert [r.send_attempts for r in retried.recipients] == [1, 2, 1]
     kept = stored(world, invoice.id)
     assert (kept.recipients, kept.updated_at) == (retried.recipients, iso(world.clock()))
-    assert views.send_response(kept) == views.send_response(retried)
     assert world.invoices.get_message_ref(ben.message_id) is not None
 
 
@@ -401,7 +406,8 @@ def test_retry_failed_still_refused_records_a_second_attempt(world: World) -> No
     invoice = send(world)
     world.mailer.refuse("ben@example.net", "second")
     world.clock.advance(seconds=30)
-    retried = sending_service.retry_failed(world.ctx, acme(), invoice.id).invoice
+    sending_service.retry_failed(world.ctx, acme(), invoice.id)
+    retried = stored(world, invoice.id)
     ben = retried.recipient_by_email("ben@example.net")
     assert ben is not None
     assert (ben.status, ben.send_attempts, ben.failure_reason) == ("failed", 2, "second")

@@ -135,6 +135,7 @@ STATUS_FACT: dict[RecipientStatus, str | None] = {
     "delivered": "delivered_at",
     "sent": "sent_at",
     "failed": "failed_at",
+    "queued": "queued_at",
     "pending": None,
 }
 
@@ -153,7 +154,7 @@ def test_precedence_lists_every_status_once() -> None:
     assert len(set(RECIPIENT_PRECEDENCE)) == len(RECIPIENT_PRECEDENCE)
     # Problems first (a bounce after a delivery is the news), then progress, failed last.
     assert set(RECIPIENT_PRECEDENCE[:3]) == PROBLEM_STATUSES - {"failed"}
-    assert RECIPIENT_PRECEDENCE[-2:] == ("failed", "pending")
+    assert RECIPIENT_PRECEDENCE[-3:] == ("failed", "queued", "pending")
 
 
 def test_progress_precedence_is_the_recipient_order_without_problems() -> None:
@@ -162,6 +163,27 @@ def test_progress_precedence_is_the_recipient_order_without_problems() -> None:
     )
     assert PROGRESS_PRECEDENCE[0] == "viewed"
     assert PROGRESS_PRECEDENCE[-1] == "pending"
+
+
+def test_queued_again_after_a_failure_is_queued_in_any_order_of_facts() -> None:
+    recipient = Recipient(id="rcp_x", email="x@example.com")
+    facts = [
+        Fact("q1", "queued", at(0), "rcp_x", "api"),
+        Fact("f1", "send_failed", at(1), "rcp_x", "api", {"reason": "no", "attempt": 1}),
+        Fact("q2", "queued", at(2), "rcp_x", "api"),
+    ]
+    for order in itertools.permutations(facts):
+        invoice = Invoice(
+            id="inv_x", account_id="acme", number="1", customer_name="c", currency="EUR",
+            total="1", due_date="2026-01-01", created_at=at(0),
+            recipients=[Recipient(**recipient.to_dict())],
+        )  # fmt: skip
+        for fact in order:
+            apply_to_summary(invoice, fact)
+        assert invoice.recipients[0].status == "queued"
+        assert invoice.status == "queued"
+        apply_to_summary(invoice, facts[1])
+        assert invoice.recipients[0].status == "queued"  # the failure before the queueing
 
 
 def test_recipient_without_facts_is_pending() -> None:
@@ -272,8 +294,9 @@ def test_every_status_has_a_group_and_problems_share_one() -> None:
     assert set(STATUS_GROUPS) == set(STATUSES)
     assert len({STATUS_GROUPS[s] for s in PROBLEM_STATUSES}) == 1
     progress = [STATUS_GROUPS[s] for s in PROGRESS_PRECEDENCE]
-    assert STATUS_GROUPS["pending"] == STATUS_GROUPS["sent"]  # the common move keeps its entry
-    assert len(set(progress)) == len(progress) - 1
+    # The common moves (queued -> sent) keep their entry.
+    assert STATUS_GROUPS["pending"] == STATUS_GROUPS["queued"] == STATUS_GROUPS["sent"]
+    assert len(set(progress)) == len(progress) - 2
     assert set(GROUPS) == set(STATUS_GROUPS.values())
 
 

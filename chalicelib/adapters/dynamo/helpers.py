@@ -75,3 +75,8 @@ def invoice_pk(invoice_id: str) -> dict[str, str]:
 def fact_key(invoice_id: str, sk: str) -> dict[str, Any]:
     """The key of an item under the invoice's partition (summary, counters, a fact)."""
     return {"pk": invoice_pk(invoice_id), "sk": {"S": sk}}
+
+
+def send_sk(recipient_id: str, attempt: int, reminder: bool = False) -> str:
+    """``SEND#<recipient>#<attempt>``, or ``…#R<n>`` for reminder ``n``."""
+    return f"SEND#{recipient_id}#{'R' if reminder else ''}{attempt}"

@@ -27,6 +27,7 @@ from chalicelib.adapters.dynamo.helpers import (
     invoice_pk,
     save_unchanged,
     saved,
+    send_sk,
     table_client,
 )
 from chalicelib.adapters.dynamo.items import (
@@ -300,9 +301,11 @@ class DynamoInvoiceStore:
         expires_at: int,
         reminder: bool = False,
     ) -> SendClaim:
-        key = fact_key(invoice_id, _send_sk(recipient_id, attempt, reminder))
+        key = fact_key(invoice_id, send_sk(recipient_id, attempt, reminder))
         item = {**key, "claimed_at": {"S": at}, "expires_at": {"N": str(expires_at)}}
-        if conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)"):
+        # A claim given back (release_send: SES throttled, nothing went out) is taken again.
+        free = "attribute_not_exists(pk) OR attribute_exists(released)"
+        if conditional("put_item", Item=item, ConditionExpression=free):
             return SendClaim(recipient_id, attempt, at, won=True, reminder=reminder)
         answer = table_client().get_item(
             TableName=InvoiceItem.Meta.table_name, Key=key, ConsistentRead=True
@@ -332,16 +335,26 @@ class DynamoInvoiceStore:
         )
         return conditional(
             "update_item",
-            Key=fact_key(invoice_id, _send_sk(recipient_id, attempt, reminder)),
+            Key=fact_key(invoice_id, send_sk(recipient_id, attempt, reminder)),
             UpdateExpression="SET outcome = :o",
             ExpressionAttributeValues={":o": {"S": stored_json(asdict(outcome))}},
             **condition,
         )
 
+    def release_send(self, invoice_id: str, recipient_id: str, attempt: int) -> None:
+        conditional(
+            "update_item",
+            Key=fact_key(invoice_id, send_sk(recipient_id, attempt)),
+            UpdateExpression="SET released = :t",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(outcome)",
+            ExpressionAttributeValues={":t": {"BOOL": True}},
+        )
+
     def unsettled_sends(self) -> Iterator[tuple[str, SendClaim]]:
         request: dict[str, Any] = {
             "TableName": InvoiceItem.Meta.table_name,
-            "FilterExpression": "begins_with(sk, :send) AND attribute_not_exists(outcome)",
+            "FilterExpression": "begins_with(sk, :send) AND attribute_not_exists(outcome) "
+            "AND attribute_not_exists(released)",
             "ExpressionAttributeValues": {":send": {"S": "SEND#"}},
             "ProjectionExpression": "pk, sk, claimed_at",
         }
@@ -385,8 +398,3 @@ def _unsettled(item: dict[str, Any]) -> tuple[str, SendClaim]:
         reminder=attempt.startswith("R"),
     )
     return item["pk"]["S"].removeprefix("INVOICE#"), claim
-
-
-def _send_sk(recipient_id: str, attempt: int, reminder: bool = False) -> str:
-    """``SEND#<recipient>#<attempt>``, or ``…#R<n>`` for reminder ``n``."""
-    return f"SEND#{recipient_id}#{'R' if reminder else ''}{attempt}"

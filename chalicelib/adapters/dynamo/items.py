@@ -52,6 +52,7 @@ _STORED_NAMES = {
     "name": "n",
     "message_id": "m",
     "send_attempts": "a",
+    "queued_at": "q",
     "sent_at": "s",
     "delivered_at": "d",
     "first_opened_at": "o",

@@ -71,6 +71,7 @@ export const MESSAGES = {
     },
     status: {
       pending: "Pending",
+      queued: "Queued",
       failed: "Failed",
       sent: "Sent",
       delivered: "Delivered",
@@ -205,7 +206,7 @@ export const MESSAGES = {
     },
     resend: "Resend to failed recipients",
     resending: "Sending…",
-    resent: { one: "Sent again to 1 recipient.", other: "Sent again to {count} recipients." },
+    resent: { one: "Queued again for 1 recipient.", other: "Queued again for {count} recipients." },
     resendStillFailed: {
       one: "1 recipient still failed: {reasons}",
       other: "{count} recipients still failed: {reasons}",
@@ -363,6 +364,7 @@ export const MESSAGES = {
     },
     status: {
       pending: "Pendiente",
+      queued: "En cola",
       failed: "Fallida",
       sent: "Enviada",
       delivered: "Entregada",
@@ -497,7 +499,7 @@ export const MESSAGES = {
     },
     resend: "Reenviar a los destinatarios fallidos",
     resending: "Enviando…",
-    resent: { one: "Reenviada a 1 destinatario.", other: "Reenviada a {count} destinatarios." },
+    resent: { one: "En cola de nuevo para 1 destinatario.", other: "En cola de nuevo para {count} destinatarios." },
     resendStillFailed: {
       one: "1 destinatario sigue fallando: {reasons}",
       other: "{count} destinatarios siguen fallando: {reasons}",

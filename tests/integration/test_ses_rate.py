@@ -1,0 +1,115 @@
+"""SES's sending rate on the local emulator (issue 17, point 3): infra/aws_emulator.py
+answers SendEmail above its rate as SESv2 does (429 TooManyRequestsException), the SES
+adapter raises ``SendThrottled``, and the sender treats it as back-pressure: the message
+comes back later, the recipient stays queued, and in the end everyone is mailed once."""
+
+from __future__ import annotations
+
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.core.model import OutgoingEmail
+from chalicelib.errors import SendThrottled
+from infra.local_stack import create_send_queue, create_table, provision_messaging
+from infra.sqs_bridge import SENDER_FUNCTION, SqsPoller
+from tests.emulators import free_port, running
+from tests.integration.conftest import (
+    SENDER,
+    auth,
+    invoice_body,
+    make_key,
+    post_invoice,
+    reset_caches,
+    sent_view,
+    use_endpoint,
+)
+from tools.local_mail import messages
+
+RATE = 2  # messages a second: a burst of 2, then one every half second
+
+
+@pytest.fixture
+def throttled_url(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "infra.aws_emulator", "-p", str(port), "--ses-rate", str(RATE)]
+    with running(command, f"{url}/moto-api/", tmp_path / "aws.log"):
+        yield url
+
+
+@pytest.fixture
+def throttled(throttled_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    use_endpoint(monkeypatch, throttled_url)
+    monkeypatch.setenv("SOBRE_SEND_ATTEMPTS", "1")  # no client retries: every 429 shows
+    monkeypatch.setenv("SOBRE_SES_SEND_RATE", "0")  # unpaced: the emulator says no
+    create_table("sobre", "us-east-1")
+    provision_messaging("us-east-1", "sobre", (SENDER,))
+    monkeypatch.setenv("SOBRE_SEND_QUEUE_URL", create_send_queue("us-east-1"))
+    reset_caches()
+    yield throttled_url
+    reset_caches()
+
+
+def email(to: str) -> OutgoingEmail:
+    raw = f"From: {SENDER}\r\nTo: {to}\r\nSubject: hi\r\n\r\nhello\r\n".encode()
+    return OutgoingEmail(SENDER, to, raw, {})
+
+
+def test_the_emulator_answers_sends_above_its_rate_as_ses_does(throttled: str) -> None:
+    from chalicelib.adapters.ses import SesMailer
+
+    mailer = SesMailer("sobre", "us-east-1", max_attempts=1)
+    outcomes = []
+    for n in range(RATE + 3):
+        try:
+            mailer.send(email(f"r{n}@example.com"))
+            outcomes.append("sent")
+        except SendThrottled as exc:
+            outcomes.append(str(exc).split(":")[0])
+    assert outcomes[:RATE] == ["sent"] * RATE
+    assert "TooManyRequestsException" in outcomes[RATE:]
+    assert set(outcomes) == {"sent", "TooManyRequestsException"}
+    assert len(messages(throttled)) == outcomes.count("sent")
+    time.sleep(1.1)  # the bucket refills
+    mailer.send(email("later@example.com"))
+    with urllib.request.urlopen(f"{throttled}/moto-api/") as answer:
+        assert answer.status == 200
+
+
+def test_throttled_sends_come_back_and_everyone_is_mailed_once(throttled: str) -> None:
+    from app import app
+
+    key = make_key("acme")
+    emails = [f"r{n}@globex.example" for n in range(6)]
+    with Client(app, stage_name="local") as client:
+        body = invoice_body(recipients=[{"email": e} for e in emails])
+        created = post_invoice(client, key, body)
+        assert created.status_code == 202
+        assert {r["status"] for r in created.json_body["recipients"]} == {"queued"}
+        from chalicelib.settings import get_settings
+
+        poller = SqsPoller(
+            lambda event: client.lambda_.invoke(SENDER_FUNCTION, event).payload,
+            get_settings().send_queue_url or "",
+            "us-east-1",
+            function=SENDER_FUNCTION,
+        )
+        deadline = time.monotonic() + 60
+        view = sent_view(client, key, created.json_body["id"])
+        while time.monotonic() < deadline and any(
+            r["status"] != "sent" for r in view["recipients"]
+        ):
+            poller.poll_once(wait_seconds=1)
+            view = sent_view(client, key, created.json_body["id"])
+        assert [r["status"] for r in view["recipients"]] == ["sent"] * len(emails)
+        assert poller.failures > 0  # some came back: SES said no, they waited
+        mailed = [d for m in messages(throttled) for d in m.destinations]
+        assert sorted(mailed) == sorted(emails)  # each exactly once
+        detail = client.http.get(f"/invoices/{created.json_body['id']}", headers=auth(key))
+        assert all(r["send_attempts"] == 1 for r in detail.json_body["recipients"])

@@ -1,0 +1,150 @@
+"""The send queue and its consumer (issue 17): POST /invoices queues one message per
+recipient, the sender runs the claimed send of each; SES throttling is back-pressure
+(the message comes back, the recipient stays queued) until the last receive, when the
+recipient is failed and the message goes to the dead-letter queue. SQS delivering a
+message twice mails nobody twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.core.model import Account
+from chalicelib.core.sends import QueuedSend
+from chalicelib.errors import Unavailable
+from chalicelib.sending import sender, service
+from tests.fakes import World, make_world
+
+pytestmark = pytest.mark.disable_socket
+
+EMAILS = ("ana@example.com", "ben@example.net")
+
+
+def acme() -> Account:
+    return Account(id="acme", name="Acme Ltd", from_address="billing@acme.example")
+
+
+def body(*emails: str) -> dict[str, Any]:
+    return {
+        "number": "INV-2026-0042",
+        "customer": {"name": "Globex"},
+        "recipients": [{"email": e} for e in emails or EMAILS],
+        "currency": "EUR",
+        "total": "10.00",
+        "due_date": "2026-02-28",
+    }
+
+
+@pytest.fixture
+def world() -> World:
+    w = make_world(auto_send=False)
+    w.accounts.put_account(acme())
+    return w
+
+
+def statuses(w: World, invoice_id: str) -> list[str]:
+    invoice = w.invoices.get(invoice_id)
+    assert invoice is not None
+    return [r.status for r in invoice.recipients]
+
+
+def test_post_queues_one_message_per_recipient_and_mails_nobody(world: World) -> None:
+    answer = service.send_invoice(world.ctx, acme(), body(), None)
+    assert answer.invoice.status == "queued"
+    assert statuses(world, answer.invoice.id) == ["queued", "queued"]
+    assert world.mailer.sent == []
+    assert [(s.recipient_id, s.attempt) for s in world.sends.queued] == [
+        (r.id, 1) for r in answer.invoice.recipients
+    ]
+    world.sends.drain()
+    assert statuses(world, answer.invoice.id) == ["sent", "sent"]
+    assert len(world.mailer.sent) == 2
+
+
+def test_a_message_delivered_twice_mails_once(world: World) -> None:
+    answer = service.send_invoice(world.ctx, acme(), body(), None)
+    world.sends.messages.extend(list(world.sends.messages))  # SQS: at least once
+    world.sends.enqueue(world.sends.queued[:1])  # and a replayed copy
+    world.sends.drain()
+    assert sorted(e.to_address for _, e in world.mailer.sent) == sorted(EMAILS)
+    assert statuses(world, answer.invoice.id) == ["sent", "sent"]
+
+
+def test_throttling_puts_the_message_back_and_the_recipient_stays_queued(world: World) -> None:
+    answer = service.send_invoice(world.ctx, acme(), body("ana@example.com"), None)
+    world.mailer.throttle_next = 2
+    [message] = world.sends.messages
+    world.sends._run([message])
+    assert statuses(world, answer.invoice.id) == ["queued"]
+    assert message.hidden >= sender.THROTTLE_DELAY_SECONDS  # back later, with a delay
+    assert list(world.invoices.unsettled_sends()) == []  # the claim was given back
+    world.sends.drain()
+    assert statuses(world, answer.invoice.id) == ["sent"]
+    assert message.receives == 3
+    assert len(world.mailer.sent) == 1
+    assert world.metrics.counts["SendsThrottled"] == 2
+    assert world.sends.dead == []
+
+
+def test_throttled_on_every_receive_fails_the_recipient_and_dead_letters(world: World) -> None:
+    answer = service.send_invoice(world.ctx, acme(), body("ana@example.com"), None)
+    world.mailer.throttle_next = 100
+    world.sends.drain()
+    invoice = world.invoices.get(answer.invoice.id)
+    assert invoice is not None
+    [ana] = invoice.recipients
+    assert ana.status == "failed"
+    assert (ana.failure_reason or "").startswith("SES kept throttling")
+    assert world.mailer.throttled == world.ctx.settings.send_receives
+    assert len(world.sends.dead) == 1
+    assert world.sends.messages == []
+    # POST /send queues them again, as attempt 2.
+    world.mailer.throttle_next = 0
+    world.clock.advance(minutes=1)
+    service.retry_failed(world.ctx, acme(), answer.invoice.id)
+    assert statuses(world, answer.invoice.id) == ["queued"]
+    world.sends.drain()
+    assert statuses(world, answer.invoice.id) == ["sent"]
+    assert world.sends.queued[-1].attempt == 2
+
+
+def test_a_queue_that_refuses_answers_503_and_the_replay_queues_again(world: World) -> None:
+    world.sends.refuse = True
+    with pytest.raises(Unavailable):
+        service.send_invoice(world.ctx, acme(), body(), "order-1")
+    world.sends.refuse = False
+    again = service.send_invoice(world.ctx, acme(), body(), "order-1")
+    assert again.replayed
+    world.sends.drain()
+    assert statuses(world, again.invoice.id) == ["sent", "sent"]
+
+
+def test_a_body_the_sender_did_not_write_is_kept_for_an_operator(world: World) -> None:
+    received = sender.Received("m1", "{not json", "h", 1)
+    assert sender.run_batch(world.ctx, [received]) == []
+    assert len(world.unprocessed.items) == 1
+
+
+def test_queued_sends_round_trip_and_refuse_foreign_bodies() -> None:
+    send = QueuedSend("inv_1", "rcp_1", 2)
+    assert QueuedSend.from_json(send.to_json()) == send
+    for bad in ("[]", '{"v": 2}', '{"v": 1, "i": "x"}', '{"v": 1, "i": "", "r": "r", "n": 1}'):
+        with pytest.raises(ValueError, match=r"queued send|version"):
+            QueuedSend.from_json(bad)
+
+
+def test_the_pacer_spaces_sends_to_the_rate() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = sender.Pacer(10, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        pacer.wait()
+    assert now[0] == pytest.approx(0.4)
+    sender.Pacer(0, clock=lambda: 0.0, sleep=sleep).wait()  # unpaced: no sleep
+    assert len(slept) == 4
