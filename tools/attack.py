@@ -84,6 +84,10 @@ class Verdict:
         return bool(self.problems)
 
 
+# An invoice stored: 201 before the send queue, 202 once its sends are queued.
+CREATED = (201, 202)
+
+
 class Stack:
     """The running local stack, seen from outside (its local.env)."""
 
@@ -160,6 +164,16 @@ class Stack:
 
     def address(self, name: str, domain: str = "customer.example") -> str:
         return f"{name}-{self.run}@{domain}"
+
+    def settled(self, invoice_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The invoice once no recipient is ``queued`` any more (the send queue drained)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            detail = self.invoice(invoice_id)
+            queued = [r for r in detail["recipients"] if r["status"] == "queued"]
+            if not queued or time.monotonic() > deadline:
+                return detail
+            time.sleep(0.3)
 
     def invoice(self, invoice_id: str, key: str | None = None) -> dict[str, Any]:
         answer = self.request("GET", f"/invoices/{invoice_id}", key=key)

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 
 from chalicelib.core.model import iso, parse_iso
-from tools.attack import Stack, Verdict, ses_fixture
+from tools.attack import CREATED, Stack, Verdict, ses_fixture
 
 WHOLE_IPS = ("198.51.100.77", "2001:db8:1234:5678::9")
 Event = dict[str, Any]
@@ -27,10 +27,10 @@ class Target:
     def __init__(self, stack: Stack, name: str) -> None:
         self.email = stack.address(name)
         created = stack.post_json("/invoices", stack.invoice_body([{"email": self.email}]))
-        if created.status != 201:
+        if created.status not in CREATED:
             raise RuntimeError(f"POST /invoices: {created.status} {created.body[:200]!r}")
-        self.invoice: dict[str, Any] = created.json()
-        self.id = str(self.invoice["id"])
+        self.id = str(created.json()["id"])
+        self.invoice: dict[str, Any] = stack.settled(self.id)  # mailed: the queue ran
         self.recipient_id = str(self.invoice["recipients"][0]["id"])
 
     def event(self, stack: Stack, fixture: str, n: str, account: str | None = "demo") -> Event:

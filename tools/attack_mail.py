@@ -9,7 +9,7 @@ import json
 import re
 import time
 
-from tools.attack import Stack, Verdict
+from tools.attack import CREATED, Stack, Verdict
 
 PIXEL = re.compile(r'src="[^"]*(/t/[A-Za-z0-9_-]+\.gif)"')
 VIEW = re.compile(r'href="[^"]*(/v/[A-Za-z0-9_-]+)"')
@@ -61,14 +61,17 @@ def mail_sent_twice(stack: Stack) -> Verdict:
         good = stack.address("first" + label.split()[0].lower().replace("/", ""))
         created = stack.post_json("/invoices", stack.invoice_body([{"email": good}, bad]))
         statuses = [created.status]
-        if created.status == 201:
+        if created.status in CREATED:
             invoice_id = created.json()["id"]
             for _ in range(SEND_AGAIN):
+                stack.settled(invoice_id)  # each /send after the queue has run the last
                 statuses.append(stack.request("POST", f"/invoices/{invoice_id}/send").status)
-            detail = stack.invoice(invoice_id)
-            pending = [r["email"] for r in detail["recipients"] if r["status"] == "pending"]
-            if pending:
-                verdict.fail(f"{label}: still pending after {SEND_AGAIN} sends: {pending}")
+            detail = stack.settled(invoice_id)
+            waiting = [
+                r["email"] for r in detail["recipients"] if r["status"] in ("pending", "queued")
+            ]
+            if waiting:
+                verdict.fail(f"{label}: still waiting after {SEND_AGAIN} sends: {waiting}")
         code = (created.json() or {}).get("error", {}).get("code", "")
         tried.append((f"{label}: {created.status} {code}".strip(), good, addresses, statuses))
     copies = stack.copies(a for _, good, addresses, _ in tried for a in (good, *addresses))
@@ -78,11 +81,13 @@ def mail_sent_twice(stack: Stack) -> Verdict:
             verdict.fail(f"{label}: answers {statuses}")
         if any(n > 1 for n in mine.values()):
             verdict.fail(f"{label}: copies {mine} after {statuses}")
-        elif statuses[0] == 201 and mine.get(good.lower()) != 1:
+        elif statuses[0] in CREATED and mine.get(good.lower()) != 1:
             verdict.fail(f"{label}: the first recipient got {mine.get(good.lower(), 0)} copies")
         else:
             shown = (
-                f"then {statuses[1:]}, mailed once each" if statuses[0] == 201 else "nobody mailed"
+                f"then {statuses[1:]}, mailed once each"
+                if statuses[0] in CREATED
+                else "nobody mailed"
             )
             verdict.hold(f"{label}, {shown}")
     return verdict
@@ -142,7 +147,7 @@ def input_5xx(stack: Stack) -> Verdict:
     verdict = Verdict()
     seed = stack.address("seed")
     created = stack.post_json("/invoices", stack.invoice_body([{"email": seed}]))
-    if created.status != 201:
+    if created.status not in CREATED:
         verdict.fail(f"a plain invoice answered {created.status}")
         return verdict
     _, view = mailed_paths(stack, seed)

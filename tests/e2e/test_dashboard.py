@@ -1376,16 +1376,19 @@ def test_add_a_recipient(stack: LocalStack, dashboard: Opener) -> None:
     page.get_by_label("Name", exact=True).fill("Accounts Payable")
     page.get_by_role("button", name="Add and send").click()
     result = page.locator('#detail [data-field="add-result"]')
-    expect(result).to_have_text("Sent to accounts@customer.example.")
+    expect(result).to_have_text("Queued for accounts@customer.example: it goes out in a moment.")
     added = page.locator('#detail [data-field="added"] li')
     expect(added).to_have_count(1)
-    expect(added.locator(".badge")).to_have_text(re.compile("^(Sent|Delivered)$"))
+    # The API answers once the send is queued; the detail's refresh shows it go out.
+    expect(added.locator(".badge")).to_have_text(re.compile("^(Queued|Sent|Delivered)$"))
     expect(page.locator("#detail table.recipients tbody tr")).to_have_count(2)
     new_row = page.locator(
         "#detail table.recipients tbody tr", has_text="accounts@customer.example"
     )
     expect(new_row.locator(".name")).to_have_text("Accounts Payable")
-    expect(new_row.locator(".badge")).to_have_text(re.compile("^(Sent|Delivered)$"))
+    expect(new_row.locator(".badge")).to_have_text(
+        re.compile("^(Sent|Delivered)$"), timeout=UPDATE_WITHIN_MS
+    )
     detail = call(stack, "GET", f"/invoices/{created['id']}", key=key)
     assert [r["email"] for r in detail["recipients"]] == [
         "first@customer.example",
