@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from tests.integration.conftest import (
 from tools.local_mail import messages
 
 RATE = 2  # messages a second: a burst of 2, then one every half second
+BURST = 12
 
 
 @pytest.fixture
@@ -65,17 +67,24 @@ def test_the_emulator_answers_sends_above_its_rate_as_ses_does(throttled: str) -
     from chalicelib.adapters.ses import SesMailer
 
     mailer = SesMailer("sobre", "us-east-1", max_attempts=1)
-    outcomes = []
-    for n in range(RATE + 3):
+    mailer.send(email("warm@example.com"))  # the client and its connection, untimed
+    time.sleep(1.1)  # the bucket full again
+
+    def attempt(n: int) -> str:
         try:
             mailer.send(email(f"r{n}@example.com"))
-            outcomes.append("sent")
         except SendThrottled as exc:
-            outcomes.append(str(exc).split(":")[0])
-    assert outcomes[:RATE] == ["sent"] * RATE
-    assert "TooManyRequestsException" in outcomes[RATE:]
+            return str(exc).split(":")[0]
+        return "sent"
+
+    # A burst at once (not one after another: on a loaded machine each send can take
+    # longer than the bucket takes to refill).
+    with ThreadPoolExecutor(BURST) as pool:
+        outcomes = list(pool.map(attempt, range(BURST)))
+    assert outcomes.count("sent") >= RATE
+    assert "TooManyRequestsException" in outcomes
     assert set(outcomes) == {"sent", "TooManyRequestsException"}
-    assert len(messages(throttled)) == outcomes.count("sent")
+    assert len(messages(throttled)) == outcomes.count("sent") + 1
     time.sleep(1.1)  # the bucket refills
     mailer.send(email("later@example.com"))
     with urllib.request.urlopen(f"{throttled}/moto-api/") as answer:
