@@ -37,6 +37,7 @@ SECTIONS = {
     "5": "concurrency",
     "6": "package size",
     "7": "open classifier",
+    "8": "month-end (send queue, SES throttled)",
 }
 
 
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu,
         dynamo_requests,
         index_scan,
+        month_end,
         package,
     )
     from infra.local_stack import create_table, provision_messaging
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             section("3", lambda: cpu.run(mode))
             section("4", lambda: cold_start.run(mode, env, work))
             section("5", lambda: concurrency.run(mode, env, work, backends))
+        section("8", lambda: month_end.run(mode, work))
         section("6", lambda: package.run(work))
         section("7", lambda: classifier.run(mode))
 
