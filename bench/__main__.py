@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             section("3", lambda: cpu.run(mode))
             section("4", lambda: cold_start.run(mode, env, work))
             section("5", lambda: concurrency.run(mode, env, work, backends))
-        section("8", lambda: month_end.run(mode, work))
+            section("8", lambda: month_end.run(mode, work, backends.dynalite))
+            use_environment(env)
         section("6", lambda: package.run(work))
         section("7", lambda: classifier.run(mode))
 
