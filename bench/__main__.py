@@ -38,6 +38,7 @@ SECTIONS = {
     "6": "package size",
     "7": "open classifier",
     "8": "storage paused",
+    "9": "month-end (send queue, SES throttled)",
 }
 
 
@@ -56,7 +57,7 @@ def _dynalite(work: Path) -> Iterator[str | None]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a reduced run, in seconds")
-    parser.add_argument("--only", default="", help="comma-separated section numbers (1-8)")
+    parser.add_argument("--only", default="", help="comma-separated section numbers (1-9)")
     parser.add_argument(
         "--json",
         type=Path,
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu,
         dynamo_requests,
         index_scan,
+        month_end,
         package,
         paused,
     )
@@ -124,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             section("4", lambda: cold_start.run(mode, env, work))
             section("5", lambda: concurrency.run(mode, env, work, backends))
             section("8", lambda: paused.run(mode, REGION, work))
+            section("9", lambda: month_end.run(mode, work, backends.dynalite))
+            use_environment(env)
         section("6", lambda: package.run(work))
         section("7", lambda: classifier.run(mode))
 

@@ -64,6 +64,14 @@ def error_response(
     return Response(body={"error": error}, status_code=status, headers=merged)
 
 
+def error_of(exc: DomainError) -> tuple[int, Any]:
+    """The status and body a domain error answers with (a batch item's, say)."""
+    response = error_response(
+        STATUS_BY_ERROR.get(type(exc), 400), exc.code, exc.message, exc.details
+    )
+    return response.status_code, response.body
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

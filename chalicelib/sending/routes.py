@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 from chalice.app import Blueprint, Response
 
 from chalicelib.container import authenticate, context
-from chalicelib.http import json_errors, json_response, read_json
+from chalicelib.http import error_of, json_errors, json_response, read_json
 from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from chalicelib.sending import payments, queries, service, views
+    from chalicelib.sending import batch, payments, queries, service, views
 else:  # loaded by the first request that needs them (chalicelib/lazy.py)
+    batch = lazy_module("chalicelib.sending.batch")
     payments = lazy_module("chalicelib.sending.payments")
     queries = lazy_module("chalicelib.sending.queries")
     service = lazy_module("chalicelib.sending.service")
@@ -47,6 +48,25 @@ def create_invoice() -> Response:
         headers["Idempotent-Replayed"] = "true"
     # 202: stored, and its sends queued (the sender function mails each recipient).
     return json_response(views.send_response(result.invoice, result.unsettled), 202, headers)
+
+
+@invoices_api.route("/invoices/batch", methods=["POST"], content_types=["application/json"])
+@json_errors
+def create_invoices() -> Response:
+    """207 always: each item carries its own status (202 and the invoice, or the error
+    a single POST /invoices would answer)."""
+    account = authenticate(_authorization())
+    body = read_json(invoices_api.current_request, context().settings.max_body_bytes)
+    items = []
+    for index, outcome in enumerate(batch.send_batch(context(), account, body)):
+        if outcome.result is not None:
+            answer = views.send_response(outcome.result.invoice, outcome.result.unsettled)
+            replayed = outcome.result.replayed
+            items.append({"index": index, "status": 202, "replayed": replayed, "invoice": answer})
+        elif outcome.error is not None:
+            status, error = error_of(outcome.error)
+            items.append({"index": index, "status": status, **error})
+    return json_response({"items": items}, 207)
 
 
 @invoices_api.route("/invoices", methods=["GET"])
