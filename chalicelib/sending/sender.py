@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from chalicelib.context import Context
-from chalicelib.core.model import iso
+from chalicelib.core.model import Invoice, iso
 from chalicelib.core.sends import QueuedSend
 from chalicelib.core.stored import pdf_key
 from chalicelib.observability import logger
@@ -122,7 +122,7 @@ def run_one(ctx: Context, message: Received) -> Verdict:
     first = send.attempt == 1 and recipient.queued_at == invoice.created_at
     pacer(ctx).wait()
     try:
-        service.deliver(
+        result = service.deliver(
             ctx,
             account,
             invoice,
@@ -137,16 +137,16 @@ def run_one(ctx: Context, message: Received) -> Verdict:
         # The claim stays unsettled: nothing mails this attempt again (an operator
         # settles it: tools.admin sends), so the message has nothing left to do.
         return "done"
-    if final and _failed_now(ctx, send):
+    if final and _throttled_to_failure(result.invoice, send):
         return "failed"
     return "done"
 
 
-def _failed_now(ctx: Context, send: QueuedSend) -> bool:
+def _throttled_to_failure(invoice: Invoice, send: QueuedSend) -> bool:
     """Whether the last receive's throttle failed the recipient (its message then
-    goes on to the dead-letter queue, where an operator sees it)."""
-    invoice = ctx.invoices.get_summary(send.invoice_id)
-    recipient = invoice.recipient(send.recipient_id) if invoice else None
+    goes on to the dead-letter queue, where an operator sees it), in the summary the
+    delivery just wrote."""
+    recipient = invoice.recipient(send.recipient_id)
     return bool(
         recipient
         and recipient.status == "failed"
