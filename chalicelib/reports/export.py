@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.context import Jobs
+from chalicelib.core import history
 from chalicelib.core.model import Account, TimelineEvent, iso, parse_iso
 from chalicelib.core.paging import encode_cursor, foreign_cursor, read_cursor, read_limit
 from chalicelib.errors import InvalidCursor
@@ -35,7 +36,7 @@ def invoice_evidence(
     """The evidence, rendered by ``render``, within EVIDENCE_BYTES: when the facts read
     make it larger, it keeps the oldest that fit and says it is not complete."""
     invoice = get_invoice(jobs.ctx, account, invoice_id)
-    timeline: list[TimelineEvent] = []
+    timeline: list[TimelineEvent] = []  # its creation is the invoice's created_at
     cursor: str | None = None
     while len(timeline) < EVIDENCE_FACTS:
         size = min(FACTS_PAGE, EVIDENCE_FACTS - len(timeline))
@@ -62,6 +63,11 @@ EXPORT_PAGE = 50
 
 
 EXPORT_MAX_PAGE = 200
+
+# Where an invoice's rows stand besides a facts cursor (neither ever is one): none of
+# them fit the page, or its creation's row is out (its facts go on from the first).
+NOT_STARTED = ""
+CREATED = "created"
 
 
 def _moment(text: str, field_name: str, errors: list[dict[str, str]]) -> str | None:
@@ -120,8 +126,8 @@ def export_events(
         if number < done or listed.created_at >= end:
             continue  # done on an earlier page, or created after the range
         facts = _invoice_rows(jobs, account, listed.id, start, end, facts, rows)
-        if facts is not None:  # the page filled up in the middle of this invoice
-            more = {"q": index, "d": number, "f": facts}
+        if facts is not None:  # the page filled up before or in this invoice
+            more = {"q": index, "d": number, "f": None if facts == NOT_STARTED else facts}
             return ExportPage(start, end, rows.rows, encode_cursor(more), number)
         if rows.full and number + 1 < len(page.items):
             more = {"q": index, "d": number + 1, "f": None}
@@ -163,13 +169,23 @@ def _invoice_rows(
     facts: str | None,
     rows: _Rows,
 ) -> str | None:
-    """Add the invoice's rows in [start, end) from ``facts`` on; the facts cursor where
-    the page filled up, or None when the invoice is done."""
+    """Add the invoice's rows in [start, end) from ``facts`` on (None: its creation's
+    row first; CREATED: its first fact); where the page filled up (a facts cursor, or
+    CREATED), None when the invoice is done, NOT_STARTED when no row of it fit."""
     invoice = get_invoice(jobs.ctx, account, invoice_id)
+    if facts is None:
+        if not rows.add(csv_rows(invoice, [history.creation(invoice)], start, end)):
+            return NOT_STARTED
+        facts = CREATED
     while True:
         try:
             batch = jobs.ctx.invoices.facts_page(
-                invoice.id, min(FACTS_PAGE, EXPORT_ROWS), facts, False, start, end
+                invoice.id,
+                min(FACTS_PAGE, EXPORT_ROWS),
+                None if facts == CREATED else facts,
+                False,
+                start,
+                end,
             )
         except InvalidCursor as exc:
             raise foreign_cursor() from exc

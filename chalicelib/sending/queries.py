@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.context import Context
+from chalicelib.core import history
 from chalicelib.core.model import (
     PAYMENT_STATUSES,
     STATUSES,
@@ -37,7 +38,8 @@ def get_invoice(ctx: Context, account: Account, invoice_id: str) -> Invoice:
 def get_events(
     ctx: Context, account: Account, invoice_id: str, limit: str | None, cursor: str | None
 ) -> tuple[Invoice, EventPage]:
-    """A page of the invoice's facts, newest first (``limit``, ``cursor`` as sent)."""
+    """A page of the invoice's history, newest first (``limit``, ``cursor`` as sent):
+    its facts, then its creation."""
     errors: list[dict[str, str]] = []
     size = read_limit(limit, DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE, errors)
     if errors:
@@ -51,7 +53,9 @@ def get_events(
         raise Invalid(
             "Bad query.", [{"field": "cursor", "message": "is not a cursor this API returned"}]
         ) from exc
-    return invoice, page
+    last = page.events[-1] if page.events else None
+    go_on = ctx.invoices.fact_cursor(invoice_id, last) if last else None
+    return invoice, history.newest_first(invoice, page, size, go_on)
 
 
 _LOOKUPS = ("number", "number_prefix", "external_id")

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib import ids, recording
 from chalicelib.context import Context
-from chalicelib.core.model import Account, Invoice, MessageRef, Recipient, TimelineEvent, iso
+from chalicelib.core.model import Account, Invoice, MessageRef, Recipient, iso
 from chalicelib.core.sends import QueuedSend, SendOutcome
 from chalicelib.core.status import Fact, refresh_statuses
 from chalicelib.core.stored import pdf_key
@@ -78,8 +78,7 @@ def send_invoice(
         # the invoice and failed to queue (the sender takes a send twice harmlessly).
         _enqueue(ctx, existing, [r for r in existing.recipients if r.status == "queued"])
         return SendResult(existing, replayed=True)
-    created = TimelineEvent(f"created-{invoice.id}", invoice.created_at, "created", None, "api")
-    ctx.invoices.add_fact(invoice.id, created, ctx.invoice_expiry(invoice))
+    # Its creation is no fact of its own: the summary's created_at is it (core/history.py).
     ctx.metrics.count("InvoicesCreated")
     _enqueue(ctx, invoice, invoice.recipients)
     return SendResult(invoice, replayed=False)

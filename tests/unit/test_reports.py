@@ -555,3 +555,35 @@ def test_csv_export_refuses_bad_queries(rw: ReportWorld, query: dict[str, str], 
 )
 def test_csv_cells_never_start_a_formula(value: Any, cell: str) -> None:
     assert csv_cell(value) == cell
+
+
+def test_the_export_starts_each_invoice_with_its_creation_and_resumes_after_it(
+    rw: ReportWorld,
+) -> None:
+    """The creation is no fact: the export writes its row before the invoice's facts, and
+    a page that stops right after it (or before it) goes on without losing or repeating
+    a row."""
+    invoice = delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    rw.world.clock.set(datetime(2026, 1, 6, 9, 0, tzinfo=UTC))
+    account = account_of(rw)
+    start, end = "2026-01-01T00:00:00.000Z", "2026-01-07T00:00:00.000Z"
+    type_at = CSV_COLUMNS.index("type")
+
+    full = report_export._Rows(rows=[["x"]] * report_export.EXPORT_ROWS)
+    where = report_export._invoice_rows(rw.jobs, account, invoice.id, start, end, None, full)
+    assert where == report_export.NOT_STARTED
+    assert len(full.rows) == report_export.EXPORT_ROWS  # nothing of it was taken
+
+    rows = report_export._Rows()
+    assert report_export._invoice_rows(rw.jobs, account, invoice.id, start, end, None, rows) is None
+    types = [r[type_at] for r in rows.rows]
+    assert types[0] == "created"
+    assert types.count("created") == 1
+    assert sorted(types[1:]) == ["bounce", "delivery", "delivery", "sent", "sent", "sent"]
+
+    again = report_export._Rows()
+    resumed = report_export._invoice_rows(
+        rw.jobs, account, invoice.id, start, end, report_export.CREATED, again
+    )
+    assert resumed is None
+    assert [r[type_at] for r in again.rows] == types[1:]  # its facts, without the creation
