@@ -39,6 +39,10 @@ class InvoiceStore(Protocol):
     def create(self, invoice: Invoice) -> bool:
         """Store a new invoice; False when one with its id already exists."""
 
+    def create_many(self, invoices: Sequence[Invoice]) -> list[bool]:
+        """``create`` for each of a batch, at once; in order, False for each whose id
+        already existed."""
+
     def get(self, invoice_id: str) -> Invoice | None:
         """The whole invoice (summary, content, counters), never its history."""
 
@@ -52,6 +56,10 @@ class InvoiceStore(Protocol):
     def add_fact(self, invoice_id: str, event: TimelineEvent, expires_at: int) -> bool:
         """Keep one fact (with ``Counts.of`` it, what it adds to the counters); False
         when a fact with its key and time is already kept."""
+
+    def add_new_facts(self, facts: Sequence[tuple[str, TimelineEvent, int]]) -> None:
+        """Keep facts that cannot be kept yet (a new invoice's creation, written only by
+        its creator), each (invoice id, fact, expiry), unconditionally and together."""
 
     def kept_fact(self, invoice_id: str, event: TimelineEvent) -> KeptFact | None:
         """The fact kept with ``event``'s key and time (consistent), if any."""
@@ -205,8 +213,9 @@ class SendQueue(Protocol):
     function (chalicelib/sending/sender.py)."""
 
     def enqueue(self, sends: Sequence[QueuedSend]) -> None:
-        """Queue every one of ``sends``, or raise (some may have been queued: the
-        sender tolerates a message twice)."""
+        """Queue every one of ``sends``, or raise ``core.sends.NotQueued`` naming those
+        not taken (the others were queued; of a call that failed some may have been:
+        the sender tolerates a message twice)."""
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Make a received message visible again only after ``seconds``."""

@@ -33,7 +33,7 @@ from chalicelib.core.model import (
     TimelineEvent,
     index_partition,
 )
-from chalicelib.core.sends import QueuedSend, SendClaim, SendOutcome
+from chalicelib.core.sends import NotQueued, QueuedSend, SendClaim, SendOutcome
 from chalicelib.core.status import Counts, Fact, KeptFact, Tally
 from chalicelib.errors import (
     ConcurrentUpdate,
@@ -154,6 +154,9 @@ class FakeInvoiceStore:
         invoice.version = 1
         return True
 
+    def create_many(self, invoices: Sequence[Invoice]) -> list[bool]:
+        return [self.create(invoice) for invoice in invoices]
+
     def _with_counters(self, invoice: Invoice, recipient_ids: list[str]) -> Invoice:
         for recipient in invoice.recipients:
             if recipient.id not in recipient_ids:
@@ -212,6 +215,10 @@ class FakeInvoiceStore:
         self.first_counts[(invoice_id, sk)] = Counts.of(event)
         self.fact_puts += 1
         return True
+
+    def add_new_facts(self, facts: Sequence[tuple[str, TimelineEvent, int]]) -> None:
+        for invoice_id, event, expires_at in facts:
+            self.add_fact(invoice_id, event, expires_at)
 
     def kept_fact(self, invoice_id: str, event: TimelineEvent) -> KeptFact | None:
         sk = f"{event.at}#{event.key}"
@@ -699,6 +706,7 @@ class FakeSendQueue:
 
     auto: bool = False
     refuse: bool = False  # the queue is down
+    take: int | None = None  # takes this many more sends, then is down
     ctx: Context | None = None
     messages: list[Queued] = field(default_factory=list)
     dead: list[Queued] = field(default_factory=list)  # the dead-letter queue
@@ -707,7 +715,16 @@ class FakeSendQueue:
 
     def enqueue(self, sends: Sequence[QueuedSend]) -> None:
         if self.refuse:
-            raise ConnectionError("the send queue is down")
+            raise NotQueued(sends, "the send queue is down")
+        refused: list[QueuedSend] = []
+        if self.take is not None:
+            sends, refused = list(sends[: self.take]), list(sends[self.take :])
+            self.take -= len(sends)
+        self._queue(sends)
+        if refused:
+            raise NotQueued(refused, "the send queue went down")
+
+    def _queue(self, sends: Sequence[QueuedSend]) -> None:
         self.queued.extend(sends)
         new = [Queued(f"m{next(self._ids)}", s.to_json()) for s in sends]
         self.messages.extend(new)
