@@ -39,6 +39,10 @@ class InvoiceStore(Protocol):
     def create(self, invoice: Invoice) -> bool:
         """Store a new invoice; False when one with its id already exists."""
 
+    def create_many(self, invoices: Sequence[Invoice]) -> list[bool]:
+        """``create`` for each of a batch, at once; in order, False for each whose id
+        already existed."""
+
     def get(self, invoice_id: str) -> Invoice | None:
         """The whole invoice (summary, content, counters), never its history."""
 
@@ -205,8 +209,9 @@ class SendQueue(Protocol):
     function (chalicelib/sending/sender.py)."""
 
     def enqueue(self, sends: Sequence[QueuedSend]) -> None:
-        """Queue every one of ``sends``, or raise (some may have been queued: the
-        sender tolerates a message twice)."""
+        """Queue every one of ``sends``, or raise ``core.sends.NotQueued`` naming those
+        not taken (the others were queued; of a call that failed some may have been:
+        the sender tolerates a message twice)."""
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Make a received message visible again only after ``seconds``."""

@@ -33,7 +33,7 @@ from chalicelib.core.model import (
     TimelineEvent,
     index_partition,
 )
-from chalicelib.core.sends import QueuedSend, SendClaim, SendOutcome
+from chalicelib.core.sends import NotQueued, QueuedSend, SendClaim, SendOutcome
 from chalicelib.core.status import Counts, Fact, KeptFact, Tally
 from chalicelib.errors import (
     ConcurrentUpdate,
@@ -153,6 +153,9 @@ class FakeInvoiceStore:
         self.invoices[invoice.id] = stored
         invoice.version = 1
         return True
+
+    def create_many(self, invoices: Sequence[Invoice]) -> list[bool]:
+        return [self.create(invoice) for invoice in invoices]
 
     def _with_counters(self, invoice: Invoice, recipient_ids: list[str]) -> Invoice:
         for recipient in invoice.recipients:
@@ -699,6 +702,7 @@ class FakeSendQueue:
 
     auto: bool = False
     refuse: bool = False  # the queue is down
+    take: int | None = None  # takes this many more sends, then is down
     ctx: Context | None = None
     messages: list[Queued] = field(default_factory=list)
     dead: list[Queued] = field(default_factory=list)  # the dead-letter queue
@@ -707,7 +711,16 @@ class FakeSendQueue:
 
     def enqueue(self, sends: Sequence[QueuedSend]) -> None:
         if self.refuse:
-            raise ConnectionError("the send queue is down")
+            raise NotQueued(sends, "the send queue is down")
+        refused: list[QueuedSend] = []
+        if self.take is not None:
+            sends, refused = list(sends[: self.take]), list(sends[self.take :])
+            self.take -= len(sends)
+        self._queue(sends)
+        if refused:
+            raise NotQueued(refused, "the send queue went down")
+
+    def _queue(self, sends: Sequence[QueuedSend]) -> None:
         self.queued.extend(sends)
         new = [Queued(f"m{next(self._ids)}", s.to_json()) for s in sends]
         self.messages.extend(new)

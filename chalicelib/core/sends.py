@@ -6,6 +6,7 @@ write (``ports.InvoiceStore.claim_send``). See docs/DESIGN.md, "Sending once".""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -64,3 +65,11 @@ class QueuedSend:
         if not send.invoice_id or not send.recipient_id or send.attempt < 1:
             raise ValueError("not a queued send")
         return send
+
+
+class NotQueued(Exception):
+    """The send queue did not take ``sends`` (the others of the call it did take)."""
+
+    def __init__(self, sends: Sequence[QueuedSend], reason: str) -> None:
+        super().__init__(f"{len(sends)} sends not queued: {reason}")
+        self.refused = list(sends)

@@ -11,21 +11,15 @@ from typing import Any
 from chalicelib import ids, recording
 from chalicelib.context import Context
 from chalicelib.core.model import Account, Invoice, MessageRef, Recipient, iso
-from chalicelib.core.sends import QueuedSend, SendOutcome
+from chalicelib.core.sends import SendOutcome
 from chalicelib.core.status import Fact, refresh_statuses
-from chalicelib.core.stored import pdf_key
-from chalicelib.errors import Conflict, SendRejected, SendThrottled, Unavailable
+from chalicelib.errors import Conflict, DomainError, SendRejected, SendThrottled, Unavailable
 from chalicelib.errors import ValidationFailed as Invalid
 from chalicelib.observability import logger
-from chalicelib.render.mime import pdf_filename
+from chalicelib.sending import intake
 from chalicelib.sending.outgoing import tracked_email
 from chalicelib.sending.queries import get_invoice
-from chalicelib.sending.validation import (
-    MAX_RECIPIENTS,
-    NewInvoice,
-    parse_new_invoice,
-    parse_new_recipients,
-)
+from chalicelib.sending.validation import MAX_RECIPIENTS, parse_new_recipients
 
 
 @dataclass(frozen=True)
@@ -42,46 +36,14 @@ def send_invoice(
     ctx: Context, account: Account, body: Any, idempotency_key: str | None
 ) -> SendResult:
     """Store the invoice, then queue one send per recipient (all ``queued``)."""
-    new = parse_new_invoice(body)
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
-        raise Invalid(
-            "Bad Idempotency-Key.",
-            [{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}],
-        )
-    # The account's own external_id decides the id (unique per account: the
-    # conditional create is the check, a lookup is one GetItem), else the key's.
-    if new.external_id is not None:
-        invoice_id = ctx.signer.invoice_id_for_external(account.id, new.external_id)
-    elif idempotency_key:
-        invoice_id = ctx.signer.invoice_id_for(account.id, idempotency_key)
-    else:
-        invoice_id = ids.new_invoice_id()
-    invoice = _new_invoice(ctx, account, new, invoice_id, idempotency_key)
-    if new.pdf is not None:
-        # The PDF first, so an invoice that exists always has its attachment.
-        ctx.pdfs.put(pdf_key(invoice), new.pdf, pdf_filename(invoice))
-    if not ctx.invoices.create(invoice):
-        existing = ctx.invoices.get(invoice_id)
-        if existing is None or existing.account_id != account.id:
-            raise Unavailable("The idempotent request could not be resolved; retry.")
-        if existing.body_hash != new.body_hash:
-            if new.external_id is not None:
-                raise Conflict(
-                    "This external_id was already used with a different body.",
-                    {"external_id": new.external_id, "invoice_id": invoice_id},
-                )
-            raise Conflict(
-                "This Idempotency-Key was already used with a different body.",
-                {"idempotency_key": idempotency_key, "invoice_id": invoice_id},
-            )
-        # A replay queues again what is still queued: the first request may have stored
-        # the invoice and failed to queue (the sender takes a send twice harmlessly).
-        _enqueue(ctx, existing, [r for r in existing.recipients if r.status == "queued"])
-        return SendResult(existing, replayed=True)
-    # Its creation is no fact of its own: the summary's created_at is it (core/history.py).
-    ctx.metrics.count("InvoicesCreated")
-    _enqueue(ctx, invoice, invoice.recipients)
-    return SendResult(invoice, replayed=False)
+    [taken] = intake.store_invoices(
+        ctx, account, [intake.prepare_invoice(ctx, account, body, idempotency_key)]
+    )
+    if isinstance(taken, DomainError):
+        raise taken
+    if intake.queue_sends(ctx, [taken]):
+        raise intake.not_queued(taken.invoice.id)
+    return SendResult(taken.invoice, replayed=taken.replayed)
 
 
 def retry_failed(ctx: Context, account: Account, invoice_id: str) -> SendResult:
@@ -98,25 +60,9 @@ def retry_failed(ctx: Context, account: Account, invoice_id: str) -> SendResult:
     ]
     recorded = recording.record(ctx, invoice.id, facts, preloaded=invoice)
     current = recorded.invoice if recorded else invoice
-    _enqueue(ctx, current, [r for r in current.recipients if r.id in {t.id for t in targets}])
+    wanted = {t.id for t in targets}
+    intake.enqueue(ctx, current, [r for r in current.recipients if r.id in wanted])
     return SendResult(current, replayed=False)
-
-
-def _enqueue(ctx: Context, invoice: Invoice, recipients: list[Recipient]) -> None:
-    """One message a recipient on the send queue, for its next attempt; ``Unavailable``
-    when the queue refuses (the invoice is stored: a retry of the request queues them)."""
-    if not recipients:
-        return
-    sends = [QueuedSend(invoice.id, r.id, r.send_attempts + 1) for r in recipients]
-    try:
-        ctx.sends.enqueue(sends)
-    except Exception as exc:
-        logger.exception("the send queue refused", extra={"invoice_id": invoice.id})
-        raise Unavailable(
-            "The invoice is stored but its sends could not be queued; retry shortly.",
-            {"invoice_id": invoice.id},
-        ) from exc
-    ctx.metrics.count("SendsQueued", len(sends))
 
 
 def add_recipients(ctx: Context, account: Account, invoice_id: str, body: Any) -> SendResult:
@@ -152,46 +98,8 @@ def add_recipients(ctx: Context, account: Account, invoice_id: str, body: Any) -
 
     current, _ = recording.update_summary(ctx, invoice.id, invoice, change, now)
     ids_added = {r.id for r in added}
-    _enqueue(ctx, current, [r for r in current.recipients if r.id in ids_added])
+    intake.enqueue(ctx, current, [r for r in current.recipients if r.id in ids_added])
     return SendResult(current, replayed=False, added=tuple(r.id for r in added))
-
-
-def _new_invoice(
-    ctx: Context, account: Account, new: NewInvoice, invoice_id: str, idem: str | None
-) -> Invoice:
-    now = iso(ctx.clock())
-    invoice = Invoice(
-        id=invoice_id,
-        account_id=account.id,
-        number=new.number,
-        customer_name=new.customer_name,
-        currency=new.currency,
-        total=new.total,
-        due_date=new.due_date,
-        issue_date=new.issue_date,
-        created_at=now,
-        updated_at=now,
-        last_activity_at=now,
-        recipients=[
-            Recipient(id=ids.new_recipient_id(), email=r.email, name=r.name, queued_at=now)
-            for r in new.recipients
-        ],
-        lines=list(new.lines),
-        subject=new.subject,
-        message=new.message,
-        reply_to=new.reply_to,
-        locale=new.locale or account.locale or ctx.settings.default_locale,
-        metadata=new.metadata,
-        body_hash=new.body_hash,
-        idempotency_key=idem,
-        external_id=new.external_id,
-        shard=int.from_bytes(invoice_id.encode()[-2:], "big") % max(1, account.index_shards),
-        tracking=account.tracking if new.tracking is None else new.tracking,
-        retention_days=account.retention_days,
-        has_pdf=new.pdf is not None,
-    )
-    refresh_statuses(invoice)
-    return invoice
 
 
 class SesOutage(Unavailable):

@@ -148,3 +148,25 @@ def test_the_pacer_spaces_sends_to_the_rate() -> None:
     assert now[0] == pytest.approx(0.4)
     sender.Pacer(0, clock=lambda: 0.0, sleep=sleep).wait()  # unpaced: no sleep
     assert len(slept) == 4
+
+
+def test_a_batch_says_per_item_whose_sends_the_queue_did_not_take(world: World) -> None:
+    from chalicelib.sending import batch
+
+    items = [
+        {**body(f"a{n}@example.com", f"b{n}@example.com"), "idempotency_key": f"k{n}"}
+        for n in range(3)
+    ]
+    world.sends.take = 3  # the queue takes the first invoice's 2 sends and one more
+    first = batch.send_batch(world.ctx, acme(), {"invoices": items})
+    assert [o.result is not None for o in first] == [True, False, False]
+    for outcome in first[1:]:
+        assert isinstance(outcome.error, Unavailable)
+        assert outcome.error.details["invoice_id"]
+    # The same batch again: every invoice replayed, the still-queued sends queued.
+    world.sends.take = None
+    again = batch.send_batch(world.ctx, acme(), {"invoices": items})
+    assert all(o.result is not None and o.result.replayed for o in again)
+    world.sends.drain()
+    mailed = sorted(e.to_address for _, e in world.mailer.sent)
+    assert mailed == sorted(f"{p}{n}@example.com" for n in range(3) for p in "ab")

@@ -14,19 +14,18 @@ own ``MSG#`` items. PDFs are in S3 (adapters/s3.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.dynamo import counters
+from chalicelib.adapters.dynamo import counters, creating
 from chalicelib.adapters.dynamo.helpers import (
     conditional,
     expiry,
     fact_key,
     invoice_pk,
     save_unchanged,
-    saved,
     send_sk,
     table_client,
 )
@@ -43,10 +42,11 @@ from chalicelib.adapters.dynamo.items import (
     _summary_item,
     decode_fact_cursor,
     encode_fact_cursor,
+    fact_item,
 )
 from chalicelib.adapters.dynamo.listing import list_index
-from chalicelib.adapters.dynamo.models import ContentItem, InvoiceItem, MessageRefItem
-from chalicelib.adapters.dynamo.numbers import find_numbers, put_number
+from chalicelib.adapters.dynamo.models import InvoiceItem, MessageRefItem
+from chalicelib.adapters.dynamo.numbers import find_numbers
 from chalicelib.core.model import (
     CountChange,
     EventPage,
@@ -78,27 +78,10 @@ class DynamoInvoiceStore:
     # -- the summary and the content ---------------------------------------------------
 
     def create(self, invoice: Invoice) -> bool:
-        expires = self._ttl(invoice)
-        content = {name: getattr(invoice, name) for name in _CONTENT_FIELDS}
-        content["lines"] = [asdict(line) for line in invoice.lines]
-        # The content first, never overwritten: an invoice that exists has its content,
-        # and a conflicting retry of an Idempotency-Key cannot replace it.
-        saved(
-            ContentItem(
-                pk=f"INVOICE#{invoice.id}",
-                sk=CONTENT,
-                data=stored_json(content),
-                expires_at=expires,
-            ),
-            ContentItem.pk.does_not_exist(),
-        )
-        # The number's reference too (its key holds the id: a replay rewrites the same).
-        put_number(invoice, expires)
-        item = _summary_item(invoice, expires)
-        if not saved(item, InvoiceItem.pk.does_not_exist()):
-            return False
-        invoice.version = item.version
-        return True
+        return creating.create_all([invoice], self._ttl)[0]
+
+    def create_many(self, invoices: Sequence[Invoice]) -> list[bool]:
+        return creating.create_all(invoices, self._ttl)
 
     def get(self, invoice_id: str) -> Invoice | None:
         invoice: Invoice | None = None
@@ -163,16 +146,7 @@ class DynamoInvoiceStore:
     # -- facts -------------------------------------------------------------------------
 
     def add_fact(self, invoice_id: str, event: TimelineEvent, expires_at: int) -> bool:
-        item: dict[str, Any] = {
-            **fact_key(invoice_id, _fact_sk(event)),
-            "type": {"S": event.type},
-            "source": {"S": event.source},
-            "details": {"S": stored_json(event.details)},
-            "counted": {"S": Counts.of(event).stored()},
-            "expires_at": {"N": str(expires_at)},
-        }
-        if event.recipient_id:
-            item["recipient_id"] = {"S": event.recipient_id}
+        item = fact_item(invoice_id, event, expires_at)
         return conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)")
 
     def kept_fact(self, invoice_id: str, event: TimelineEvent) -> KeptFact | None:

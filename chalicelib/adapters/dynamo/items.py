@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.adapters.dynamo import counters
 from chalicelib.adapters.dynamo.models import InvoiceItem
 from chalicelib.core.model import Invoice, Recipient, TimelineEvent, index_partition
-from chalicelib.core.status import recipient_status, shown
+from chalicelib.core.status import Counts, recipient_status, shown
 from chalicelib.core.stored import stored_json
 from chalicelib.errors import InvalidCursor
 
@@ -163,6 +163,22 @@ def _merge_counters(invoice: Invoice, raw: dict[str, Any]) -> None:
 
 def _fact_sk(event: TimelineEvent) -> str:
     return f"{FACT}{event.at}#{event.key}"
+
+
+def fact_item(invoice_id: str, event: TimelineEvent, expires_at: int) -> dict[str, Any]:
+    """A fact as stored (raw attributes), with what it adds to the counters."""
+    item: dict[str, Any] = {
+        "pk": {"S": f"INVOICE#{invoice_id}"},
+        "sk": {"S": _fact_sk(event)},
+        "type": {"S": event.type},
+        "source": {"S": event.source},
+        "details": {"S": stored_json(event.details)},
+        "counted": {"S": Counts.of(event).stored()},
+        "expires_at": {"N": str(expires_at)},
+    }
+    if event.recipient_id:
+        item["recipient_id"] = {"S": event.recipient_id}
+    return item
 
 
 def _event(raw: dict[str, Any]) -> TimelineEvent:

@@ -19,14 +19,15 @@ def number_key(number: str) -> str:
     return number.casefold()
 
 
-def put_number(invoice: Invoice, expires_at: datetime) -> None:
-    NumberRefItem(
+def number_item(invoice: Invoice, expires_at: datetime) -> NumberRefItem:
+    """The number's reference (its key holds the id: a replay rewrites the same)."""
+    return NumberRefItem(
         pk=f"NUMBER#{invoice.account_id}#{invoice.shard}",
         sk=f"{number_key(invoice.number)}#{invoice.id}",
         number=invoice.number,
         invoice_id=invoice.id,
         expires_at=expires_at,
-    ).save()
+    )
 
 
 def find_numbers(
