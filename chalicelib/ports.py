@@ -139,9 +139,12 @@ class InvoiceStore(Protocol):
         ``unsettled_only`` (an operator's release), only if it has no outcome yet;
         False when it had one."""
 
-    def release_send(self, invoice_id: str, recipient_id: str, attempt: int) -> None:
-        """Give back an unsettled claim of a send that SES refused for its rate (the
-        message did not go out): the next ``claim_send`` of that attempt wins again."""
+    def release_send(
+        self, invoice_id: str, recipient_id: str, attempt: int, reminder: bool = False
+    ) -> None:
+        """Give back an unsettled claim of a send (or of reminder ``attempt``) that SES
+        refused for its rate (the message did not go out): the next ``claim_send`` of
+        that attempt wins again."""
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None: ...
 
@@ -255,8 +258,9 @@ class ReportStore(AlertOutbox, Protocol):
         """Invoices (index projection) in ``status``, changed in [after, before]."""
 
     # Markers: at-most-once work (a digest a day, a reminder, an alert email).
-    def claim(self, key: str, at: str, expires_at: int) -> bool:
-        """Conditional put of marker ``key``; False when it exists (and did not fail)."""
+    def claim(self, key: str, at: str, expires_at: int, stale_before: str | None = None) -> bool:
+        """Conditional put of marker ``key``; False when it exists and did not fail
+        (nor, with ``stale_before``, is a claim older than that, never settled)."""
 
     def settle(self, key: str, state: str, at: str, expires_at: int, detail: str = "") -> None: ...
 

@@ -401,8 +401,10 @@ class FakeInvoiceStore:
         self.claims[key] = (self.claims.get(key, (outcome.at, None))[0], outcome)
         return True
 
-    def release_send(self, invoice_id: str, recipient_id: str, attempt: int) -> None:
-        key = (invoice_id, recipient_id, attempt)
+    def release_send(
+        self, invoice_id: str, recipient_id: str, attempt: int, reminder: bool = False
+    ) -> None:
+        key = (invoice_id, recipient_id, f"R{attempt}" if reminder else attempt)
         if key in self.claims and self.claims[key][1] is None:
             self.released.add(key)
 

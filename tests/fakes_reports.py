@@ -73,9 +73,15 @@ class FakeReportStore:
             yield _list_projection(invoice)
 
     # markers
-    def claim(self, key: str, at: str, expires_at: int) -> bool:
+    def claim(self, key: str, at: str, expires_at: int, stale_before: str | None = None) -> bool:
         existing = self.markers.get(key)
-        if existing is not None and existing["state"] != "failed":
+        stale = (
+            existing is not None
+            and stale_before is not None
+            and existing["state"] == "claimed"
+            and existing["at"] < stale_before
+        )
+        if existing is not None and existing["state"] != "failed" and not stale:
             return False
         self.markers[key] = {"state": "claimed", "at": at, "detail": ""}
         return True

@@ -46,25 +46,6 @@ class SqsFetchQueue:
         self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body)
 
 
-def _send_batch(
-    client: Any, queue_url: str, chunk: Sequence[QueuedSend], down: threading.Event
-) -> tuple[list[QueuedSend], str | None]:
-    """One SendMessageBatch: the sends SQS did not take, and why. Once a call failed
-    the queue is taken to be down: the calls not yet made are not made (each would wait
-    as long, past the request's time)."""
-    if down.is_set():
-        return list(chunk), None
-    entries = [{"Id": str(i), "MessageBody": s.to_json()} for i, s in enumerate(chunk)]
-    try:
-        answer = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
-    except Exception as exc:  # after the client's own retries
-        down.set()
-        return list(chunk), repr(exc)
-    failed = answer.get("Failed") or []
-    codes = sorted({str(f.get("Code")) for f in failed})
-    return [chunk[int(f["Id"])] for f in failed], f"SQS refused them ({', '.join(codes)})"
-
-
 class SqsSendQueue:
     def __init__(self, queue_url: str | None, region: str) -> None:
         if not queue_url:
@@ -86,10 +67,11 @@ class SqsSendQueue:
         chunks = [sends[n : n + SQS_BATCH] for n in range(0, len(sends), SQS_BATCH)]
         if not chunks:
             return
-        client, down = self._sqs, threading.Event()  # the client built before any thread
+        self._sqs  # noqa: B018 (the client built before any thread)
+        down = threading.Event()
 
         def call(chunk: Sequence[QueuedSend]) -> tuple[list[QueuedSend], str | None]:
-            return _send_batch(client, self._queue_url, chunk, down)
+            return self._send_batch(chunk, down)
 
         if len(chunks) == 1:
             results = [call(chunks[0])]
@@ -100,6 +82,24 @@ class SqsSendQueue:
         if refused:
             reasons = sorted({reason for failed, reason in results if failed and reason})
             raise NotQueued(refused, "; ".join(reasons))
+
+    def _send_batch(
+        self, chunk: Sequence[QueuedSend], down: threading.Event
+    ) -> tuple[list[QueuedSend], str | None]:
+        """One SendMessageBatch: the sends SQS did not take, and why. Once a call failed
+        the queue is taken to be down: the calls not yet made are not made (each would
+        wait as long, past the request's time)."""
+        if down.is_set():
+            return list(chunk), None
+        entries = [{"Id": str(i), "MessageBody": s.to_json()} for i, s in enumerate(chunk)]
+        try:
+            answer = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+        except Exception as exc:  # after the client's own retries
+            down.set()
+            return list(chunk), repr(exc)
+        failed = answer.get("Failed") or []
+        codes = sorted({str(f.get("Code")) for f in failed})
+        return [chunk[int(f["Id"])] for f in failed], f"SQS refused them ({', '.join(codes)})"
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         self._sqs.change_message_visibility(

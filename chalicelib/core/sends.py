@@ -42,15 +42,22 @@ RELEASED = (
 
 @dataclass(frozen=True)
 class QueuedSend:
-    """One message of the send queue: mail attempt ``attempt`` of one recipient (the
-    sender function runs it; SQS may deliver it twice, the claim mails once)."""
+    """One message of the send queue: mail attempt ``attempt`` of one recipient, or,
+    when ``reminder`` names its trigger ("scheduled", "manual"), reminder number
+    ``attempt`` (the sender function runs it; SQS may deliver it twice, the claim
+    mails once)."""
 
     invoice_id: str
     recipient_id: str
     attempt: int
+    reminder: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"v": 1, "i": self.invoice_id, "r": self.recipient_id, "n": self.attempt})
+        body: dict[str, object] = {"v": 1, "i": self.invoice_id, "r": self.recipient_id}
+        body["n"] = self.attempt
+        if self.reminder is not None:
+            body["reminder"] = self.reminder
+        return json.dumps(body)
 
     @staticmethod
     def from_json(body: str) -> QueuedSend:
@@ -59,10 +66,16 @@ class QueuedSend:
             data = json.loads(body)
             if data.get("v") != 1:
                 raise ValueError(f"unknown version {data.get('v')!r}")
-            send = QueuedSend(str(data["i"]), str(data["r"]), int(data["n"]))
+            reminder = data.get("reminder")
+            send = QueuedSend(
+                str(data["i"]),
+                str(data["r"]),
+                int(data["n"]),
+                None if reminder is None else str(reminder),
+            )
         except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
             raise ValueError(f"not a queued send: {exc}") from exc
-        if not send.invoice_id or not send.recipient_id or send.attempt < 1:
+        if not send.invoice_id or not send.recipient_id or send.attempt < 1 or send.reminder == "":
             raise ValueError("not a queued send")
         return send
 

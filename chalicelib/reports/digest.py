@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from chalicelib.core.model import Invoice, Recipient, iso, parse_iso
-from chalicelib.reports.reminders import REMINDABLE
+from chalicelib.sending.reminders import REMINDABLE
 
 # The digest goes out at DIGEST_HOUR local time; a run missed then (the scheduler fires
 # hourly) catches up until DIGEST_LAST_HOUR. Reminders go out in the same hours.

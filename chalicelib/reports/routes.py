@@ -80,5 +80,5 @@ def export_events() -> Response:
 @reports_api.route("/invoices/{invoice_id}/remind", methods=["POST"])
 @json_errors
 def remind(invoice_id: str) -> Response:
-    invoice = service.remind_now(jobs(), authenticate(_authorization()), invoice_id)
-    return json_response(views.reminder_response(invoice))
+    reminded = service.remind_now(jobs(), authenticate(_authorization()), invoice_id)
+    return json_response(views.reminder_response(reminded), 202)

@@ -9,27 +9,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import recording
 from chalicelib.alerts.delivery import run_alerts
 from chalicelib.context import Jobs
-from chalicelib.core.model import Account, Invoice, MessageRef, Recipient, iso, parse_iso
-from chalicelib.core.sends import SendOutcome
-from chalicelib.core.status import Fact
-from chalicelib.core.stored import pdf_key
-from chalicelib.errors import Conflict, NotFound, SendRejected, Unavailable
+from chalicelib.core.model import Account, Invoice, Recipient, iso, parse_iso
+from chalicelib.core.sends import QueuedSend
+from chalicelib.errors import Conflict, NotFound, Unavailable
 from chalicelib.observability import logger
 from chalicelib.render.mime import report_email
 from chalicelib.reports.digest import Period, build_digest, digest_day, last_hours, previous_day
 from chalicelib.reports.digest_email import render_digest
-from chalicelib.reports.reminders import remindable, reminder_due, reminder_subject
-from chalicelib.sending.outgoing import tracked_email
 from chalicelib.sending.queries import get_invoice
+from chalicelib.sending.reminders import remindable, reminder_due
 
 REMINDER_LOOKBACK = timedelta(days=7)
+# A reminder's marker claimed and never settled (its run stopped before queueing it) is
+# claimed again after this long (a Lambda runs at most 15 minutes). Queueing it twice
+# mails nobody twice: each recipient's reminder is claimed on its own when sent.
+REMINDER_LEASE = timedelta(minutes=15)
 
 
 UNOPENED_READ_LIMIT = 2000
@@ -147,106 +147,44 @@ def run_reminders(jobs: Jobs, account: Account) -> int:
 
 @dataclass(frozen=True)
 class Reminded:
+    """Reminder ``number`` of ``invoice``, queued to ``recipients`` (the sender mails
+    them; each recipient's ``reminder`` fact records its outcome)."""
+
     invoice: Invoice
-    facts: list[Fact]  # one ``reminder`` fact per recipient reminded
+    number: int
+    recipients: list[Recipient]
 
 
 def send_reminder(jobs: Jobs, account: Account, invoice: Invoice, trigger: str) -> Reminded | None:
-    """Send reminder ``reminders_sent + 1`` to the recipients who have not opened: the
-    invoice email again (subject "Reminder: ..."), with the same tracking token, so
-    its opens and views count for the same recipient. None when there is nobody to
-    remind or another run already claimed this reminder."""
+    """Queue reminder ``reminders_sent + 1`` to the recipients who have not opened (the
+    sender mails them the invoice email again, as a reminder, with the same tracking
+    token, so its opens and views count for the same recipient). None when there is
+    nobody to remind or another run already claimed this reminder. ``Unavailable``
+    when the queue did not take it (the next run, or a retry, queues it again)."""
     ctx = jobs.ctx
     recipients = remindable(invoice)
     if not recipients:
         return None
     number = invoice.reminders_sent + 1
     marker = f"REMINDER#{invoice.id}#{number}"
-    now = iso(ctx.clock())
-    if not jobs.store.claim(marker, now, jobs.expires()):
+    now = ctx.clock()
+    stale = iso(now - REMINDER_LEASE)
+    if not jobs.store.claim(marker, iso(now), jobs.expires(), stale_before=stale):
         return None
-    pdf = ctx.pdfs.get(pdf_key(invoice)) if invoice.has_pdf else None
-    reminder = replace(invoice, subject=reminder_subject(invoice, account.name))
-    facts: list[Fact] = []
-    refs: list[MessageRef] = []
-    outage: Exception | None = None
-    for recipient in recipients:
-        try:
-            details = _remind_once(jobs, account, reminder, recipient, number, pdf, trigger)
-        except _Outage as exc:
-            outage = exc
-            break
-        if details is None:  # claimed before, outcome never recorded: not mailed again
-            continue
-        if "message_id" in details:
-            refs.append(MessageRef(details["message_id"], account.id, invoice.id, recipient.id))
-        facts.append(
-            Fact(f"reminder-{recipient.id}-{number}", "reminder", now, recipient.id, "api", details)
-        )
-    if refs:  # classic SES notifications of the reminder map back by message id
-        ctx.invoices.put_message_refs(refs, ctx.expires_at(ctx.clock()))
-    # The facts carry n: the summary's reminders_sent becomes n, whatever retries do.
-    recorded = recording.record(ctx, invoice.id, facts) if facts else None
-    detail = ",".join(r.message_id for r in refs) or "refused"
-    if outage is not None:
-        # The next run may claim the reminder again: the recipients already mailed hold
-        # their own claims, so only those never claimed are mailed.
-        jobs.store.settle(marker, "failed", now, jobs.expires(), f"SES failed after {detail}")
-        raise Unavailable("Amazon SES is unavailable; retry shortly.") from outage.__cause__
-    jobs.store.settle(marker, "sent", now, jobs.expires(), detail)
-    ctx.metrics.count("RemindersSent", len(refs))
-    return Reminded(recorded.invoice if recorded else invoice, facts)
-
-
-class _Outage(Exception):
-    """SES failed in a way that does not say whether the reminder went out."""
-
-
-def _remind_once(
-    jobs: Jobs,
-    account: Account,
-    reminder: Invoice,
-    recipient: Recipient,
-    number: int,
-    pdf: bytes | None,
-    trigger: str,
-) -> dict[str, Any] | None:
-    """Reminder ``number`` to one recipient, claimed first like a send (at most once,
-    however many runs retry): the details of its ``reminder`` fact, or None when an
-    earlier run claimed it and never recorded SES's answer (``tools.admin sends``)."""
-    ctx = jobs.ctx
-    details: dict[str, Any] = {"n": number, "trigger": trigger}
+    sends = [QueuedSend(invoice.id, r.id, number, trigger) for r in recipients]
     try:
-        email = tracked_email(ctx, account, reminder, recipient, pdf)
-    except Exception as exc:  # one recipient's failure, never the others'
-        logger.exception("could not compose a reminder", extra={"invoice_id": reminder.id})
-        details["error"] = f"the message could not be composed: {exc}"[:300]
-        return details
-    claim = ctx.invoices.claim_send(
-        reminder.id, recipient.id, number, iso(ctx.clock()), ctx.invoice_expiry(reminder), True
+        ctx.sends.enqueue(sends)
+    except Exception as exc:  # some or none queued: whoever claims it next queues all
+        logger.exception("the send queue refused a reminder", extra={"invoice_id": invoice.id})
+        jobs.store.settle(marker, "failed", iso(now), jobs.expires(), f"not queued: {exc}")
+        raise Unavailable(
+            "The reminder could not be queued; retry shortly.", {"invoice_id": invoice.id}
+        ) from exc
+    jobs.store.settle(
+        marker, "queued", iso(now), jobs.expires(), ",".join(r.id for r in recipients)
     )
-    if not claim.won:
-        if claim.outcome is None:
-            ctx.metrics.count("SendsUnsettled")
-            return None
-        return _details(details, claim.outcome)
-    try:
-        message_id = ctx.mailer.send(email)
-    except SendRejected as exc:
-        outcome = SendOutcome(iso(ctx.clock()), reason=str(exc))
-    except Exception as exc:  # a timeout may come after SES took it: left unsettled
-        logger.exception("SES failed on a reminder", extra={"invoice_id": reminder.id})
-        raise _Outage(str(exc)) from exc
-    else:
-        outcome = SendOutcome(iso(ctx.clock()), message_id=message_id)
-    ctx.invoices.settle_send(reminder.id, recipient.id, number, outcome, True)
-    return _details(details, outcome)
-
-
-def _details(details: dict[str, Any], outcome: SendOutcome) -> dict[str, Any]:
-    if outcome.message_id is not None:
-        return {**details, "message_id": outcome.message_id}
-    return {**details, "error": outcome.reason or "not sent"}
+    ctx.metrics.count("RemindersQueued", len(sends))
+    return Reminded(invoice, number, recipients)
 
 
 def remind_now(jobs: Jobs, account: Account, invoice_id: str) -> Reminded:

@@ -43,21 +43,15 @@ def next_link(page: ExportPage, limit: str | None) -> str | None:
 
 
 def reminder_response(reminded: Reminded) -> dict[str, Any]:
-    """What ``POST /invoices/{id}/remind`` answers: who the reminder went to."""
+    """What ``POST /invoices/{id}/remind`` answers (202): the reminder queued, and to
+    whom; its outcomes arrive as ``reminder`` events (``reminders_sent`` counts it
+    once the first is recorded)."""
     invoice = reminded.invoice
-    emails = {r.id: r.email for r in invoice.recipients}
     return {
         "id": invoice.id,
         "number": invoice.number,
         "status": invoice.status,
+        "reminder": reminded.number,
         "reminders_sent": invoice.reminders_sent,
-        "reminded": [
-            {
-                "recipient_id": f.recipient_id,
-                "email": emails.get(f.recipient_id),
-                "message_id": f.details.get("message_id"),
-                "error": f.details.get("error"),
-            }
-            for f in reminded.facts
-        ],
+        "queued": [{"recipient_id": r.id, "email": r.email} for r in reminded.recipients],
     }

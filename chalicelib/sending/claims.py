@@ -23,7 +23,7 @@ from chalicelib.core.model import Invoice, Recipient, iso, parse_iso
 from chalicelib.core.sends import RELEASED, SendClaim, SendOutcome
 from chalicelib.core.status import Fact
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.sending.service import outcome_fact
+from chalicelib.sending.delivery import outcome_fact, reminder_fact
 
 # A Lambda function runs at most 15 minutes: a claim older than that has no holder.
 RELEASE_AFTER = timedelta(minutes=15)
@@ -127,9 +127,6 @@ def _named_recipient(invoice: Invoice, wanted: str) -> Recipient:
 
 
 def _fact(recipient_id: str, attempt: int, outcome: SendOutcome, reminder: bool) -> Fact:
-    if not reminder:
-        return outcome_fact(recipient_id, attempt, outcome)
-    details = {"n": attempt, "trigger": "released", "error": outcome.reason}
-    return Fact(
-        f"reminder-{recipient_id}-{attempt}", "reminder", outcome.at, recipient_id, "api", details
-    )
+    if reminder:
+        return reminder_fact(recipient_id, attempt, outcome, "released")
+    return outcome_fact(recipient_id, attempt, outcome)

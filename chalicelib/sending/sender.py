@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from chalicelib.context import Context
-from chalicelib.core.model import Invoice, iso
+from chalicelib.core.model import Invoice, Recipient, iso
 from chalicelib.core.sends import QueuedSend
 from chalicelib.core.stored import pdf_key
 from chalicelib.observability import logger
-from chalicelib.sending import service
+from chalicelib.sending import delivery
 
 # A throttled message comes back after this many seconds per receive so far (and up
 # to as many again, at random, so the throttled ones do not all return at once).
@@ -80,78 +80,129 @@ def pacer(ctx: Context) -> Pacer:
 
 def run_batch(ctx: Context, messages: Iterable[Received]) -> list[str]:
     """Run every message of a batch; the ids of those that must come back (partial
-    batch failure: the others are deleted from the queue)."""
-    again: list[str] = []
+    batch failure: the others are deleted from the queue). The messages of one invoice
+    (queued together, they mostly arrive together) run as one delivery: one read of
+    the invoice, one write of its summary, whatever its number of recipients."""
+    groups: dict[str, list[tuple[Received, QueuedSend]]] = {}
     for message in messages:
         try:
-            verdict = run_one(ctx, message)
-        except Exception:  # storage, most likely: the message comes back as it is
-            logger.exception("a queued send failed", extra={"message_id": message.message_id})
-            verdict = "retry"
-        if verdict == "done":
+            send = QueuedSend.from_json(message.body)
+        except ValueError as exc:
+            ctx.unprocessed.keep(iso(ctx.clock()), f"queued send: {exc}", message.body)
             continue
-        again.append(message.message_id)
-        if verdict == "retry":
-            _delay(ctx, message)
+        groups.setdefault(send.invoice_id, []).append((message, send))
+    again: list[str] = []
+    for invoice_id, group in groups.items():
+        try:
+            verdicts = run_invoice(ctx, invoice_id, group)
+        except Exception:  # storage, most likely: the messages come back as they are
+            logger.exception("a queued send failed", extra={"invoice_id": invoice_id})
+            verdicts = {message.message_id: "retry" for message, _ in group}
+        for message, _ in group:
+            verdict = verdicts.get(message.message_id, "done")
+            if verdict == "done":
+                continue
+            again.append(message.message_id)
+            if verdict == "retry":
+                _delay(ctx, message)
     return again
 
 
-def run_one(ctx: Context, message: Received) -> Verdict:
-    """Mail the message's recipient unless that attempt is already settled: "done"
-    (sent, refused, settled before, or nothing to do), "retry" (throttled), "failed"
-    (throttled on the last receive: the recipient is failed, the message goes on to
-    the dead-letter queue)."""
-    try:
-        send = QueuedSend.from_json(message.body)
-    except ValueError as exc:
-        ctx.unprocessed.keep(iso(ctx.clock()), f"queued send: {exc}", message.body)
-        return "done"
-    invoice = ctx.invoices.get(send.invoice_id)
-    recipient = invoice.recipient(send.recipient_id) if invoice else None
-    if invoice is None or recipient is None:
-        return "done"  # deleted (retention) or never stored
-    if recipient.sent_at is not None or recipient.send_attempts >= send.attempt:
-        return "done"  # a copy of a message already run, or an attempt already settled
-    account = ctx.accounts.get_account(invoice.account_id)
-    if account is None:
-        return "done"
-    pdf = ctx.pdfs.get(pdf_key(invoice)) if invoice.has_pdf else None
-    final = message.receive_count >= ctx.settings.send_receives
-    # The first sends are part of the creation: the list keeps the invoice where its
-    # creation put it (its index entry is updated in place, not moved: 1 WRU, not 2).
-    first = send.attempt == 1 and recipient.queued_at == invoice.created_at
-    pacer(ctx).wait()
-    try:
-        result = service.deliver(
+def run_invoice(
+    ctx: Context, invoice_id: str, group: list[tuple[Received, QueuedSend]]
+) -> dict[str, Verdict]:
+    """Mail the recipients of one invoice's messages whose attempt is not settled yet,
+    its sends first, then its reminders; a verdict per message id: "done" (sent,
+    refused, settled before, or nothing to do), "retry" (throttled, or not tried: it
+    comes back), "failed" (throttled on its last receive: the recipient is failed, the
+    message goes on to the dead-letter queue)."""
+    invoice = ctx.invoices.get(invoice_id)
+    account = ctx.accounts.get_account(invoice.account_id) if invoice else None
+    if invoice is None or account is None:
+        return {}  # deleted (retention) or never stored: nothing to do
+    verdicts: dict[str, Verdict] = {}
+    pdf: bytes | None = None
+    for reminder, messages in _by_kind(group).items():
+        runs, waiting = _to_run(invoice, messages, reminder)
+        verdicts.update(waiting)
+        if not runs:
+            continue
+        if pdf is None and invoice.has_pdf:
+            pdf = ctx.pdfs.get(pdf_key(invoice))
+        final = {r for r, m in runs.items() if m.receive_count >= ctx.settings.send_receives}
+        done = delivery.deliver(
             ctx,
             account,
             invoice,
             pdf,
-            changed_at=invoice.created_at if first else None,
-            only={recipient.id},
+            only=set(runs),
             final=final,
+            changed_at=invoice.created_at if _all_first(invoice, messages, reminder) else None,
+            pace=pacer(ctx).wait,
+            reminder=reminder,
         )
-    except service.Throttled:
-        return "retry"
-    except service.SesOutage:
-        # The claim stays unsettled: nothing mails this attempt again (an operator
-        # settles it: tools.admin sends), so the message has nothing left to do.
-        return "done"
-    if final and _throttled_to_failure(result.invoice, send):
-        return "failed"
-    return "done"
+        invoice = done.invoice
+        for recipient_id, message in runs.items():
+            if recipient_id in done.untried:
+                verdicts[message.message_id] = "retry"
+            elif recipient_id in done.gave_up:
+                verdicts[message.message_id] = "failed"
+    return verdicts
 
 
-def _throttled_to_failure(invoice: Invoice, send: QueuedSend) -> bool:
-    """Whether the last receive's throttle failed the recipient (its message then
-    goes on to the dead-letter queue, where an operator sees it), in the summary the
-    delivery just wrote."""
-    recipient = invoice.recipient(send.recipient_id)
-    return bool(
-        recipient
-        and recipient.status == "failed"
-        and (recipient.failure_reason or "").startswith("SES kept throttling")
-    )
+Kind = delivery.Reminder | None  # a message's: a send, or which reminder
+
+
+def _by_kind(
+    group: list[tuple[Received, QueuedSend]],
+) -> dict[Kind, list[tuple[Received, QueuedSend]]]:
+    """The messages by what they mail: the sends first, then each reminder."""
+    kinds: dict[Kind, list[tuple[Received, QueuedSend]]] = {None: []}
+    for message, send in group:
+        kind = None if send.reminder is None else delivery.Reminder(send.attempt, send.reminder)
+        kinds.setdefault(kind, []).append((message, send))
+    return kinds
+
+
+def _to_run(
+    invoice: Invoice, group: list[tuple[Received, QueuedSend]], reminder: Kind
+) -> tuple[dict[str, Received], dict[str, Verdict]]:
+    """The message to run for each recipient (by id) still due, and the verdicts of the
+    messages that wait for another of this batch to settle first."""
+    runs: dict[str, tuple[Received, QueuedSend]] = {}
+    verdicts: dict[str, Verdict] = {}
+    for message, send in group:
+        recipient = invoice.recipient(send.recipient_id)
+        if recipient is None or (reminder is None and _settled(recipient, send)):
+            continue
+        if send.recipient_id in runs:
+            # Another message for the same recipient in this batch: a copy (the claim
+            # would refuse it anyway) or a later attempt, run once this one settled.
+            if runs[send.recipient_id][1].attempt != send.attempt:
+                verdicts[message.message_id] = "retry"
+            continue
+        runs[send.recipient_id] = (message, send)
+    return {r: m for r, (m, _) in runs.items()}, verdicts
+
+
+def _settled(recipient: Recipient, send: QueuedSend) -> bool:
+    """Sent already, or this attempt settled (a copy of a message already run)."""
+    return recipient.sent_at is not None or recipient.send_attempts >= send.attempt
+
+
+def _all_first(
+    invoice: Invoice, runs: Iterable[tuple[Received, QueuedSend]], reminder: Kind
+) -> bool:
+    """Whether every send is part of the invoice's creation: then the list keeps the
+    invoice where its creation put it (its index entry is updated in place, not moved:
+    1 WRU, not 2)."""
+    if reminder is not None:
+        return False
+    for _, send in runs:
+        recipient = invoice.recipient(send.recipient_id)
+        if send.attempt != 1 or recipient is None or recipient.queued_at != invoice.created_at:
+            return False
+    return True
 
 
 def _delay(ctx: Context, message: Received) -> None:

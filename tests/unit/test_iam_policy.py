@@ -939,9 +939,9 @@ def test_every_call_is_allowed_on_its_resources(function: str) -> None:
     senders = {c.function for c in lambda_calls(function) if c.action == "sqs:SendMessage"}
     if "SqsFetchQueue.defer" in senders:
         assert allows(statements, "sqs:SendMessage", FETCH_QUEUE_ARN, {})
-    if "SqsSendQueue.enqueue" in senders:
+    if "SqsSendQueue._send_batch" in senders:
         assert allows(statements, "sqs:SendMessage", SEND_QUEUE_ARN, {})
-    assert senders <= {"SqsFetchQueue.defer", "SqsSendQueue.enqueue"}, senders
+    assert senders <= {"SqsFetchQueue.defer", "SqsSendQueue._send_batch"}, senders
 
 
 @pytest.mark.parametrize("function", FUNCTION_NAMES)

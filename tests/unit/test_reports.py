@@ -36,8 +36,8 @@ from chalicelib.reports import service as report_jobs
 from chalicelib.reports import views as report_views
 from chalicelib.reports.digest import digest_day, previous_day
 from chalicelib.reports.evidence import CSV_COLUMNS, csv_cell, render_evidence_html
-from chalicelib.reports.reminders import reminder_due
 from chalicelib.sending import service as sending_service
+from chalicelib.sending.reminders import reminder_due
 from chalicelib.tracking import service as tracking_service
 from chalicelib.tracking import ses_service
 from chalicelib.tracking.ses_events import parse_notification
@@ -383,14 +383,26 @@ def test_an_invoice_opened_by_a_person_is_never_reminded(rw: ReportWorld) -> Non
 def test_remind_now_sends_one_or_answers_conflict(rw: ReportWorld) -> None:
     invoice = delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     rw.world.clock.set(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+    rw.world.sends.auto = False  # the sender runs later: the answer says what is queued
     reminded = report_jobs.remind_now(rw.jobs, account_of(rw), invoice.id)
     response = report_views.reminder_response(reminded)
-    assert response["reminders_sent"] == 1
-    assert sorted(r["email"] for r in response["reminded"]) == [
+    assert (response["reminder"], response["reminders_sent"]) == (1, 0)
+    assert sorted(r["email"] for r in response["queued"]) == [
         "ana@globex.example",
         "ben@globex.example",
     ]
-    assert all(r["message_id"] and r["error"] is None for r in response["reminded"])
+    assert [(s.attempt, s.reminder) for s in rw.world.sends.queued[-2:]] == [(1, "manual")] * 2
+    with pytest.raises(Conflict, match="being sent"):  # queued, not sent yet: not twice
+        report_jobs.remind_now(rw.jobs, account_of(rw), invoice.id)
+    rw.world.sends.drain()
+    stored = rw.world.invoices.invoices[invoice.id]
+    assert stored.reminders_sent == 1
+    assert [subject(e) for e in sent_to(rw, "ben@globex.example")][-1].startswith("Reminder:")
+    facts = [e for e in rw.world.invoices.history(invoice.id) if e.type == "reminder"]
+    assert sorted((f.details["trigger"], bool(f.details["message_id"])) for f in facts) == [
+        ("manual", True),
+        ("manual", True),
+    ]
     for address, request in (("ana@globex.example", "a"), ("ben@globex.example", "b")):
         rw.world.clock.advance(hours=1)
         open_as_person(rw, sent_to(rw, address)[-1], request)

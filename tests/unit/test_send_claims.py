@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.core.model import OutgoingEmail
+from chalicelib.core.model import OutgoingEmail, iso
 from chalicelib.core.sends import RELEASED, SendOutcome
 from chalicelib.errors import Conflict
 from chalicelib.reports import service as report_jobs
@@ -121,9 +121,11 @@ def test_a_retried_scheduled_run_reminds_nobody_twice(rw: ReportWorld) -> None:
     ses = SesDownFor("ben@globex.example")
     rw.world.mailer.before_send = ses
     first = report_jobs.run_hourly(rw.at(morning(9)))
-    assert first.get("failed") == 1  # SES failed on ben: the run raised for the account
+    assert first["reminders"] == 1  # queued; the sender then met SES failing on ben
     assert len(sent_to(rw, "ana@globex.example")) == 2  # the invoice, then the reminder
     ses.down = False
+    for message in list(rw.world.sends.queued):  # SQS delivering the reminder again
+        rw.world.sends.enqueue([message])
     report_jobs.run_hourly(rw.at(morning(9) + timedelta(minutes=5)))  # the retry
     report_jobs.run_hourly(rw.at(morning(9) + timedelta(minutes=10)))
     assert len(sent_to(rw, "ana@globex.example")) == 2  # not reminded twice
@@ -144,3 +146,24 @@ def test_a_retried_scheduled_run_reminds_nobody_twice(rw: ReportWorld) -> None:
     assert [u.kind for u in released] == ["reminder"]
     assert claims.list_unsettled(rw.world.ctx, rw.world.invoices.unsettled_sends()) == []
     assert len(sent_to(rw, "ben@globex.example")) == 1  # a released reminder is not resent
+
+
+def test_a_reminder_claimed_by_a_run_that_stopped_is_queued_after_its_lease(
+    rw: ReportWorld,
+) -> None:
+    invoice = delivered_invoice(rw, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    account = rw.world.accounts.get_account("acme")
+    assert account is not None
+    stopped_at = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    # A run claimed reminder 1 and stopped before queueing it (a crash, a timeout).
+    marker = f"REMINDER#{invoice.id}#1"
+    assert rw.store.claim(marker, iso(stopped_at), 0)
+    rw.world.clock.set(stopped_at + timedelta(minutes=10))
+    with pytest.raises(Conflict, match="being sent"):  # it may still be queueing
+        report_jobs.remind_now(rw.jobs, account, invoice.id)
+    rw.world.clock.set(stopped_at + report_jobs.REMINDER_LEASE + timedelta(seconds=1))
+    reminded = report_jobs.remind_now(rw.jobs, account, invoice.id)
+    assert reminded.number == 1
+    assert rw.store.markers[marker]["state"] == "queued"
+    for address in ("ana@globex.example", "ben@globex.example"):
+        assert len(sent_to(rw, address)) == 2  # the invoice, then the reminder, once

@@ -170,3 +170,75 @@ def test_a_batch_says_per_item_whose_sends_the_queue_did_not_take(world: World) 
     world.sends.drain()
     mailed = sorted(e.to_address for _, e in world.mailer.sent)
     assert mailed == sorted(f"{p}{n}@example.com" for n in range(3) for p in "ab")
+
+
+def test_one_invoices_messages_in_a_batch_are_one_read_and_one_summary_write(
+    world: World,
+) -> None:
+    emails = [f"r{n}@example.com" for n in range(10)]
+    answer = service.send_invoice(world.ctx, acme(), body(*emails), None)
+    saves = world.invoices.saves
+    world.sends.drain()
+    assert statuses(world, answer.invoice.id) == ["sent"] * 10
+    assert sorted(e.to_address for _, e in world.mailer.sent) == sorted(emails)
+    assert world.invoices.saves - saves == 1  # ten sends, one summary write
+
+
+def test_a_throttle_mid_invoice_sends_back_only_the_untried(world: World) -> None:
+    emails = ("a@example.com", "b@example.com", "c@example.com")
+    answer = service.send_invoice(world.ctx, acme(), body(*emails), None)
+    tried: list[str] = []
+
+    def second_throttled(email: Any) -> None:
+        tried.append(email.to_address)
+        if len(tried) == 2:
+            world.mailer.throttle_next = 1
+
+    world.mailer.before_send = second_throttled
+    world.sends._run(list(world.sends.messages))
+    assert statuses(world, answer.invoice.id) == ["sent", "queued", "queued"]
+    assert tried == ["a@example.com", "b@example.com"]  # c was not tried after the throttle
+    assert len(world.sends.messages) == 2  # the throttled and the untried come back
+    assert all(m.hidden >= sender.THROTTLE_DELAY_SECONDS for m in world.sends.messages)
+    world.mailer.before_send = None
+    world.sends.drain()
+    assert statuses(world, answer.invoice.id) == ["sent"] * 3
+    assert sorted(e.to_address for _, e in world.mailer.sent) == sorted(emails)
+
+
+def test_a_later_attempt_in_the_same_batch_waits_for_the_earlier(world: World) -> None:
+    answer = service.send_invoice(world.ctx, acme(), body("ana@example.com"), None)
+    [recipient] = answer.invoice.recipients
+    world.sends.enqueue([QueuedSend(answer.invoice.id, recipient.id, 2)])
+    world.sends._run(list(world.sends.messages))
+    assert statuses(world, answer.invoice.id) == ["sent"]
+    assert len(world.sends.messages) == 1  # attempt 2 came back, then finds her sent
+    world.sends.drain()
+    assert len(world.mailer.sent) == 1
+
+
+def test_a_queued_reminder_throttled_comes_back_and_is_mailed_once(world: World) -> None:
+    answer = service.send_invoice(world.ctx, acme(), body("ana@example.com"), None)
+    world.sends.drain()
+    [ana] = answer.invoice.recipients
+    world.sends.enqueue([QueuedSend(answer.invoice.id, ana.id, 1, "scheduled")] * 2)
+    world.mailer.throttle_next = 1
+    world.sends.drain()
+    reminders = [e for _, e in world.mailer.sent if e.to_address == "ana@example.com"][1:]
+    assert len(reminders) == 1  # throttled once, delivered twice by SQS: mailed once
+    invoice = world.invoices.get(answer.invoice.id)
+    assert invoice is not None
+    assert invoice.reminders_sent == 1
+    [fact] = [e for e in world.invoices.history(invoice.id) if e.type == "reminder"]
+    assert (fact.details["n"], fact.details["trigger"]) == (1, "scheduled")
+    assert list(world.invoices.unsettled_sends()) == []
+
+
+def test_a_reminder_of_an_invoice_paid_meanwhile_is_not_mailed(world: World) -> None:
+    answer = service.send_invoice(world.ctx, acme(), body("ana@example.com"), None)
+    world.sends.drain()
+    [ana] = answer.invoice.recipients
+    world.invoices.invoices[answer.invoice.id].payment_status = "paid"
+    world.sends.enqueue([QueuedSend(answer.invoice.id, ana.id, 1, "scheduled")])
+    world.sends.drain()
+    assert len(world.mailer.sent) == 1  # the invoice only: paid before the reminder ran

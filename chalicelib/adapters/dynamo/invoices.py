@@ -315,10 +315,12 @@ class DynamoInvoiceStore:
             **condition,
         )
 
-    def release_send(self, invoice_id: str, recipient_id: str, attempt: int) -> None:
+    def release_send(
+        self, invoice_id: str, recipient_id: str, attempt: int, reminder: bool = False
+    ) -> None:
         conditional(
             "update_item",
-            Key=fact_key(invoice_id, send_sk(recipient_id, attempt)),
+            Key=fact_key(invoice_id, send_sk(recipient_id, attempt, reminder)),
             UpdateExpression="SET released = :t",
             ConditionExpression="attribute_exists(pk) AND attribute_not_exists(outcome)",
             ExpressionAttributeValues={":t": {"BOOL": True}},

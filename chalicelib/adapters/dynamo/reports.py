@@ -49,7 +49,7 @@ class DynamoReportStore(DynamoTaskQueue, DynamoWebhookStore):
                 return
             cursor = page.cursor
 
-    def claim(self, key: str, at: str, expires_at: int) -> bool:
+    def claim(self, key: str, at: str, expires_at: int, stale_before: str | None = None) -> bool:
         item = MarkerItem(
             pk=key,
             sk="MARKER",
@@ -57,8 +57,12 @@ class DynamoReportStore(DynamoTaskQueue, DynamoWebhookStore):
             at=at,
             expires_at=expiry(expires_at),
         )
-        # A marker left "failed" by an earlier attempt may be claimed again.
-        return saved(item, MarkerItem.pk.does_not_exist() | (MarkerItem.state == "failed"))
+        # A marker left "failed" by an earlier attempt may be claimed again, and so may
+        # one claimed before ``stale_before`` and never settled (its holder stopped).
+        free = MarkerItem.pk.does_not_exist() | (MarkerItem.state == "failed")
+        if stale_before is not None:
+            free = free | ((MarkerItem.state == "claimed") & (MarkerItem.at < stale_before))
+        return saved(item, free)
 
     def settle(self, key: str, state: str, at: str, expires_at: int, detail: str = "") -> None:
         MarkerItem(

@@ -2,7 +2,8 @@
 
 An invoice nobody has opened, ``reminder_after_days`` after its delivery (or its last
 reminder), is sent again to the recipients who have not opened it, at most
-``reminder_max`` times; opt-in per account (chalicelib/reports/service.py sends them).
+``reminder_max`` times; opt-in per account (chalicelib/reports/service.py queues them,
+chalicelib/sending/sender.py sends them).
 """
 
 from __future__ import annotations
