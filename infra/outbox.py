@@ -40,10 +40,9 @@ from jinja2 import Environment, FileSystemLoader
 from chalicelib.settings import Settings
 from infra.sns_bridge import SnsBridge, app_invoker, sns_confirmer, subscribe
 from infra.sqs_bridge import FUNCTION_NAME as SQS_FUNCTION
-from infra.sqs_bridge import SENDER_FUNCTION, SqsPoller
+from infra.sqs_bridge import SqsPoller
 from tools.local_mail import LocalMessage, SobreLookup, messages
 
-LOCAL_SENDERS = 4  # pollers of the send queue (they overlap the sends' latency)
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")), autoescape=True
 )
@@ -258,15 +257,6 @@ def main(argv: list[str] | None = None) -> int:
     if settings.fetch_queue_url:
         SqsPoller(app_invoker(SQS_FUNCTION), settings.fetch_queue_url, settings.aws_region).start()
         print(f"Draining {settings.fetch_queue_url} into {SQS_FUNCTION}", flush=True)
-    if settings.send_queue_url:
-        # Several pollers, as Lambda runs several senders; one process, one pace.
-        SqsPoller(
-            app_invoker(SENDER_FUNCTION),
-            settings.send_queue_url,
-            settings.aws_region,
-            function=SENDER_FUNCTION,
-        ).start_threads(LOCAL_SENDERS)
-        print(f"Draining {settings.send_queue_url} into {SENDER_FUNCTION}", flush=True)
     if bridge is not None:
         endpoint = f"http://127.0.0.1:{server.server_address[1]}/sns"
         bridge.subscription_arn = subscribe(args.topic_arn, endpoint, settings.aws_region)

@@ -11,8 +11,11 @@ infra/template.yaml, creates a demo account and API key, and serves the API with
 - the outbox (``infra/outbox.py``): every message sent, as a mail client shows it; it is
   also the SES-events topic's HTTP subscriber and calls the app's ``ses_events``
   handler with every notification, as SNS and Lambda would, and it drains the
-  deferred-fetch queue into the ``fetch_fallback`` handler and the send queue into the
-  ``sender`` handler, as Lambda's SQS event source would (``infra/sqs_bridge.py``);
+  deferred-fetch queue into the ``fetch_fallback`` handler, as Lambda's SQS event source
+  would (``infra/sqs_bridge.py``);
+- the senders (``SENDER_PROCESSES`` processes of ``infra/sqs_bridge.py``): each drains
+  the send queue into the ``sender`` handler, paced to its share of SES's rate, at a
+  lower CPU priority than the API (in AWS they never share a CPU);
 - the SES event emulator (``infra/ses_emulator.py``): publishes to the topic the events
   SES would publish about every message moto accepted (Send, Delivery, Bounce, ...).
 
@@ -45,6 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("SOBRE_STATE_DIR") or ROOT / ".sobre").resolve()
 DEMO_ACCOUNT = "demo"
 DEMO_SENDER = "billing@example.com"
+# Sender processes (Lambda instances of the ``sender`` function): one interpreter cannot
+# compose and mail 14 messages a second on a small machine while answering the API too.
+SENDER_PROCESSES = 2
 
 
 @dataclass(frozen=True)
@@ -169,11 +175,11 @@ def main() -> None:
         # A fresh secret per run: the emulator forgets every invoice on exit anyway.
         "SOBRE_TOKEN_SECRET": secrets.token_urlsafe(32),
         "SOBRE_TABLE_NAME": "sobre",
-        # The emulator's SES rate, and the sender's: one local process runs every sender
-        # (the outbox's bridge, several threads), so its pace is the whole rate.
+        # The emulator's SES rate, and the senders': SENDER_PROCESSES processes run the
+        # sender function, each paced to its share of the rate (as Lambda's instances).
         "SOBRE_LOCAL_SES_RATE": ses_rate,
         "SOBRE_SES_SEND_RATE": ses_rate,
-        "SOBRE_SENDER_CONCURRENCY": "1",
+        "SOBRE_SENDER_CONCURRENCY": str(SENDER_PROCESSES),
         "PYTHONUNBUFFERED": "1",  # children's logs as they happen
     }
     try:
@@ -217,6 +223,9 @@ def main() -> None:
         )
         wait_for(f"{outbox_url}/health", outbox)
         children.start("ses-events", [sys.executable, "-m", "infra.ses_emulator"], events_env)
+        for n in range(SENDER_PROCESSES):
+            command = [sys.executable, "-m", "infra.sqs_bridge", "--function", "sender"]
+            children.start(f"sender-{n + 1}", command, env)
     except BaseException:
         children.stop()
         raise

@@ -370,9 +370,16 @@ def main(argv: list[str] | None = None) -> int:
         sobre_tags(SobreLookup(settings)),
     )
     print(f"Publishing SES events to {args.topic_arn}", flush=True)
+    read = 0  # messages read so far: each poll asks only for the new ones
+    unseen: list[LocalMessage] = []  # read, their events not scheduled yet (tags late)
     while True:
         try:
-            emulator.see(messages(settings.aws_endpoint_url))
+            new = messages(settings.aws_endpoint_url, after=read)
+            read += len(new)
+            unseen = [
+                m for m in unseen + new if m.destinations and m.message_id not in emulator.handled
+            ]
+            emulator.see(unseen)
             emulator.publish_due()
         except Exception as exc:  # keep going: the next poll may work
             print(f"ses emulator: {exc!r}", file=sys.stderr, flush=True)

@@ -1,6 +1,8 @@
 """SQS → Lambda for the local stack: what Lambda's SQS event source does for the
 ``fetch_fallback`` and ``sender`` functions, emulated. Development only; never deployed.
 
+    python -m infra.sqs_bridge --function sender --threads 2   # make run starts these
+
 It long-polls a queue (moto's SQS), hands each batch to the app's handler as the Lambda
 event SQS gives a function (``Records[]`` with ``body`` and ``attributes``, among them
 ``ApproximateReceiveCount``), and deletes the batch once the handler returned, except
@@ -12,6 +14,8 @@ policy's receives it is in the dead-letter queue, as in AWS.
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 import threading
 import time
@@ -124,3 +128,44 @@ class SqsPoller:
 
 def log(text: str) -> None:
     print(f"sqs bridge: {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One sender (or fetch consumer) process: as Lambda runs each function instance in
+    its own container, the local stack runs its senders as processes of their own (one
+    interpreter each: one process cannot mail 14 messages a second and answer the API),
+    each pacing itself to its share of SES's rate (``SOBRE_SENDER_CONCURRENCY``)."""
+    from infra.sns_bridge import app_invoker
+
+    parser = argparse.ArgumentParser(prog="python -m infra.sqs_bridge", description=__doc__)
+    parser.add_argument("--function", choices=[SENDER_FUNCTION, FUNCTION_NAME], required=True)
+    parser.add_argument("--threads", type=int, default=2, help="pollers at once")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=5,
+        help="CPU priority below the API's (as in AWS, where "
+        "the API never waits for a sender's CPU)",
+    )
+    args = parser.parse_args(argv)
+    variable = (
+        "SOBRE_SEND_QUEUE_URL" if args.function == SENDER_FUNCTION else "SOBRE_FETCH_QUEUE_URL"
+    )
+    queue_url = os.environ.get(variable)
+    if not queue_url:
+        print(f"{variable} is not set: source .sobre/local.env first", file=sys.stderr)
+        return 2
+    os.nice(max(0, args.nice))
+    region = os.environ.get("AWS_REGION") or "us-east-1"
+    poller = SqsPoller(app_invoker(args.function), queue_url, region, function=args.function)
+    poller.start_threads(max(1, args.threads))
+    print(f"Draining {queue_url} into {args.function} ({args.threads} pollers)", flush=True)
+    threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -16,6 +16,7 @@ import email.policy
 import json
 import re
 import sys
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
@@ -151,15 +152,26 @@ def from_moto_simple(record: dict[str, Any]) -> LocalMessage:
     )
 
 
-def messages(endpoint: str, timeout: float = 10) -> list[LocalMessage]:
-    """Every message moto accepted: raw ones (what Sobre sends) oldest first, then
-    ``Simple`` ones oldest first (moto keeps them apart, with no time)."""
-    url = f"{endpoint.rstrip('/')}/moto-api/data.json"
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+def messages(endpoint: str, timeout: float = 10, after: int = 0) -> list[LocalMessage]:
+    """Every message moto accepted after the first ``after``. From the local stack's
+    emulator (infra/aws_emulator.py): in the order SES accepted them, only those asked
+    for. From a plain moto server, its whole state read: raw ones (what Sobre sends)
+    oldest first, then ``Simple`` ones oldest first (moto keeps them apart, no time)."""
+    base = endpoint.rstrip("/")
+    try:
+        url = f"{base}/_sobre/ses/messages?after={after}"
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+            records = json.load(response)["messages"]
+        return [from_moto(r) if r["kind"] == "RawMessage" else from_moto_simple(r) for r in records]
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+    with urllib.request.urlopen(f"{base}/moto-api/data.json", timeout=timeout) as response:  # noqa: S310
         ses = json.load(response).get("ses", {})
-    return [from_moto(m) for m in ses.get("RawMessage", [])] + [
+    every = [from_moto(m) for m in ses.get("RawMessage", [])] + [
         from_moto_simple(m) for m in ses.get("Message", [])
     ]
+    return every[after:]
 
 
 class SobreLookup:
