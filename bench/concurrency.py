@@ -11,11 +11,11 @@ with ``socketserver``'s default backlog of 5: a burst of 200 connections overflo
 and the kernel makes the rest retry their SYN (1 s, 3 s, 7 s, … up to ~2 min), or resets
 them. That is the dev server, not API Gateway + Lambda, so each burst runs twice:
 
-* ``stock``: ``chalice local`` exactly as ``make run`` starts it (DynamoDB on moto),
-  with a 15 s client timeout so the section stays short;
-* ``backlog 1024``: the same ``chalice local`` command with ``socketserver.TCPServer.
-  request_queue_size`` raised before it starts, on moto and on dynalite, to measure
-  Sobre rather than the accept queue.
+* ``stock``: Chalice's own ``chalice local`` as any Chalice project runs it (DynamoDB
+  on moto), with a 15 s client timeout so the section stays short;
+* ``backlog 1024``: the same command with ``socketserver.TCPServer.request_queue_size``
+  raised before it starts — what ``make run`` serves (infra/chalice_local.py) —, on moto
+  and on dynalite, to measure Sobre rather than the accept queue.
 """
 
 from __future__ import annotations
