@@ -91,8 +91,8 @@ def _run(mode: Mode, url: str, dynalite: str | None) -> list[Row]:  # noqa: C901
         with Client(app, stage_name="local") as client:
             queue_url = get_settings().send_queue_url or ""
             before: Counter[str] = Counter()
-            # The batch run: N invoices to 2 recipients each, 100 a request.
-            invoices = 10 if mode.smoke else 500
+            # The batch run: 1,000 invoices to 2 recipients each, 100 a request.
+            invoices = 10 if mode.smoke else 1000
             bodies = [
                 _invoice(f"ME-{n:04d}", [f"a{n}@globex.example", f"b{n}@globex.example"])
                 for n in range(invoices)
