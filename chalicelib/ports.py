@@ -204,6 +204,10 @@ class FetchQueue(Protocol):
     """Where the public routes keep a fetch whose write missed its deadline (a durable
     queue; the ``fetch_fallback`` function applies it)."""
 
+    def connect(self) -> None:
+        """Build the client (imports, configuration; no request) while a write is late,
+        so that a fetch deferred at its deadline waits on the queue, not on the build."""
+
     def defer(self, body: str) -> None: ...
 
 

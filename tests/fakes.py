@@ -678,6 +678,10 @@ class FakeFetchQueue:
 
     bodies: list[str] = field(default_factory=list)
     refuse: bool = False  # the queue is down too
+    connected: int = 0  # how many times a late write had the client built
+
+    def connect(self) -> None:
+        self.connected += 1
 
     def defer(self, body: str) -> None:
         if self.refuse:

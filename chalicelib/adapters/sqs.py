@@ -27,9 +27,9 @@ class SqsFetchQueue:
 
     @cached_property
     def _sqs(self) -> Any:
-        # Lazy: built on the first deferred fetch only. botocore's session, not boto3's
-        # (which imports s3transfer and multiprocessing: ~150 ms more, when storage is
-        # already late).
+        # Lazy: built once a write is late (``connect``), never on a pixel that storage
+        # answers in time. botocore's session, not boto3's (which imports s3transfer and
+        # multiprocessing: ~150 ms more, when storage is already late).
         import botocore.session
         from botocore.config import Config
 
@@ -41,6 +41,9 @@ class SqsFetchQueue:
         return botocore.session.get_session().create_client(
             "sqs", region_name=self._region, config=config
         )
+
+    def connect(self) -> None:
+        self._sqs  # noqa: B018 (the cached client, built now)
 
     def defer(self, body: str) -> None:
         self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body)

@@ -12,7 +12,9 @@ from its facts instead of adding to the counters again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -68,12 +70,28 @@ class Outcome(Generic[T]):
     may_have_counted: bool = False
 
 
-def run_within(seconds: float, write: Callable[[Attempt], T]) -> Outcome[T]:
-    """Run ``write`` and wait for it at most ``seconds``."""
+def run_within(
+    seconds: float,
+    write: Callable[[Attempt], T],
+    when_late: Callable[[], None] = lambda: None,
+    late_after: float | None = None,
+) -> Outcome[T]:
+    """Run ``write`` and wait for it at most ``seconds``. If it has not answered after
+    ``late_after`` (half the deadline unless told), ``when_late`` runs meanwhile, in
+    the waiting thread (the fallback queue's client is built then: a deferred fetch
+    then waits on the queue alone, and a write that answers in time never pays it)."""
     attempt = Attempt()
+    started = time.monotonic()
     future: Future[T] = _POOL.submit(write, attempt)
+    late = seconds / 2 if late_after is None else late_after
     try:
-        return Outcome(value=future.result(timeout=seconds))
+        try:
+            return Outcome(value=future.result(timeout=min(late, seconds)))
+        except FutureTimeout:
+            with contextlib.suppress(Exception):  # the queue's own failure shows later
+                when_late()
+        left = max(0.0, seconds - (time.monotonic() - started))
+        return Outcome(value=future.result(timeout=left))
     except FutureTimeout:
         future.cancel()  # not started yet: it never will
         return Outcome(missed=True, may_have_counted=attempt.abandon())

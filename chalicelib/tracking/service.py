@@ -99,7 +99,7 @@ def _record_in_time(
     def write(attempt: Attempt) -> recording.Recorded | None:
         return recording.record_fetch(ctx, invoice_id, fact, attempt.step)
 
-    outcome = deadline.run_within(budget, write)
+    outcome = deadline.run_within(budget, write, when_late=ctx.deferred.connect)
     if not outcome.missed:
         return outcome.value
     _defer(ctx, DeferredFetch(invoice_id, fact, recount=outcome.may_have_counted))

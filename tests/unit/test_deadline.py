@@ -134,6 +134,7 @@ def test_a_hung_store_answers_by_the_deadline_and_the_queued_open_counts_once(
     assert recorded is False
     assert took < DEADLINE_MS / 1000 + 0.5
     [body] = queue(world).bodies
+    assert queue(world).connected == 1  # built while the write was late, before the deadline
     deferred = DeferredFetch.from_json(body)
     assert (deferred.invoice_id, deferred.fact.type, deferred.recount) == (
         invoice.id,
@@ -307,3 +308,31 @@ def test_a_forged_token_builds_no_client(world: World) -> None:
     )
     assert recorded is False
     assert store(world).connected == 0
+
+
+def test_a_late_write_has_the_fallback_ready_and_a_quick_one_never_builds_it() -> None:
+    built: list[float] = []
+    release = threading.Event()
+
+    def slow(attempt: Attempt) -> int:
+        release.wait(5)
+        return 1
+
+    began = time.monotonic()
+    outcome = run_within(0.2, slow, when_late=lambda: built.append(time.monotonic() - began))
+    waited = time.monotonic() - began
+    release.set()
+    assert outcome.missed
+    assert len(built) == 1
+    assert 0.09 <= built[0] < 0.2  # at half the deadline, while the write was still out
+    assert waited < 0.2 + 0.1  # the build was inside the deadline, not after it
+    assert run_within(1, lambda attempt: 7, when_late=lambda: built.append(0)).value == 7
+    assert len(built) == 1  # answered in time: nothing built
+
+    def failing_build() -> None:
+        raise RuntimeError("no queue client")
+
+    release.clear()
+    late = run_within(0.1, slow, when_late=failing_build)
+    release.set()
+    assert late.missed  # the fallback's own failure shows when it is used, not here
