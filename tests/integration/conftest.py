@@ -232,29 +232,34 @@ def sent_view(client: Client, key: str, invoice_id: str) -> dict[str, Any]:
     }
 
 
+def run_sender(ctx: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """The ``sender`` function's handler on an SQS event, over ``ctx``, as Lambda calls
+    it (without Chalice's test client, which swaps os.environ around each invoke)."""
+    from chalicelib.sending import sender
+
+    received = [
+        sender.Received(
+            r["messageId"],
+            r["body"],
+            r["receiptHandle"],
+            int(r["attributes"].get("ApproximateReceiveCount", 1)),
+        )
+        for r in event["Records"]
+    ]
+    again = sender.run_batch(ctx, received)
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in again]}
+
+
 def send_with(ctx: Any, account: Any, body: dict[str, Any]) -> Any:
     """``POST /invoices`` as a use case over ``ctx`` (a fixed clock, say), then its
     queued sends run by the sender over the same ``ctx`` (as SQS's event source would,
     with that clock): the invoice as stored after both."""
-    from chalicelib.sending import sender
     from chalicelib.sending import service as sending_service
 
     queued = sending_service.send_invoice(ctx, account, body, None).invoice
-
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        received = [
-            sender.Received(
-                r["messageId"],
-                r["body"],
-                r["receiptHandle"],
-                int(r["attributes"].get("ApproximateReceiveCount", 1)),
-            )
-            for r in event["Records"]
-        ]
-        again = sender.run_batch(ctx, received)
-        return {"batchItemFailures": [{"itemIdentifier": m} for m in again]}
-
-    poller = SqsPoller(invoke, get_settings().send_queue_url or "", "us-east-1")
+    poller = SqsPoller(
+        lambda event: run_sender(ctx, event), get_settings().send_queue_url or "", "us-east-1"
+    )
     while poller.poll_once(wait_seconds=0):
         pass
     return ctx.invoices.get(queued.id)

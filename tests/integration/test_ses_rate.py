@@ -12,7 +12,6 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from chalice.test import Client
@@ -29,6 +28,7 @@ from tests.integration.conftest import (
     make_key,
     post_invoice,
     reset_caches,
+    run_sender,
     sent_view,
     use_endpoint,
 )
@@ -93,24 +93,6 @@ def test_the_emulator_answers_sends_above_its_rate_as_ses_does(throttled: str) -
         assert answer.status == 200
 
 
-def run_sender(event: dict[str, Any]) -> dict[str, Any]:
-    """The ``sender`` function's handler on an SQS event, as Lambda calls it."""
-    from chalicelib.container import context
-    from chalicelib.sending import sender
-
-    received = [
-        sender.Received(
-            r["messageId"],
-            r["body"],
-            r["receiptHandle"],
-            int(r["attributes"].get("ApproximateReceiveCount", 1)),
-        )
-        for r in event["Records"]
-    ]
-    again = sender.run_batch(context(), received)
-    return {"batchItemFailures": [{"itemIdentifier": m} for m in again]}
-
-
 def test_the_emulator_lists_only_the_messages_accepted_after_a_point(throttled: str) -> None:
     from chalicelib.adapters.ses import SesMailer
 
@@ -137,14 +119,15 @@ def test_throttled_sends_come_back_and_everyone_is_mailed_once(throttled: str) -
         created = post_invoice(client, key, body)
         assert created.status_code == 202
         assert {r["status"] for r in created.json_body["recipients"]} == {"queued"}
-        from chalicelib.settings import get_settings
-
         # Three senders at once, a message each (as Lambda runs several), unpaced: well
         # above the emulator's rate however long each send takes on this machine. (The
         # sender's handler itself: Chalice's test client swaps os.environ around each
         # invoke, which threads would interleave.)
+        from chalicelib.container import context
+        from chalicelib.settings import get_settings
+
         poller = SqsPoller(
-            run_sender,
+            lambda event: run_sender(context(), event),
             get_settings().send_queue_url or "",
             "us-east-1",
             batch_size=1,
