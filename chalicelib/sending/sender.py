@@ -122,9 +122,13 @@ def run_invoice(
         return {}  # deleted (retention) or never stored: nothing to do
     verdicts: dict[str, Verdict] = {}
     pdf: bytes | None = None
+    stopped = False
     for reminder, messages in _by_kind(group).items():
         runs, waiting = _to_run(invoice, messages, reminder)
         verdicts.update(waiting)
+        if stopped:  # SES stopped an earlier delivery of this batch: all of it waits
+            verdicts.update({m.message_id: "retry" for m in runs.values()})
+            continue
         if not runs:
             continue
         if pdf is None and invoice.has_pdf:
@@ -141,7 +145,7 @@ def run_invoice(
             pace=pacer(ctx).wait,
             reminder=reminder,
         )
-        invoice = done.invoice
+        invoice, stopped = done.invoice, bool(done.untried)
         for recipient_id, message in runs.items():
             if recipient_id in done.untried:
                 verdicts[message.message_id] = "retry"

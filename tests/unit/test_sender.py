@@ -242,3 +242,24 @@ def test_a_reminder_of_an_invoice_paid_meanwhile_is_not_mailed(world: World) -> 
     world.sends.enqueue([QueuedSend(answer.invoice.id, ana.id, 1, "scheduled")])
     world.sends.drain()
     assert len(world.mailer.sent) == 1  # the invoice only: paid before the reminder ran
+
+
+def test_after_a_throttle_the_batchs_reminders_wait_too(world: World) -> None:
+    answer = service.send_invoice(
+        world.ctx, acme(), body("ana@example.com", "ben@example.net"), None
+    )
+    ana_message = world.sends.messages[0]
+    world.sends._run([ana_message])  # ana is sent; ben's first send still queued
+    ana = answer.invoice.recipients[0]
+    world.sends.enqueue([QueuedSend(answer.invoice.id, ana.id, 1, "manual")])
+    world.mailer.throttle_next = 1  # ben's send is throttled
+    world.sends._run(list(world.sends.messages))
+    assert len(world.mailer.sent) == 1  # nobody after the throttle: not ana's reminder
+    assert len(world.sends.messages) == 2  # both come back
+    world.sends.drain()
+    assert sorted(e.to_address for _, e in world.mailer.sent) == [
+        "ana@example.com",
+        "ana@example.com",
+        "ben@example.net",
+    ]
+    assert statuses(world, answer.invoice.id) == ["sent", "sent"]
