@@ -1,7 +1,7 @@
 """The ``sender`` function: consumes the send queue (one message per recipient to mail,
-``core.sends.QueuedSend``) and runs the claimed send of each (``service.deliver``), so
-SQS delivering a message twice never mails anyone twice. See docs/DESIGN.md, "The send
-queue".
+or to remind: ``core.sends.QueuedSend``) and runs the claimed sends of each invoice's
+messages as one delivery (``delivery.deliver``), so SQS delivering a message twice
+never mails anyone twice. See docs/DESIGN.md, "The send queue".
 
 Each sender paces itself to its share of SES's rate (``Pacer``); SES throttling anyway
 is back-pressure: the message goes back to the queue with a delay and its recipient
