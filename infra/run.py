@@ -89,7 +89,10 @@ def port_is_free(port: int) -> bool:
 
 
 def check_ports(ports: Ports) -> None:
-    for variable, port in ports.by_variable().items():
+    chosen = ports.by_variable()
+    if len(set(chosen.values())) < len(chosen):
+        sys.exit(f"Each port must be different: {chosen}")
+    for variable, port in chosen.items():
         if not port_is_free(port):
             sys.exit(
                 f"Port {port} is already in use. Stop what uses it, or choose another port: "

@@ -25,7 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from infra.run import DEMO_ACCOUNT, port_is_free
-from tests.emulators import ROOT, free_port
+from tests.emulators import ROOT, free_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -90,12 +90,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def running_stack(state: Path) -> Iterator[LocalStack]:
     """`make run` (infra/run.py) on free ports, its state in ``state``; stopped after."""
-    ports = {
-        "SOBRE_PORT": free_port(),
-        "SOBRE_AWS_PORT": free_port(),
-        "SOBRE_OUTBOX_PORT": free_port(),
-        "SOBRE_STORAGE_PORT": free_port(),
-    }
+    names = ("SOBRE_PORT", "SOBRE_AWS_PORT", "SOBRE_OUTBOX_PORT", "SOBRE_STORAGE_PORT")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "SOBRE_STATE_DIR": str(state)}
     with (state / "run.log").open("wb") as log:
         process = subprocess.Popen(

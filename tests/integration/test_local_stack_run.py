@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulators import ROOT, free_port
+from tests.emulators import ROOT, free_ports
 
 
 @pytest.mark.parametrize(
@@ -22,12 +22,13 @@ def test_a_port_in_use_is_named_by_its_variable(variable: str, tmp_path: Path) -
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        api, aws, outbox, storage = free_ports(4)
         env = {
             **os.environ,
-            "SOBRE_PORT": str(free_port()),
-            "SOBRE_AWS_PORT": str(free_port()),
-            "SOBRE_OUTBOX_PORT": str(free_port()),
-            "SOBRE_STORAGE_PORT": str(free_port()),
+            "SOBRE_PORT": str(api),
+            "SOBRE_AWS_PORT": str(aws),
+            "SOBRE_OUTBOX_PORT": str(outbox),
+            "SOBRE_STORAGE_PORT": str(storage),
             "SOBRE_STATE_DIR": str(tmp_path / "state"),
             variable: str(port),
         }
