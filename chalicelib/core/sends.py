@@ -53,8 +53,12 @@ class QueuedSend:
     reminder: str | None = None
 
     def to_json(self) -> str:
-        body: dict[str, object] = {"v": 1, "i": self.invoice_id, "r": self.recipient_id}
-        body["n"] = self.attempt
+        body: dict[str, object] = {
+            "v": 1,
+            "i": self.invoice_id,
+            "r": self.recipient_id,
+            "n": self.attempt,
+        }
         if self.reminder is not None:
             body["reminder"] = self.reminder
         return json.dumps(body)

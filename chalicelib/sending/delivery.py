@@ -18,7 +18,7 @@ from chalicelib.observability import logger
 from chalicelib.sending.outgoing import tracked_email
 from chalicelib.sending.reminders import remindable, reminder_subject
 
-# The reason of a recipient failed because SES throttled its last try.
+# How the reason of a recipient failed because SES throttled its last try begins.
 KEPT_THROTTLING = "SES kept throttling"
 
 
@@ -86,10 +86,11 @@ def deliver(
         except _Outage:
             stopped = True
             continue
+        except _GaveUp as given_up:
+            outcome = given_up.outcome
+            gave_up.add(recipient.id)
         if outcome is None:
             continue
-        if (outcome.reason or "").startswith(KEPT_THROTTLING):
-            gave_up.add(recipient.id)
         facts.append(outcome_fact(recipient.id, attempt, outcome, reminder))
         if outcome.message_id is not None:
             refs.append(MessageRef(outcome.message_id, account.id, invoice.id, recipient.id))
@@ -121,6 +122,14 @@ class _Outage(Exception):
 
 class _Throttle(Exception):
     """SES refused for its rate: not sent, the claim given back."""
+
+
+class _GaveUp(Exception):
+    """SES throttled the last try: the attempt is settled as failed with ``outcome``."""
+
+    def __init__(self, outcome: SendOutcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
 
 
 def _send_once(
@@ -171,6 +180,8 @@ def _send_once(
             raise _Throttle(str(exc)) from exc
         logger.warning(KEPT_THROTTLING, extra={"invoice_id": invoice.id})
         outcome = SendOutcome(iso(ctx.clock()), reason=f"{KEPT_THROTTLING}: {exc}"[:300])
+        ctx.invoices.settle_send(invoice.id, recipient.id, attempt, outcome, is_reminder)
+        raise _GaveUp(outcome) from exc
     except SendRejected as exc:
         logger.warning(
             "SES refused a recipient", extra={"invoice_id": invoice.id, "reason": str(exc)}

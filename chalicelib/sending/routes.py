@@ -47,7 +47,7 @@ def create_invoice() -> Response:
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     # 202: stored, and its sends queued (the sender function mails each recipient).
-    return json_response(views.send_response(result.invoice, result.unsettled), 202, headers)
+    return json_response(views.send_response(result.invoice), 202, headers)
 
 
 @invoices_api.route("/invoices/batch", methods=["POST"], content_types=["application/json"])
@@ -60,7 +60,7 @@ def create_invoices() -> Response:
     items = []
     for index, outcome in enumerate(batch.send_batch(context(), account, body)):
         if outcome.result is not None:
-            answer = views.send_response(outcome.result.invoice, outcome.result.unsettled)
+            answer = views.send_response(outcome.result.invoice)
             replayed = outcome.result.replayed
             items.append({"index": index, "status": 202, "replayed": replayed, "invoice": answer})
         elif outcome.error is not None:
@@ -101,7 +101,7 @@ def get_events(invoice_id: str) -> Response:
 @json_errors
 def resend(invoice_id: str) -> Response:
     result = service.retry_failed(context(), authenticate(_authorization()), invoice_id)
-    return json_response(views.send_response(result.invoice, result.unsettled), 202)
+    return json_response(views.send_response(result.invoice), 202)
 
 
 @invoices_api.route("/invoices/{invoice_id}/paid", methods=["POST"])
@@ -126,5 +126,5 @@ def add_recipients(invoice_id: str) -> Response:
     account = authenticate(_authorization())
     body = read_json(invoices_api.current_request, MAX_SMALL_BODY)
     result = service.add_recipients(context(), account, invoice_id, body)
-    body = views.added_response(result.invoice, result.added, result.unsettled)
+    body = views.added_response(result.invoice, result.added)
     return json_response(body, 202)

@@ -23,9 +23,6 @@ from chalicelib.sending.validation import MAX_RECIPIENTS, parse_new_recipients
 class SendResult:
     invoice: Invoice
     replayed: bool
-    # Recipients whose current attempt is claimed but whose outcome is not known (in
-    # flight elsewhere, or interrupted): not mailed by this delivery.
-    unsettled: frozenset[str] = frozenset()
     added: tuple[str, ...] = ()  # POST /invoices/{id}/recipients: the new recipients' ids
 
 

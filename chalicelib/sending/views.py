@@ -82,10 +82,10 @@ def _first_opened_by(invoice: Invoice) -> dict[str, Any] | None:
     return {"recipient_id": first.id, "email": first.email, "at": first.first_opened_at}
 
 
-def send_response(invoice: Invoice, unsettled: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The answer to POST /invoices and POST /invoices/{id}/send. ``sending``: the
-    recipient's current attempt was claimed by another request whose outcome is not
-    known yet (or never will be: see docs/DESIGN.md, "Sending once"); not mailed again."""
+def send_response(invoice: Invoice) -> dict[str, Any]:
+    """The answer to POST /invoices and POST /invoices/{id}/send. ``sending`` is kept
+    for clients that read it, always false: no request mails, the sender does (docs/
+    openapi.yaml marks it deprecated)."""
     return {
         "id": invoice.id,
         "number": invoice.number,
@@ -97,18 +97,16 @@ def send_response(invoice: Invoice, unsettled: frozenset[str] = frozenset()) -> 
                 "status": r.status,
                 "message_id": r.message_id,
                 "error": r.failure_reason if r.status == "failed" else None,
-                "sending": r.id in unsettled,
+                "sending": False,
             }
             for r in invoice.recipients
         ],
     }
 
 
-def added_response(
-    invoice: Invoice, added: tuple[str, ...], unsettled: frozenset[str] = frozenset()
-) -> dict[str, Any]:
+def added_response(invoice: Invoice, added: tuple[str, ...]) -> dict[str, Any]:
     """The answer to POST /invoices/{id}/recipients: the new recipients only."""
-    body = send_response(invoice, unsettled)
+    body = send_response(invoice)
     body["recipients"] = [r for r in body["recipients"] if r["id"] in added]
     return body
 

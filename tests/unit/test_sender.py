@@ -129,7 +129,17 @@ def test_a_body_the_sender_did_not_write_is_kept_for_an_operator(world: World) -
 def test_queued_sends_round_trip_and_refuse_foreign_bodies() -> None:
     send = QueuedSend("inv_1", "rcp_1", 2)
     assert QueuedSend.from_json(send.to_json()) == send
-    for bad in ("[]", '{"v": 2}', '{"v": 1, "i": "x"}', '{"v": 1, "i": "", "r": "r", "n": 1}'):
+    reminder = QueuedSend("inv_1", "rcp_1", 3, "manual")
+    assert QueuedSend.from_json(reminder.to_json()) == reminder
+    assert '"reminder"' not in send.to_json()  # a send's body is as before reminders
+    empty_trigger = '{"v": 1, "i": "x", "r": "r", "n": 1, "reminder": ""}'
+    for bad in (
+        "[]",
+        '{"v": 2}',
+        '{"v": 1, "i": "x"}',
+        '{"v": 1, "i": "", "r": "r", "n": 1}',
+        empty_trigger,
+    ):
         with pytest.raises(ValueError, match=r"queued send|version"):
             QueuedSend.from_json(bad)
 
