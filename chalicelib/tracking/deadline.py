@@ -74,19 +74,17 @@ def run_within(
     seconds: float,
     write: Callable[[Attempt], T],
     when_late: Callable[[], None] = lambda: None,
-    late_after: float | None = None,
 ) -> Outcome[T]:
     """Run ``write`` and wait for it at most ``seconds``. If it has not answered after
-    ``late_after`` (half the deadline unless told), ``when_late`` runs meanwhile, in
-    the waiting thread (the fallback queue's client is built then: a deferred fetch
-    then waits on the queue alone, and a write that answers in time never pays it)."""
+    half of them, ``when_late`` runs meanwhile, in the waiting thread (the fallback
+    queue's client is built then: a deferred fetch then waits on the queue alone, and a
+    write that answers in time never pays it)."""
     attempt = Attempt()
     started = time.monotonic()
     future: Future[T] = _POOL.submit(write, attempt)
-    late = seconds / 2 if late_after is None else late_after
     try:
         try:
-            return Outcome(value=future.result(timeout=min(late, seconds)))
+            return Outcome(value=future.result(timeout=seconds / 2))
         except FutureTimeout:
             with contextlib.suppress(Exception):  # the queue's own failure shows later
                 when_late()
