@@ -5,20 +5,24 @@ the answer combines with the network and the timing.
 
 Maintained detection data does most of the work, consulted only after the mail-client and
 proxy rules (some lists flag Outlook, Apple Mail and image proxies as bots):
-``crawler-user-agents`` (a maintained pattern list of crawlers, ~0.5 ms a string),
+``crawler-user-agents`` (a maintained pattern list of crawlers, kept as its patterns alone
+in chalicelib/data/crawler_patterns.json by tools/refresh_crawlers.py: ~1 ms to load,
+~0.2 ms a string),
 ``device-detector`` (Matomo's parser: bots, HTTP libraries, mail clients, apps; ~1 s to
 load its data, ~20 ms a string) and, last, ``crawlerdetect``. All load lazily. The common
 pixel (Outlook, Apple Mail, Gmail's proxy, Apple's prefetch) never loads any of them; a
-plain browser string loads only the pattern list; the rest, rare, pay for the parser once
-per container. bench/classifier.py measures it.
+plain browser string loads only the pattern list (no library); the rest, rare, pay for
+the parser once per container. bench/classifier.py measures it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import import_module
+from pathlib import Path
 from typing import Any, Literal
 
 AgentKind = Literal["mail", "browser", "proxy", "machine", "unrecognised"]
@@ -190,9 +194,32 @@ def _by_data(ua: str) -> Agent:
     return Agent("unrecognised", name, "device-detector")
 
 
+# crawler-user-agents' patterns, in its order and chunks (tools/refresh_crawlers.py).
+CRAWLER_PATTERNS_FILE = Path(__file__).resolve().parents[1] / "data" / "crawler_patterns.json"
+# A pattern that is plain text once its escaped punctuation (``\/``, ``\.``) is unescaped.
+_ESCAPED = re.compile(r"\\([^A-Za-z0-9])")
+_SPECIAL = re.compile(r"[\\^$.|?*+()\[\]{}]")
+
+CrawlerChunk = tuple[str | re.Pattern[str], ...]
+
+
+def plain_text(pattern: str) -> str | None:
+    r"""The text a pattern matches when it is a literal (``Googlebot\/`` → ``Googlebot/``),
+    else None (it has a class, an anchor, a group, a repeat or an alphanumeric escape)."""
+    text = _ESCAPED.sub("", pattern)
+    return None if _SPECIAL.search(text) else _ESCAPED.sub(r"\1", pattern)
+
+
 @lru_cache(maxsize=1)
-def _crawler_patterns() -> Any:
-    return import_module("crawleruseragents")  # lazy: see the module docstring
+def crawler_chunks() -> tuple[CrawlerChunk, ...]:
+    """The list as the library searches it: chunks of alternatives, each one a plain
+    text or, for the few real expressions (36 of 1,504), a compiled pattern."""
+    data = json.loads(CRAWLER_PATTERNS_FILE.read_text(encoding="utf-8"))
+    patterns = [
+        p if (p := plain_text(raw)) is not None else re.compile(raw) for raw in data["patterns"]
+    ]
+    size = int(data["chunk"])
+    return tuple(tuple(patterns[i : i + size]) for i in range(0, len(patterns), size))
 
 
 @lru_cache(maxsize=1)
@@ -201,13 +228,21 @@ def _crawler_detect() -> Any:
 
 
 def _listed_crawler(ua: str) -> str | None:
-    """The text a crawler-user-agents pattern matched (its name, for the reasons)."""
-    lists = _crawler_patterns()
-    for pattern in getattr(lists.CRAWLER_PATTERNS, "_chunks_case_sensitive", ()):
-        found = pattern.search(ua)
-        if found:
-            return str(found.group(0))
-    return "crawler" if lists.is_crawler(ua) else None
+    """The text a crawler-user-agents pattern matched (its name, for the reasons): what
+    the library's search of its chunks finds, the first chunk with a match and there
+    the leftmost match, the earlier alternative at the same place."""
+    for chunk in crawler_chunks():
+        best: tuple[int, str] | None = None
+        for pattern in chunk:
+            if isinstance(pattern, str):
+                at = ua.find(pattern)
+                if at >= 0 and (best is None or at < best[0]):
+                    best = (at, pattern)
+            elif (found := pattern.search(ua)) and (best is None or found.start() < best[0]):
+                best = (found.start(), found.group(0))
+        if best is not None:
+            return best[1]
+    return None
 
 
 def _device_detector(ua: str) -> dict[str, str]:
