@@ -33,6 +33,8 @@ import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.connection import base as pynamodb_base
 
+from bench.core import use_botocore_for_dynamodb
+
 Value = dict[str, Any]  # one attribute value as botocore parses it: {"S": "..."}
 Item = dict[str, Value]
 Image = Mapping[str, Value] | None  # an item before or after a write; None: absent
@@ -284,6 +286,7 @@ class CapacityMeter:
         session) if given, and each botocore session pynamodb creates from now on."""
         if boto3.DEFAULT_SESSION is None:
             boto3.setup_default_session()
+        use_botocore_for_dynamodb()  # the light client has no hooks to meter
         self._installed = True
         for session in filter(None, [session_or_none, boto3.DEFAULT_SESSION]):
             events = getattr(session, "events", None) or session.get_component("event_emitter")

@@ -280,6 +280,14 @@ class Tally:
         }
 
 
+def use_botocore_for_dynamodb() -> None:
+    """The stores' DynamoDB calls through botocore's client, whose event hooks the
+    benchmarks' counters and meters use (the requests are the same either way)."""
+    from chalicelib.adapters.dynamo import lite
+
+    os.environ[lite.CLIENT_SETTING] = "botocore"
+
+
 class RequestCounter:
     """Counts DynamoDB requests by type, as botocore sends them.
 
@@ -304,6 +312,10 @@ class RequestCounter:
         if self._installed:
             return
         import botocore.session
+
+        # The stores' light client (chalicelib/adapters/dynamo/lite.py) sends the same
+        # requests without botocore and its hooks: counted, they go through botocore.
+        use_botocore_for_dynamodb()
 
         original: Callable[..., Any] = botocore.session.Session.create_client
 

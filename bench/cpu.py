@@ -34,7 +34,6 @@ from bench.fixtures import (
     tokens_for,
 )
 from chalicelib.adapters.dynamo import items as dynamo_items
-from chalicelib.adapters.dynamo import models
 from chalicelib.context import Context
 from chalicelib.core.model import Invoice, MessageRef, iso, parse_iso
 from chalicelib.sending import service as sending_service
@@ -63,8 +62,8 @@ def timed(inputs: Sequence[T], call: Callable[[T], object]) -> tuple[list[float]
 
 class MarshallingInvoiceStore(FakeInvoiceStore):
     """The fake store, but keeping each summary as the DynamoDB item the real adapter
-    writes (``dynamo_items._summary_item`` → pynamodb ``serialize``) and reading it
-    back the same way (``from_raw_data`` → ``dynamo_items._from_summary``): the
+    writes (``dynamo_items.summary_attributes``) and reading it back the same way
+    (``dynamo_items.from_summary``): the
     adapter's own CPU on the summary, the one item every open reads, no I/O. Content,
     counters and facts stay the fake's."""
 
@@ -75,7 +74,7 @@ class MarshallingInvoiceStore(FakeInvoiceStore):
 
     def _put(self, invoice: Invoice) -> None:
         expires = parse_iso(invoice.created_at) + self._retention
-        self.raw[invoice.id] = dynamo_items._summary_item(invoice, expires).serialize()
+        self.raw[invoice.id] = dynamo_items.summary_attributes(invoice, expires)
 
     def create(self, invoice: Invoice) -> bool:
         if not super().create(invoice):
@@ -87,7 +86,7 @@ class MarshallingInvoiceStore(FakeInvoiceStore):
         raw = self.raw.get(invoice_id)
         if raw is None:
             return None
-        invoice = dynamo_items._from_summary(models.InvoiceItem.from_raw_data(raw))
+        invoice = dynamo_items.from_summary(raw)
         return self._with_counters(invoice, [recipient_id] if recipient_id else [])
 
     def save_summary(self, invoice: Invoice) -> None:

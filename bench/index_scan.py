@@ -68,7 +68,8 @@ def run(mode: Mode, backends: Backends) -> list[Row]:
     for n in range(count):
         template = opened if n % OPENED_EVERY == 0 else sent
         invoice = clone(template, iso(start + timedelta(seconds=n)))
-        items.append(dynamo_items._summary_item(invoice, expires))
+        raw = dynamo_items.summary_attributes(invoice, expires)
+        items.append(models.InvoiceItem.from_raw_data({**raw, "version": {"N": "1"}}))
     opened_count = len(range(0, count, OPENED_EVERY))
 
     rows: list[Row] = []

@@ -13,15 +13,16 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.context import Context, Jobs
-from chalicelib.core.model import Account, parse_iso, utc_now
-from chalicelib.core.sends import SendClaim
+from chalicelib.core.times import parse_iso, utc_now
 from chalicelib.ids import Keyring, TokenSigner
 from chalicelib.observability import logger
-from chalicelib.ports import AccountStore, ReportStore, UnprocessedStore
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from chalicelib.auth import Guard
+    from chalicelib.core.model import Account
+    from chalicelib.core.sends import SendClaim
+    from chalicelib.ports import AccountStore, ReportStore, UnprocessedStore
 
 
 class _Lazy:
@@ -208,9 +209,9 @@ def authenticate(authorization: str | None) -> Account:
 
 
 def _configured(settings: Settings) -> None:
-    from chalicelib.adapters.dynamo import models
+    from chalicelib.adapters.dynamo import table  # not the models: no pynamodb yet
 
-    models.configure(settings.table_name, settings.aws_region)
+    table.configure(settings.table_name, settings.aws_region)
 
 
 def account_store(settings: Settings) -> AccountStore:

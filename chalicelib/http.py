@@ -98,9 +98,25 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(body=body, status_code=status, headers=merged)
 
 
+# The modules of AWS calls' errors: botocore's and pynamodb's, and those of the light
+# JSON-protocol client (chalicelib/adapters/aws_json.py, dynamo/lite.py, http11.py).
+_DEPENDENCY_MODULES = {"botocore", "pynamodb", "urllib3"}
+_LIGHT_CLIENT_MODULES = {
+    "chalicelib.adapters.aws_json",
+    "chalicelib.adapters.dynamo.lite",
+    "chalicelib.adapters.http11",
+}
+
+
 def _is_dependency_failure(exc: Exception) -> bool:
-    # botocore / pynamodb errors that survived their own retries: the client may retry.
-    return type(exc).__module__.split(".")[0] in {"botocore", "pynamodb", "urllib3"}
+    # An AWS call's error that survived its own retries, or a connection that failed:
+    # the client may retry.
+    module = type(exc).__module__
+    return (
+        module.split(".")[0] in _DEPENDENCY_MODULES
+        or module in _LIGHT_CLIENT_MODULES
+        or isinstance(exc, ConnectionError | TimeoutError)
+    )
 
 
 def _is_too_large_to_store(exc: BaseException) -> bool:

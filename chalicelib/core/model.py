@@ -6,8 +6,12 @@ page of a list). Plain data; no I/O."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal, get_args
+
+# The clock and the time format, where they always were for the model's users.
+from chalicelib.core.times import iso as iso
+from chalicelib.core.times import parse_iso as parse_iso
+from chalicelib.core.times import utc_now as utc_now
 
 RecipientStatus = Literal[
     "pending",
@@ -97,21 +101,6 @@ TAG_ACCOUNT = "sobre-account"
 TAG_INVOICE = "sobre-invoice"
 TAG_RECIPIENT = "sobre-recipient"
 TAG_KIND = "sobre-kind"  # digest, alert: the account's own reports
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """UTC, millisecond precision, lexically sortable: the format of every stored time."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.microsecond // 1000:03d}Z"
-    )
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 @dataclass

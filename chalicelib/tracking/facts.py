@@ -9,15 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from chalicelib.core.model import FETCH_TYPES, EventType, TimelineEvent, iso
 from chalicelib.core.privacy import clip_user_agent, truncate_ip
-from chalicelib.ids import TrackingTarget
+from chalicelib.core.times import iso
 from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from chalicelib.core import status
+    from chalicelib.core import model, status
+    from chalicelib.core.model import EventType, TimelineEvent
     from chalicelib.core.status import Fact
-else:  # the status rules (and the classifier) load with the first fact, after a token
+    from chalicelib.ids import TrackingTarget
+else:  # the model, the status rules (and the classifier) load with the first fact,
+    # after a token verified
+    model = lazy_module("chalicelib.core.model")
     status = lazy_module("chalicelib.core.status")
 
 # The key of a fetch's fact starts with this: the pixel's opens are "px-...".
@@ -96,7 +99,7 @@ class DeferredFetch:
             data = json.loads(body)
             fact = data["fact"]
             kind = fact["type"]
-            if data.get("v") != 1 or kind not in FETCH_TYPES:
+            if data.get("v") != 1 or kind not in model.FETCH_TYPES:
                 raise ValueError(f"not a deferred fetch (v={data.get('v')!r}, type={kind!r})")
             return DeferredFetch(
                 invoice_id=str(data["invoice_id"]),

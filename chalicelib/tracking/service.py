@@ -10,15 +10,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from chalicelib.context import Context
-from chalicelib.core.model import (
-    FETCH_TYPES,
-    Account,
-    Invoice,
-    Recipient,
-    TimelineEvent,
-    iso,
-)
 from chalicelib.core.stored import pdf_key
+from chalicelib.core.times import iso
 from chalicelib.errors import Unavailable
 from chalicelib.lazy import lazy_module
 from chalicelib.tracking.facts import (
@@ -32,11 +25,14 @@ from chalicelib.tracking.pixel import strip_token
 
 if TYPE_CHECKING:
     from chalicelib import recording
-    from chalicelib.core import status
+    from chalicelib.core import model, status
+    from chalicelib.core.model import Account, Invoice, Recipient, TimelineEvent
     from chalicelib.core.status import Fact
     from chalicelib.tracking import deadline
     from chalicelib.tracking.deadline import Attempt
-else:  # storage, the status rules and the classifier load once a token verifies
+else:  # the model, storage, the status rules and the classifier load once a token
+    # verifies: a forged one costs none of them
+    model = lazy_module("chalicelib.core.model")
     recording = lazy_module("chalicelib.recording")
     status = lazy_module("chalicelib.core.status")
     deadline = lazy_module("chalicelib.tracking.deadline")
@@ -241,7 +237,7 @@ def hosted_pdf_url(ctx: Context, raw_token: str) -> str | None:
     invoice = _within_deadline(ctx, lambda: ctx.invoices.get_summary(target.invoice_id))
     if invoice is _MISSED:
         raise StorageLate("The invoice cannot be downloaded right now; try again in a minute.")
-    if not isinstance(invoice, Invoice) or not invoice.has_pdf:
+    if not isinstance(invoice, model.Invoice) or not invoice.has_pdf:
         return None
     return ctx.pdfs.url(pdf_key(invoice), PDF_LINK_SECONDS)
 
@@ -260,7 +256,7 @@ def reclassify(ctx: Context, invoice_ids: Iterable[str]) -> dict[str, int]:
         history = _all_facts(ctx, invoice_id)
         for recipient in invoice.recipients:
             fetches = [
-                e for e in history if e.recipient_id == recipient.id and e.type in FETCH_TYPES
+                e for e in history if e.recipient_id == recipient.id and e.type in model.FETCH_TYPES
             ]
             if fetches:
                 changed += recording.rejudge(ctx, invoice, recipient, fetches)
@@ -284,7 +280,7 @@ def recount(ctx: Context, invoice_id: str, recipient_id: str) -> None:
     """Set the recipient's counters and first times from all its facts."""
     tally = status.Tally()
     for event in _all_facts(ctx, invoice_id):
-        if event.recipient_id == recipient_id and event.type in FETCH_TYPES:
+        if event.recipient_id == recipient_id and event.type in model.FETCH_TYPES:
             tally.add(event)
     summary = ctx.invoices.get_summary(invoice_id)
     if summary is None:

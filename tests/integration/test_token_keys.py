@@ -34,6 +34,8 @@ POWERTOOLS = "aws_lambda_powertools"
 # An AWS client (Powertools' logger imports the bare botocore package for its version).
 CLIENTS = ("botocore.session", "botocore.client")
 SSM_READER = "chalicelib.adapters.ssm_lite"
+# What the SSM reader speaks: AWS's JSON protocol, over HTTP/1.1.
+JSON_PROTOCOL = ("chalicelib.adapters.aws_json", "chalicelib.adapters.http11")
 
 
 def put_keyring(endpoint: str, value: str) -> None:
@@ -138,7 +140,7 @@ def loaded(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
     found = [m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
     # The keyring's SSM reader is the one adapter a public route needs before its token
     # verifies; it imports nothing of storage (nor any AWS SDK, checked below).
-    return [m for m in found if m not in ("chalicelib.adapters", SSM_READER)]
+    return [m for m in found if m not in ("chalicelib.adapters", SSM_READER, *JSON_PROTOCOL)]
 
 
 def test_a_forged_token_is_answered_before_any_storage_is_loaded(endpoint: str) -> None:

@@ -11,6 +11,9 @@ from botocore.exceptions import ClientError
 from chalice.app import Response
 from pynamodb.exceptions import PutError
 
+from chalicelib.adapters.aws_json import AwsError
+from chalicelib.adapters.dynamo.lite import ConditionalCheckFailed
+from chalicelib.adapters.http11 import BrokenAnswer
 from chalicelib.errors import ValidationFailed
 from chalicelib.http import (
     MAX_ERROR_CHARS,
@@ -112,6 +115,48 @@ def test_an_item_too_large_to_store_is_a_413_not_a_retry(failure: Any) -> None:
     assert response.status_code == 413
     assert body_of(response)["error"]["code"] == "payload_too_large"
     assert "Retry-After" not in response.headers
+
+
+def light_too_large() -> AwsError:
+    message = "Item size has exceeded the maximum allowed size"
+    return AwsError(400, "ValidationException", message, {})
+
+
+def test_the_light_clients_too_large_is_a_413_too() -> None:
+    @json_errors
+    def view() -> Response:
+        raise light_too_large()
+
+    assert view().status_code == 413
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        lambda: AwsError(500, "InternalServerError", "", {}),
+        lambda: ConditionalCheckFailed(400, "ConditionalCheckFailedException", "", {}),
+        lambda: BrokenAnswer("the server closed the connection"),
+        lambda: ConnectionRefusedError(111, "Connection refused"),
+        lambda: TimeoutError("timed out"),
+    ],
+    ids=["5xx after retries", "a condition no store caught", "broken", "refused", "timeout"],
+)
+def test_an_aws_call_of_the_light_client_that_failed_is_a_503(failure: Any) -> None:
+    @json_errors
+    def view() -> Response:
+        raise failure()
+
+    response = view()
+    assert response.status_code == 503
+    assert body_of(response)["error"]["code"] == "unavailable"
+
+
+def test_a_bug_is_still_a_500() -> None:
+    @json_errors
+    def view() -> Response:
+        raise KeyError("recipients")
+
+    assert view().status_code == 500
 
 
 def test_chalices_own_answers_get_sobres_shape() -> None:

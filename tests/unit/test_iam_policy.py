@@ -328,9 +328,15 @@ class _Scanner(ast.NodeVisitor):
         self._models = {name for name in imports if name in models.classes} | {
             cls.name for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef)
         } & models.classes
-        self._pynamodb = bool(self._models) or any(
-            module.startswith("pynamodb") for module in imports.values()
+        # ``models.InvoiceItem``: the models module itself, imported (or made a lazy
+        # module) so that pynamodb loads only with the first model used.
+        self._models_module = imports.get("models") == "chalicelib.adapters.dynamo"
+        self._pynamodb = (
+            bool(self._models)
+            or self._models_module
+            or any(module.startswith("pynamodb") for module in imports.values())
         )
+        self._model_classes = models.classes
         self._powertools = {
             name
             for name, module in imports.items()
@@ -530,7 +536,12 @@ class _Scanner(ast.NodeVisitor):
         return "table"
 
     def _pynamodb_call(self, receiver: ast.expr, method: str, node: ast.Call) -> None:
-        on_model = isinstance(receiver, ast.Name) and receiver.id in self._models
+        on_model = (isinstance(receiver, ast.Name) and receiver.id in self._models) or (
+            self._models_module
+            and isinstance(receiver, ast.Attribute)
+            and _dotted(receiver.value) == "models"
+            and receiver.attr in self._model_classes
+        )
         if method in AMBIGUOUS_METHODS and not on_model:
             pynamodb_update = method == "update" and (
                 any(k.arg == "actions" for k in node.keywords)

@@ -10,16 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from pynamodb.exceptions import UpdateError
-
-from chalicelib.adapters.dynamo.helpers import conditional, table_client
-from chalicelib.adapters.dynamo.models import (
-    AccountDirectoryItem,
-    AccountItem,
-    AccountKeyItem,
-    ApiKeyItem,
-    AuthFailureItem,
+from chalicelib.adapters.dynamo import (
+    models,  # lazy: see __init__.py
+    table,
 )
+from chalicelib.adapters.dynamo.helpers import conditional, table_client
 from chalicelib.core.keys import ApiKey
 from chalicelib.core.model import Account
 
@@ -27,7 +22,7 @@ ACCOUNTS_PK = "ACCOUNTS"
 KEY_PREFIX = "KEY#"
 
 
-def _key(item: AccountKeyItem) -> ApiKey:
+def _key(item: models.AccountKeyItem) -> ApiKey:
     return ApiKey(
         id=item.sk.removeprefix(KEY_PREFIX),
         account_id=item.pk.removeprefix("ACCOUNT#"),
@@ -40,25 +35,27 @@ def _key(item: AccountKeyItem) -> ApiKey:
 
 class DynamoAccountStore:
     def get_account(self, account_id: str) -> Account | None:
-        try:
-            item = AccountItem.get(f"ACCOUNT#{account_id}", "ACCOUNT")
-        except AccountItem.DoesNotExist:
-            return None
-        return Account(**json.loads(item.data))
+        # The low-level client: the pixel's first read of a container (no pynamodb).
+        answer = table_client().get_item(
+            TableName=table.name(),
+            Key={"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "ACCOUNT"}},
+        )
+        item = answer.get("Item")
+        return Account(**json.loads(item["data"]["S"])) if item else None
 
     def put_account(self, account: Account) -> None:
-        AccountItem(
+        models.AccountItem(
             pk=f"ACCOUNT#{account.id}", sk="ACCOUNT", data=json.dumps(asdict(account))
         ).save()
         # The scheduled jobs enumerate accounts from a directory, never a Scan.
-        AccountDirectoryItem(pk=ACCOUNTS_PK, sk=account.id).save()
+        models.AccountDirectoryItem(pk=ACCOUNTS_PK, sk=account.id).save()
 
     def key_for_hash(self, key_hash: str) -> ApiKey | None:
         try:
             # Consistent: a revocation is seen by the next read, so the cache's TTL alone
             # bounds how long a revoked key keeps working.
-            item = ApiKeyItem.get(f"APIKEY#{key_hash}", "APIKEY", consistent_read=True)
-        except ApiKeyItem.DoesNotExist:
+            item = models.ApiKeyItem.get(f"APIKEY#{key_hash}", "APIKEY", consistent_read=True)
+        except models.ApiKeyItem.DoesNotExist:
             return None
         revoked_at = item.revoked_at or (item.created_at if item.revoked else None)
         return ApiKey(
@@ -72,34 +69,34 @@ class DynamoAccountStore:
     def put_key(self, key_hash: str, key: ApiKey) -> None:
         # The listing entry first: a key that authenticates is always listed (and so
         # revocable); a failure between the two leaves a listed key that never worked.
-        AccountKeyItem(
+        models.AccountKeyItem(
             pk=f"ACCOUNT#{key.account_id}",
             sk=f"{KEY_PREFIX}{key.id}",
             key_hash=key_hash,
             name=key.name,
             created_at=key.created_at,
-        ).save(condition=AccountKeyItem.pk.does_not_exist())
-        ApiKeyItem(
+        ).save(condition=models.AccountKeyItem.pk.does_not_exist())
+        models.ApiKeyItem(
             pk=f"APIKEY#{key_hash}",
             sk="APIKEY",
             account_id=key.account_id,
             created_at=key.created_at,
             key_id=key.id,
             name=key.name,
-        ).save(condition=ApiKeyItem.pk.does_not_exist())
+        ).save(condition=models.ApiKeyItem.pk.does_not_exist())
 
     def list_keys(self, account_id: str) -> list[ApiKey]:
-        items = AccountKeyItem.query(
-            f"ACCOUNT#{account_id}", AccountKeyItem.sk.startswith(KEY_PREFIX)
+        items = models.AccountKeyItem.query(
+            f"ACCOUNT#{account_id}", models.AccountKeyItem.sk.startswith(KEY_PREFIX)
         )
         return [_key(item) for item in items]
 
     def revoke_key(self, account_id: str, key_id: str, at: str) -> ApiKey | None:
         try:
-            entry = AccountKeyItem.get(
+            entry = models.AccountKeyItem.get(
                 f"ACCOUNT#{account_id}", f"{KEY_PREFIX}{key_id}", consistent_read=True
             )
-        except AccountKeyItem.DoesNotExist:
+        except models.AccountKeyItem.DoesNotExist:
             return None
         if entry.revoked_at is None:
             # The lookup item decides authentication: it is revoked first.
@@ -114,10 +111,12 @@ class DynamoAccountStore:
                     ":account": {"S": account_id},
                 },
             )
+            from pynamodb.exceptions import UpdateError  # loaded with the entry's model
+
             try:
                 entry.update(
-                    actions=[AccountKeyItem.revoked_at.set(at)],
-                    condition=AccountKeyItem.revoked_at.does_not_exist(),
+                    actions=[models.AccountKeyItem.revoked_at.set(at)],
+                    condition=models.AccountKeyItem.revoked_at.does_not_exist(),
                 )
             except UpdateError as exc:
                 if exc.cause_response_code != "ConditionalCheckFailedException":
@@ -146,7 +145,7 @@ class DynamoAuthFailures:
 
     def add_failure(self, network: str, window: str, expires_at: int) -> int:
         answer = table_client().update_item(
-            TableName=AuthFailureItem.Meta.table_name,
+            TableName=table.name(),
             Key={"pk": {"S": f"AUTHFAIL#{network}"}, "sk": {"S": window}},
             UpdateExpression="ADD failures :one SET expires_at = :expires",
             ExpressionAttributeValues={

@@ -8,12 +8,17 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from chalicelib.adapters.dynamo import table
 from chalicelib.adapters.dynamo.helpers import conditional, fact_key, table_client
-from chalicelib.adapters.dynamo.models import OP_SLOTS, InvoiceItem
 from chalicelib.core.model import CountChange
 from chalicelib.core.status import Tally
 
 COUNTERS = "INVOICE#R#"
+
+
+# Slots of a recipient's counters item: each holds a digest of the last change written
+# through it, so a retried change finds itself and is not counted twice.
+OP_SLOTS = 16
 
 
 def _slot(op: str) -> tuple[str, str]:
@@ -91,7 +96,7 @@ def replace(invoice_id: str, recipient_id: str, tally: Tally, expires_at: int) -
         item["last_opened_at"] = {"S": tally.last_opened_at}
     if tally.first_person_at:
         item["first_person_at"] = {"S": tally.first_person_at}
-    table_client().put_item(TableName=InvoiceItem.Meta.table_name, Item=item)
+    table_client().put_item(TableName=table.name(), Item=item)
 
 
 def move_last_open(invoice_id: str, recipient_id: str, old: str, new: str | None) -> bool:

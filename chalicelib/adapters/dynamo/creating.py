@@ -14,9 +14,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import TypeVar
 
-from chalicelib.adapters.dynamo.helpers import saved, table_client
-from chalicelib.adapters.dynamo.items import _CONTENT_FIELDS, CONTENT, _summary_item
-from chalicelib.adapters.dynamo.models import ContentItem, InvoiceItem, NumberRefItem
+from chalicelib.adapters.dynamo import models  # lazy: see __init__.py
+from chalicelib.adapters.dynamo.helpers import put_versioned, saved, table_client
+from chalicelib.adapters.dynamo.items import _CONTENT_FIELDS, CONTENT, summary_attributes
 from chalicelib.adapters.dynamo.numbers import number_item
 from chalicelib.core.model import Invoice
 from chalicelib.core.stored import stored_json
@@ -34,7 +34,7 @@ def create_all(invoices: Sequence[Invoice], ttl: Callable[[Invoice], datetime]) 
         return []
     table_client()  # the shared client exists before any thread asks for it
     each(lambda invoice: _put_content(invoice, ttl(invoice)), invoices)
-    with NumberRefItem.batch_write() as batch:
+    with models.NumberRefItem.batch_write() as batch:
         for invoice in invoices:
             batch.save(number_item(invoice, ttl(invoice)))
     return each(lambda invoice: _put_summary(invoice, ttl(invoice)), invoices)
@@ -53,15 +53,15 @@ def _put_content(invoice: Invoice, expires: datetime) -> bool:
     content = {name: getattr(invoice, name) for name in _CONTENT_FIELDS}
     content["lines"] = [asdict(line) for line in invoice.lines]
     # Never overwritten: a conflicting retry of an Idempotency-Key cannot replace it.
-    item = ContentItem(
+    item = models.ContentItem(
         pk=f"INVOICE#{invoice.id}", sk=CONTENT, data=stored_json(content), expires_at=expires
     )
-    return saved(item, ContentItem.pk.does_not_exist())
+    return saved(item, models.ContentItem.pk.does_not_exist())
 
 
 def _put_summary(invoice: Invoice, expires: datetime) -> bool:
-    item = _summary_item(invoice, expires)
-    if not saved(item, InvoiceItem.pk.does_not_exist()):
+    version = put_versioned(summary_attributes(invoice, expires), None)  # never overwrites
+    if version is None:
         return False
-    invoice.version = item.version
+    invoice.version = version
     return True

@@ -19,13 +19,18 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.dynamo import counters, creating
+from chalicelib.adapters.dynamo import (
+    counters,
+    creating,
+    models,  # lazy: see __init__.py
+    table,
+)
 from chalicelib.adapters.dynamo.helpers import (
     conditional,
     expiry,
     fact_key,
     invoice_pk,
-    save_unchanged,
+    put_versioned,
     send_sk,
     table_client,
 )
@@ -37,15 +42,14 @@ from chalicelib.adapters.dynamo.items import (
     SUMMARY,
     _event,
     _fact_sk,
-    _from_summary,
     _merge_counters,
-    _summary_item,
     decode_fact_cursor,
     encode_fact_cursor,
     fact_item,
+    from_summary,
+    summary_attributes,
 )
 from chalicelib.adapters.dynamo.listing import list_index
-from chalicelib.adapters.dynamo.models import InvoiceItem, MessageRefItem
 from chalicelib.adapters.dynamo.numbers import find_numbers
 from chalicelib.core.model import (
     CountChange,
@@ -60,6 +64,7 @@ from chalicelib.core.model import (
 from chalicelib.core.sends import SendClaim, SendOutcome
 from chalicelib.core.status import Counts, KeptFact, Tally
 from chalicelib.core.stored import stored_json
+from chalicelib.errors import ConcurrentUpdate
 
 
 class DynamoInvoiceStore:
@@ -94,7 +99,7 @@ class DynamoInvoiceStore:
         ):
             sk = raw["sk"]["S"]
             if sk == SUMMARY:
-                invoice = _from_summary(InvoiceItem.from_raw_data(raw))
+                invoice = from_summary(raw)
             elif sk == CONTENT:
                 content = json.loads(raw["data"]["S"])
             elif sk.startswith(COUNTERS):
@@ -112,7 +117,7 @@ class DynamoInvoiceStore:
     def _query_all(self, **request: Any) -> Iterator[dict[str, Any]]:
         client = table_client()
         while True:
-            answer = client.query(TableName=InvoiceItem.Meta.table_name, **request)
+            answer = client.query(TableName=table.name(), **request)
             yield from answer.get("Items", [])
             if "LastEvaluatedKey" not in answer:
                 return
@@ -122,26 +127,28 @@ class DynamoInvoiceStore:
         keys = [fact_key(invoice_id, SUMMARY)]
         if recipient_id is not None:
             keys.append(fact_key(invoice_id, f"{COUNTERS}{recipient_id}"))
-        table = InvoiceItem.Meta.table_name
-        request: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}}
+        name = table.name()
+        request: dict[str, Any] = {name: {"Keys": keys, "ConsistentRead": True}}
         found: list[dict[str, Any]] = []
         while request:
             answer = table_client().batch_get_item(RequestItems=request)
-            found.extend(answer.get("Responses", {}).get(table, []))
+            found.extend(answer.get("Responses", {}).get(name, []))
             request = answer.get("UnprocessedKeys") or {}
         summary = next((raw for raw in found if raw["sk"]["S"] == SUMMARY), None)
         if summary is None:
             return None
-        invoice = _from_summary(InvoiceItem.from_raw_data(summary))
+        invoice = from_summary(summary)
         for raw in found:
             if raw["sk"]["S"].startswith(COUNTERS):
                 _merge_counters(invoice, raw)
         return invoice
 
     def save_summary(self, invoice: Invoice) -> None:
-        item = _summary_item(invoice, self._ttl(invoice))
-        save_unchanged(item, invoice.id)  # VersionAttribute: "version = <read version>"
-        invoice.version = item.version
+        item = summary_attributes(invoice, self._ttl(invoice))
+        version = put_versioned(item, invoice.version)  # "version = <the version read>"
+        if version is None:
+            raise ConcurrentUpdate(invoice.id)
+        invoice.version = version
 
     # -- facts -------------------------------------------------------------------------
 
@@ -153,7 +160,7 @@ class DynamoInvoiceStore:
         raw = (
             table_client()
             .get_item(
-                TableName=InvoiceItem.Meta.table_name,
+                TableName=table.name(),
                 Key=fact_key(invoice_id, _fact_sk(event)),
                 ConsistentRead=True,
             )
@@ -169,7 +176,7 @@ class DynamoInvoiceStore:
         self, invoice_id: str, start: str, end: str, limit: int
     ) -> list[TimelineEvent]:
         answer = table_client().query(
-            TableName=InvoiceItem.Meta.table_name,
+            TableName=table.name(),
             KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
             ExpressionAttributeValues={
                 ":pk": invoice_pk(invoice_id),
@@ -191,7 +198,7 @@ class DynamoInvoiceStore:
         end: str = "\uffff",
     ) -> EventPage:
         request: dict[str, Any] = {
-            "TableName": InvoiceItem.Meta.table_name,
+            "TableName": table.name(),
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
             "ExpressionAttributeValues": {
                 ":pk": invoice_pk(invoice_id),
@@ -261,7 +268,9 @@ class DynamoInvoiceStore:
     def invoice_ids(self) -> Iterator[str]:
         """Every invoice id, by scanning the table: for operator commands (reclassify),
         never for a request path."""
-        for item in InvoiceItem.scan(InvoiceItem.sk == SUMMARY, attributes_to_get=["pk", "sk"]):
+        for item in models.InvoiceItem.scan(
+            models.InvoiceItem.sk == SUMMARY, attributes_to_get=["pk", "sk"]
+        ):
             yield item.pk.removeprefix("INVOICE#")
 
     # -- send claims -------------------------------------------------------------------
@@ -281,9 +290,7 @@ class DynamoInvoiceStore:
         free = "attribute_not_exists(pk) OR attribute_exists(released)"
         if conditional("put_item", Item=item, ConditionExpression=free):
             return SendClaim(recipient_id, attempt, at, won=True, reminder=reminder)
-        answer = table_client().get_item(
-            TableName=InvoiceItem.Meta.table_name, Key=key, ConsistentRead=True
-        )
+        answer = table_client().get_item(TableName=table.name(), Key=key, ConsistentRead=True)
         kept = answer.get("Item", {})
         outcome = None
         if "outcome" in kept:
@@ -328,7 +335,7 @@ class DynamoInvoiceStore:
 
     def unsettled_sends(self) -> Iterator[tuple[str, SendClaim]]:
         request: dict[str, Any] = {
-            "TableName": InvoiceItem.Meta.table_name,
+            "TableName": table.name(),
             "FilterExpression": "begins_with(sk, :send) AND attribute_not_exists(outcome) "
             "AND attribute_not_exists(released)",
             "ExpressionAttributeValues": {":send": {"S": "SEND#"}},
@@ -343,10 +350,10 @@ class DynamoInvoiceStore:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def put_message_refs(self, refs: list[MessageRef], expires_at: int) -> None:
-        with MessageRefItem.batch_write() as batch:
+        with models.MessageRefItem.batch_write() as batch:
             for ref in refs:
                 batch.save(
-                    MessageRefItem(
+                    models.MessageRefItem(
                         pk=f"MSG#{ref.message_id}",
                         sk="MSG",
                         account_id=ref.account_id,
@@ -358,8 +365,8 @@ class DynamoInvoiceStore:
 
     def get_message_ref(self, message_id: str) -> MessageRef | None:
         try:
-            item = MessageRefItem.get(f"MSG#{message_id}", "MSG")
-        except MessageRefItem.DoesNotExist:
+            item = models.MessageRefItem.get(f"MSG#{message_id}", "MSG")
+        except models.MessageRefItem.DoesNotExist:
             return None
         return MessageRef(message_id, item.account_id, item.invoice_id, item.recipient_id)
 

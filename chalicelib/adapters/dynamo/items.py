@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamo import counters
-from chalicelib.adapters.dynamo.models import InvoiceItem
 from chalicelib.core.model import Invoice, Recipient, TimelineEvent, index_partition
 from chalicelib.core.status import Counts, recipient_status, shown
 from chalicelib.core.stored import stored_json
@@ -88,61 +87,69 @@ def _recipient(data: dict[str, Any]) -> Recipient:
     return recipient
 
 
-def _summary_item(invoice: Invoice, expires_at: datetime) -> InvoiceItem:
+def summary_attributes(invoice: Invoice, expires_at: datetime) -> dict[str, Any]:
+    """The summary as stored, in DynamoDB's JSON and without its version: what the
+    ``InvoiceItem`` model (models.py, the table's schema) serializes, written with the
+    table's low-level client so that the public routes need no pynamodb
+    (tests/unit/test_summary_item.py compares the two)."""
     detail = {
         name: getattr(invoice, name)
         for name in _DETAIL_FIELDS
         if getattr(invoice, name) != _INVOICE_DEFAULTS.get(name)
     }
-    item = InvoiceItem(
-        pk=f"INVOICE#{invoice.id}",
-        sk=SUMMARY,
-        gsi1pk=index_partition(
+    texts = {
+        "pk": f"INVOICE#{invoice.id}",
+        "sk": SUMMARY,
+        "gsi1pk": index_partition(
             invoice.account_id, invoice.status, invoice.shard, invoice.payment_status
         ),
-        gsi1sk=f"{invoice.updated_at}#{invoice.id}",
-        account_id=invoice.account_id,
-        number=invoice.number,
-        customer_name=invoice.customer_name,
-        currency=invoice.currency,
-        total=invoice.total,
-        due_date=invoice.due_date,
-        status=invoice.status,
-        payment_status=invoice.payment_status,
-        created_at=invoice.created_at,
-        updated_at=invoice.updated_at,
-        sent_at=invoice.sent_at,
-        first_opened_at=invoice.first_opened_at,
-        first_machine_open_at=invoice.first_machine_open_at,
-        viewed_at=invoice.viewed_at,
-        problem_count=invoice.problem_count,
-        recipient_count=len(invoice.recipients),
-        recipients=stored_json([_recipient_json(r) for r in invoice.recipients]),
-        detail=stored_json(detail),
-        expires_at=expires_at,
-    )
-    if invoice.version is not None:
-        item.version = invoice.version
+        "gsi1sk": f"{invoice.updated_at}#{invoice.id}",
+        "account_id": invoice.account_id,
+        "number": invoice.number,
+        "customer_name": invoice.customer_name,
+        "currency": invoice.currency,
+        "total": invoice.total,
+        "due_date": invoice.due_date,
+        "status": invoice.status,
+        "payment_status": invoice.payment_status,
+        "created_at": invoice.created_at,
+        "updated_at": invoice.updated_at,
+        "sent_at": invoice.sent_at,
+        "first_opened_at": invoice.first_opened_at,
+        "first_machine_open_at": invoice.first_machine_open_at,
+        "viewed_at": invoice.viewed_at,
+        "recipients": stored_json([_recipient_json(r) for r in invoice.recipients]),
+        "detail": stored_json(detail),
+    }
+    item: dict[str, Any] = {name: {"S": text} for name, text in texts.items() if text is not None}
+    item["problem_count"] = {"N": str(invoice.problem_count)}
+    item["recipient_count"] = {"N": str(len(invoice.recipients))}
+    item["expires_at"] = {"N": str(int(expires_at.timestamp()))}
     return item
 
 
-def _from_summary(item: InvoiceItem) -> Invoice:
-    detail: dict[str, Any] = json.loads(item.detail) if item.detail else {}
+def from_summary(raw: dict[str, Any]) -> Invoice:
+    """The invoice a stored summary (raw attributes) holds, its counters not merged."""
+
+    def text(name: str) -> str:
+        return str(raw[name]["S"])
+
+    detail: dict[str, Any] = json.loads(text("detail")) if "detail" in raw else {}
     return Invoice(
-        id=item.pk.removeprefix("INVOICE#"),
-        account_id=item.account_id,
-        number=item.number,
-        customer_name=item.customer_name,
-        currency=item.currency,
-        total=item.total,
-        due_date=item.due_date,
-        status=item.status,  # type: ignore[arg-type]
-        payment_status=item.payment_status or "unpaid",  # type: ignore[arg-type]
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-        last_activity_at=item.updated_at,
-        recipients=[_recipient(r) for r in json.loads(item.recipients)],
-        version=item.version,
+        id=text("pk").removeprefix("INVOICE#"),
+        account_id=text("account_id"),
+        number=text("number"),
+        customer_name=text("customer_name"),
+        currency=text("currency"),
+        total=text("total"),
+        due_date=text("due_date"),
+        status=text("status"),  # type: ignore[arg-type]
+        payment_status=raw.get("payment_status", {}).get("S") or "unpaid",
+        created_at=text("created_at"),
+        updated_at=text("updated_at"),
+        last_activity_at=text("updated_at"),
+        recipients=[_recipient(r) for r in json.loads(text("recipients"))],
+        version=int(raw["version"]["N"]) if "version" in raw else None,
         **detail,
     )
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.dynamo import table
 from chalicelib.adapters.dynamo.helpers import is_index_key, table_client
-from chalicelib.adapters.dynamo.models import InvoiceItem
 from chalicelib.core.model import Invoice, ListedFigures, Page
 from chalicelib.errors import InvalidCursor
 
@@ -136,7 +136,7 @@ class _Stream:
             if self._buffer or self._done:
                 return
             request: dict[str, Any] = {
-                "TableName": InvoiceItem.Meta.table_name,
+                "TableName": table.name(),
                 "IndexName": "by_status",
                 "ScanIndexForward": False,
                 "Limit": self._limit,

@@ -19,6 +19,8 @@ from pynamodb.connection.table import TableConnection
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
+from chalicelib.adapters.dynamo import table
+
 # What a list page returns: the summary's slim fields, never its recipients.
 LIST_ATTRIBUTES = [
     "number",
@@ -38,9 +40,6 @@ LIST_ATTRIBUTES = [
     "problem_count",
     "recipient_count",
 ]
-# Slots of a recipient's counters item: each holds a digest of the last change written
-# through it, so a retried change finds itself and is not counted twice.
-OP_SLOTS = 16
 
 
 class _Meta:
@@ -323,7 +322,15 @@ MODELS: tuple[type[Model], ...] = (
 
 
 def configure(table_name: str, region: str) -> None:
-    """Point every model at the stage's table (before first use)."""
+    """Point every model, and the table's low-level client (table.py), at the stage's
+    table (before first use)."""
+    table.configure(table_name, region)  # which points the models (point_models)
+
+
+def point_models(table_name: str, region: str) -> None:
     for model in MODELS:
         model.Meta.table_name = table_name
         model.Meta.region = region
+
+
+point_models(table.name(), table.region())  # what was configured before they loaded

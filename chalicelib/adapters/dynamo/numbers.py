@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from chalicelib.adapters.dynamo import (
+    models,  # lazy: see __init__.py
+    table,
+)
 from chalicelib.adapters.dynamo.helpers import fact_key, table_client
-from chalicelib.adapters.dynamo.items import SUMMARY, _from_summary
-from chalicelib.adapters.dynamo.models import InvoiceItem, NumberRefItem
+from chalicelib.adapters.dynamo.items import SUMMARY, from_summary
 from chalicelib.core.model import Invoice
 
 
@@ -19,9 +22,9 @@ def number_key(number: str) -> str:
     return number.casefold()
 
 
-def number_item(invoice: Invoice, expires_at: datetime) -> NumberRefItem:
+def number_item(invoice: Invoice, expires_at: datetime) -> models.NumberRefItem:
     """The number's reference (its key holds the id: a replay rewrites the same)."""
-    return NumberRefItem(
+    return models.NumberRefItem(
         pk=f"NUMBER#{invoice.account_id}#{invoice.shard}",
         sk=f"{number_key(invoice.number)}#{invoice.id}",
         number=invoice.number,
@@ -40,7 +43,7 @@ def find_numbers(
     found: list[tuple[str, str]] = []
     for shard in range(max(1, shards)):
         answer = client.query(
-            TableName=InvoiceItem.Meta.table_name,
+            TableName=table.name(),
             KeyConditionExpression="pk = :pk AND begins_with(sk, :start)",
             ExpressionAttributeValues={
                 ":pk": {"S": f"NUMBER#{account_id}#{shard}"},
@@ -60,12 +63,12 @@ def find_numbers(
 def _summaries(ids: list[str]) -> list[Invoice]:
     if not ids:
         return []
-    table = InvoiceItem.Meta.table_name
-    request: dict[str, Any] = {table: {"Keys": [fact_key(i, SUMMARY) for i in ids]}}
+    name = table.name()
+    request: dict[str, Any] = {name: {"Keys": [fact_key(i, SUMMARY) for i in ids]}}
     found: list[Invoice] = []
     while request:
         answer = table_client().batch_get_item(RequestItems=request)
-        for raw in answer.get("Responses", {}).get(table, []):
-            found.append(_from_summary(InvoiceItem.from_raw_data(raw)))
+        for raw in answer.get("Responses", {}).get(name, []):
+            found.append(from_summary(raw))
         request = answer.get("UnprocessedKeys") or {}
     return found

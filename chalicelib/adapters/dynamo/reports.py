@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from chalicelib.adapters.dynamo import models  # lazy: see __init__.py
 from chalicelib.adapters.dynamo.accounts import ACCOUNTS_PK
 from chalicelib.adapters.dynamo.helpers import expiry, saved
 from chalicelib.adapters.dynamo.listing import list_index
-from chalicelib.adapters.dynamo.models import AccountDirectoryItem, MarkerItem
 from chalicelib.adapters.dynamo.tasks import DynamoTaskQueue
 from chalicelib.adapters.dynamo.webhooks import DynamoWebhookStore
 from chalicelib.core.model import Account, Invoice, Page, partitions_of
@@ -23,11 +23,11 @@ from chalicelib.core.model import Account, Invoice, Page, partitions_of
 
 class DynamoReportStore(DynamoTaskQueue, DynamoWebhookStore):
     def account_ids(self) -> Iterator[str]:
-        for item in AccountDirectoryItem.query(ACCOUNTS_PK):
+        for item in models.AccountDirectoryItem.query(ACCOUNTS_PK):
             yield item.sk
 
     def list_account(self, account_id: str) -> None:
-        AccountDirectoryItem(pk=ACCOUNTS_PK, sk=account_id).save()
+        models.AccountDirectoryItem(pk=ACCOUNTS_PK, sk=account_id).save()
 
     def changed_page(
         self, account: Account, since: str | None, limit: int, cursor: dict[str, Any] | None
@@ -50,7 +50,7 @@ class DynamoReportStore(DynamoTaskQueue, DynamoWebhookStore):
             cursor = page.cursor
 
     def claim(self, key: str, at: str, expires_at: int, stale_before: str | None = None) -> bool:
-        item = MarkerItem(
+        item = models.MarkerItem(
             pk=key,
             sk="MARKER",
             state="claimed",
@@ -59,13 +59,15 @@ class DynamoReportStore(DynamoTaskQueue, DynamoWebhookStore):
         )
         # A marker left "failed" by an earlier attempt may be claimed again, and so may
         # one claimed before ``stale_before`` and never settled (its holder stopped).
-        free = MarkerItem.pk.does_not_exist() | (MarkerItem.state == "failed")
+        free = models.MarkerItem.pk.does_not_exist() | (models.MarkerItem.state == "failed")
         if stale_before is not None:
-            free = free | ((MarkerItem.state == "claimed") & (MarkerItem.at < stale_before))
+            free = free | (
+                (models.MarkerItem.state == "claimed") & (models.MarkerItem.at < stale_before)
+            )
         return saved(item, free)
 
     def settle(self, key: str, state: str, at: str, expires_at: int, detail: str = "") -> None:
-        MarkerItem(
+        models.MarkerItem(
             pk=key,
             sk="MARKER",
             state=state,
@@ -77,7 +79,7 @@ class DynamoReportStore(DynamoTaskQueue, DynamoWebhookStore):
     def marker(self, key: str) -> tuple[str, str | None] | None:
         """(state, detail) of a marker; for operators and tests."""
         try:
-            item = MarkerItem.get(key, "MARKER", consistent_read=True)
-        except MarkerItem.DoesNotExist:
+            item = models.MarkerItem.get(key, "MARKER", consistent_read=True)
+        except models.MarkerItem.DoesNotExist:
             return None
         return item.state, item.detail

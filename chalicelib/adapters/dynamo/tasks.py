@@ -7,8 +7,11 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from chalicelib.adapters.dynamo.helpers import save_unchanged, saved
-from chalicelib.adapters.dynamo.models import QueueCursorItem, TaskItem
+from chalicelib.adapters.dynamo import (
+    models,  # lazy: see __init__.py
+    table,
+)
+from chalicelib.adapters.dynamo.helpers import save_unchanged, saved, table_client
 from chalicelib.core.alerts import Alert
 from chalicelib.core.model import Lease, iso, parse_iso
 from chalicelib.core.webhooks import Task, alert_task
@@ -33,8 +36,8 @@ def _hours(start: str, end: str) -> Iterator[str]:
 
 
 class DynamoTaskQueue:
-    def _task_item(self, task: Task) -> TaskItem:
-        return TaskItem(
+    def _task_item(self, task: Task) -> models.TaskItem:
+        return models.TaskItem(
             pk=_bucket(task.due_at),
             sk=task.position,
             kind=task.kind,
@@ -43,10 +46,20 @@ class DynamoTaskQueue:
         )
 
     def schedule(self, tasks: list[Task]) -> None:
-        if len(tasks) == 1:
-            self._task_item(tasks[0]).save()
+        if len(tasks) == 1:  # a pixel's crossing: the low-level client (no pynamodb)
+            task = tasks[0]
+            table_client().put_item(
+                TableName=table.name(),
+                Item={
+                    "pk": {"S": _bucket(task.due_at)},
+                    "sk": {"S": task.position},
+                    "kind": {"S": task.kind},
+                    "data": {"S": json.dumps(task.data, separators=(",", ":"))},
+                    "expires_at": {"N": str(int((parse_iso(task.due_at) + TASK_TTL).timestamp()))},
+                },
+            )
             return
-        with TaskItem.batch_write() as batch:
+        with models.TaskItem.batch_write() as batch:
             for task in tasks:
                 batch.save(self._task_item(task))
 
@@ -56,9 +69,9 @@ class DynamoTaskQueue:
 
     def lease(self, now: datetime, seconds: int) -> Lease | None:
         try:
-            item = QueueCursorItem.get("DUE", "CURSOR", consistent_read=True)
-        except QueueCursorItem.DoesNotExist:
-            item = QueueCursorItem(pk="DUE", sk="CURSOR")
+            item = models.QueueCursorItem.get("DUE", "CURSOR", consistent_read=True)
+        except models.QueueCursorItem.DoesNotExist:
+            item = models.QueueCursorItem(pk="DUE", sk="CURSOR")
         if item.lease_until and item.lease_until > iso(now):
             return None
         item.lease_until = iso(now + timedelta(seconds=seconds))
@@ -67,7 +80,7 @@ class DynamoTaskQueue:
         return Lease(item.position, item.version, item.lease_until)
 
     def release(self, lease: Lease, position: str | None) -> None:
-        item = QueueCursorItem(pk="DUE", sk="CURSOR", position=position, lease_until=None)
+        item = models.QueueCursorItem(pk="DUE", sk="CURSOR", position=position, lease_until=None)
         if lease.version is not None:
             item.version = lease.version
         save_unchanged(item, "task queue cursor")
@@ -81,8 +94,8 @@ class DynamoTaskQueue:
             # one's ``until``: nothing is due, and DynamoDB refuses an empty BETWEEN.
             return
         for bucket in _hours(after, until):
-            condition = TaskItem.sk.between(after, until + "#~")
-            for item in TaskItem.query(bucket, condition):
+            condition = models.TaskItem.sk.between(after, until + "#~")
+            for item in models.TaskItem.query(bucket, condition):
                 if item.sk <= after:
                     continue
                 due_at, _, task_id = item.sk.partition("#")

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import UnprocessedItem
+from chalicelib.adapters.dynamo import models  # lazy: see __init__.py
 from chalicelib.core.model import parse_iso
 
 # An item holds at most 400 KB, counted in UTF-8 bytes, not characters: 350,000
@@ -28,7 +28,7 @@ class DynamoUnprocessedStore:
     def keep(self, received_at: str, reason: str, payload: str) -> str:
         day = received_at[:10]
         item_id = f"{day}/{received_at}#{uuid.uuid4().hex[:12]}"
-        UnprocessedItem(
+        models.UnprocessedItem(
             pk=f"UNPROCESSED#{day}",
             sk=item_id.split("/", 1)[1],
             reason=_clipped(reason, 4_000),
@@ -42,7 +42,9 @@ class DynamoUnprocessedStore:
         today = datetime.now(UTC).date()
         for back in range(days):
             day = (today - timedelta(days=back)).isoformat()
-            for item in UnprocessedItem.query(f"UNPROCESSED#{day}", scan_index_forward=False):
+            for item in models.UnprocessedItem.query(
+                f"UNPROCESSED#{day}", scan_index_forward=False
+            ):
                 found.append(
                     {"id": f"{day}/{item.sk}", "reason": item.reason, "payload": item.payload}
                 )
@@ -52,4 +54,4 @@ class DynamoUnprocessedStore:
 
     def delete_unprocessed(self, item_id: str) -> None:
         day, sk = item_id.split("/", 1)
-        UnprocessedItem(pk=f"UNPROCESSED#{day}", sk=sk).delete()
+        models.UnprocessedItem(pk=f"UNPROCESSED#{day}", sk=sk).delete()

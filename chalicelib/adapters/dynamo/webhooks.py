@@ -8,8 +8,8 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+from chalicelib.adapters.dynamo import models  # lazy: see __init__.py
 from chalicelib.adapters.dynamo.helpers import save_unchanged, saved
-from chalicelib.adapters.dynamo.models import DeliveryItem, WebhookItem
 from chalicelib.core.model import parse_iso
 from chalicelib.core.webhooks import Delivery, Webhook
 from chalicelib.errors import InvalidCursor
@@ -17,12 +17,12 @@ from chalicelib.errors import InvalidCursor
 DELIVERY_TTL = timedelta(days=30)
 
 
-def _webhook_from(item: WebhookItem) -> Webhook:
+def _webhook_from(item: models.WebhookItem) -> Webhook:
     data = json.loads(item.data)
     return Webhook(**data, version=item.version)
 
 
-def _delivery_from(item: DeliveryItem) -> Delivery:
+def _delivery_from(item: models.DeliveryItem) -> Delivery:
     data = json.loads(item.data)
     return Delivery(**data, version=item.version)
 
@@ -35,7 +35,7 @@ def _without_version(value: Webhook | Delivery) -> str:
 
 class DynamoWebhookStore:
     def put_webhook(self, webhook: Webhook) -> None:
-        item = WebhookItem(
+        item = models.WebhookItem(
             pk=f"WEBHOOKS#{webhook.account_id}", sk=webhook.id, data=_without_version(webhook)
         )
         if webhook.version is not None:
@@ -45,19 +45,21 @@ class DynamoWebhookStore:
 
     def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:
         try:
-            item = WebhookItem.get(f"WEBHOOKS#{account_id}", webhook_id, consistent_read=True)
-        except WebhookItem.DoesNotExist:
+            item = models.WebhookItem.get(
+                f"WEBHOOKS#{account_id}", webhook_id, consistent_read=True
+            )
+        except models.WebhookItem.DoesNotExist:
             return None
         return _webhook_from(item)
 
     def list_webhooks(self, account_id: str) -> list[Webhook]:
         return [
             _webhook_from(item)
-            for item in WebhookItem.query(f"WEBHOOKS#{account_id}", consistent_read=True)
+            for item in models.WebhookItem.query(f"WEBHOOKS#{account_id}", consistent_read=True)
         ]
 
-    def _delivery_item(self, delivery: Delivery) -> DeliveryItem:
-        item = DeliveryItem(
+    def _delivery_item(self, delivery: Delivery) -> models.DeliveryItem:
+        item = models.DeliveryItem(
             pk=f"WEBHOOK#{delivery.webhook_id}",
             sk=delivery.key,
             data=_without_version(delivery),
@@ -69,15 +71,15 @@ class DynamoWebhookStore:
 
     def add_delivery(self, delivery: Delivery) -> bool:
         item = self._delivery_item(delivery)
-        if not saved(item, DeliveryItem.sk.does_not_exist()):
+        if not saved(item, models.DeliveryItem.sk.does_not_exist()):
             return False
         delivery.version = item.version
         return True
 
     def get_delivery(self, webhook_id: str, key: str) -> Delivery | None:
         try:
-            item = DeliveryItem.get(f"WEBHOOK#{webhook_id}", key, consistent_read=True)
-        except DeliveryItem.DoesNotExist:
+            item = models.DeliveryItem.get(f"WEBHOOK#{webhook_id}", key, consistent_read=True)
+        except models.DeliveryItem.DoesNotExist:
             return None
         return _delivery_from(item)
 
@@ -98,9 +100,9 @@ class DynamoWebhookStore:
             and isinstance(cursor["sk"]["S"], str)
         ):
             raise InvalidCursor(partition)
-        result = DeliveryItem.query(
+        result = models.DeliveryItem.query(
             partition,
-            DeliveryItem.sk.startswith("D#"),
+            models.DeliveryItem.sk.startswith("D#"),
             scan_index_forward=False,
             limit=limit,
             last_evaluated_key=cursor,
