@@ -33,7 +33,7 @@ import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.connection import base as pynamodb_base
 
-from bench.core import use_botocore_for_dynamodb
+from bench.core import BOTOCORE_WHILE_METERED
 
 Value = dict[str, Any]  # one attribute value as botocore parses it: {"S": "..."}
 Item = dict[str, Value]
@@ -286,7 +286,6 @@ class CapacityMeter:
         session) if given, and each botocore session pynamodb creates from now on."""
         if boto3.DEFAULT_SESSION is None:
             boto3.setup_default_session()
-        use_botocore_for_dynamodb()  # the light client has no hooks to meter
         self._installed = True
         for session in filter(None, [session_or_none, boto3.DEFAULT_SESSION]):
             events = getattr(session, "events", None) or session.get_component("event_emitter")
@@ -334,7 +333,8 @@ class CapacityMeter:
         with self._lock:
             self._active.append(usage := Usage())
         try:
-            yield usage
+            with BOTOCORE_WHILE_METERED.held():
+                yield usage
         finally:
             with self._lock:
                 self._active.remove(usage)

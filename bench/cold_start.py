@@ -25,6 +25,7 @@ from pathlib import Path
 from bench import artifact
 from bench.core import REGION, Mode, Row, verdict
 from bench.fixtures import door_pixel_event, pixel_event, sent_invoice, store_copies, tokens_for
+from chalicelib.adapters.dynamo import lite
 
 SECTION = "4 cold start"
 TARGET_VALID = 1.1  # app + first valid pixel / minimal handler
@@ -157,6 +158,7 @@ def _environment(stack_env: dict[str, str]) -> dict[str, str]:
         "SOBRE_FETCH_QUEUE_URL": create_fetch_queue(stack_env.get("AWS_DEFAULT_REGION", REGION)),
         "BENCH_MARK": MARK,
     }
+    env.pop(lite.CLIENT_SETTING, None)  # the stores' light client, as deployed
     _put_secret(stack_env, env.pop("SOBRE_TOKEN_SECRET"))
     return env
 

@@ -280,12 +280,39 @@ class Tally:
         }
 
 
-def use_botocore_for_dynamodb() -> None:
-    """The stores' DynamoDB calls through botocore's client, whose event hooks the
-    benchmarks' counters and meters use (the requests are the same either way)."""
-    from chalicelib.adapters.dynamo import lite
+class _BotocoreWhileMetered:
+    """While a block of the request counter or the capacity meter is open (in any
+    thread), the stores call DynamoDB through botocore's client, whose event hooks both
+    read; elsewhere through the light client (chalicelib/adapters/dynamo/lite.py), as
+    deployed. The requests are the same either way."""
 
-    os.environ[lite.CLIENT_SETTING] = "botocore"
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = 0
+        self._saved: str | None = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        from chalicelib.adapters.dynamo import lite
+
+        with self._lock:
+            if self._open == 0:
+                self._saved = os.environ.get(lite.CLIENT_SETTING)
+                os.environ[lite.CLIENT_SETTING] = "botocore"
+            self._open += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open -= 1
+                if self._open == 0:
+                    if self._saved is None:
+                        os.environ.pop(lite.CLIENT_SETTING, None)
+                    else:
+                        os.environ[lite.CLIENT_SETTING] = self._saved
+
+
+BOTOCORE_WHILE_METERED = _BotocoreWhileMetered()
 
 
 class RequestCounter:
@@ -312,10 +339,6 @@ class RequestCounter:
         if self._installed:
             return
         import botocore.session
-
-        # The stores' light client (chalicelib/adapters/dynamo/lite.py) sends the same
-        # requests without botocore and its hooks: counted, they go through botocore.
-        use_botocore_for_dynamodb()
 
         original: Callable[..., Any] = botocore.session.Session.create_client
 
@@ -369,7 +392,8 @@ class RequestCounter:
         with self._lock:
             self._tally = Tally()
             tally = self._tally
-        yield tally
+        with BOTOCORE_WHILE_METERED.held():
+            yield tally
         with self._lock:
             self._tally = Tally()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from chalicelib.adapters.dynamo import (
     models,  # lazy: see __init__.py
@@ -35,33 +36,25 @@ def _hours(start: str, end: str) -> Iterator[str]:
         hour += timedelta(hours=1)
 
 
-class DynamoTaskQueue:
-    def _task_item(self, task: Task) -> models.TaskItem:
-        return models.TaskItem(
-            pk=_bucket(task.due_at),
-            sk=task.position,
-            kind=task.kind,
-            data=json.dumps(task.data, separators=(",", ":")),
-            expires_at=parse_iso(task.due_at) + TASK_TTL,
-        )
+def _task_attributes(task: Task) -> dict[str, Any]:
+    """A task as stored (raw attributes: what the TaskItem model serializes)."""
+    return {
+        "pk": {"S": _bucket(task.due_at)},
+        "sk": {"S": task.position},
+        "kind": {"S": task.kind},
+        "data": {"S": json.dumps(task.data, separators=(",", ":"))},
+        "expires_at": {"N": str(int((parse_iso(task.due_at) + TASK_TTL).timestamp()))},
+    }
 
+
+class DynamoTaskQueue:
     def schedule(self, tasks: list[Task]) -> None:
-        if len(tasks) == 1:  # a pixel's crossing: the low-level client (no pynamodb)
-            task = tasks[0]
-            table_client().put_item(
-                TableName=table.name(),
-                Item={
-                    "pk": {"S": _bucket(task.due_at)},
-                    "sk": {"S": task.position},
-                    "kind": {"S": task.kind},
-                    "data": {"S": json.dumps(task.data, separators=(",", ":"))},
-                    "expires_at": {"N": str(int((parse_iso(task.due_at) + TASK_TTL).timestamp()))},
-                },
-            )
+        if len(tasks) == 1:  # a pixel's crossing: the low-level client, no pynamodb
+            table_client().put_item(TableName=table.name(), Item=_task_attributes(tasks[0]))
             return
         with models.TaskItem.batch_write() as batch:
             for task in tasks:
-                batch.save(self._task_item(task))
+                batch.save(models.TaskItem.from_raw_data(_task_attributes(task)))
 
     def record(self, alerts: list[Alert], recorded_at: datetime) -> None:
         if alerts:
