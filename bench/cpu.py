@@ -278,7 +278,9 @@ def run(mode: Mode) -> list[Row]:
     )
     cpu, wall = route_moto(mode)
     rows.append(
-        _row("pixel route, real adapters vs moto (this process; its client incl.)", cpu, wall, False)
+        _row(
+            "pixel route, real adapters vs moto (this process; its client incl.)", cpu, wall, False
+        )
     )
     rows[-1].value += f"; wall median {statistics.median(wall) * 1000:.1f} ms"
     rows.extend(ses_events(mode))
