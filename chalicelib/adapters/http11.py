@@ -12,11 +12,16 @@ answers cut and shaped every way a server may send them.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Mapping
 from typing import BinaryIO, cast
 
 MAX_LINE = 65_536  # a status or header line longer than this is not an AWS answer
 MAX_HEADERS = 100
+# A connection idle longer than this is opened again before a request: Lambda freezes a
+# container between invocations, and a connection the network dropped meanwhile would
+# hold the request until its read timeout instead of failing at once.
+MAX_IDLE_SECONDS = 30.0
 
 
 class BrokenAnswer(ConnectionError):
@@ -106,8 +111,11 @@ class Connection:
         self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
         self._socket: socket.socket | None = None
         self._stream: BinaryIO | None = None
+        self._used_at = 0.0
 
     def post(self, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        if self._stream is not None and time.monotonic() - self._used_at > MAX_IDLE_SECONDS:
+            self.close()
         stream = self._open()
         head = f"POST {path} HTTP/1.1\r\n" + "".join(
             f"{name}: {value}\r\n" for name, value in headers.items()
@@ -122,6 +130,7 @@ class Connection:
             raise
         if not keep:
             self.close()
+        self._used_at = time.monotonic()
         return answer
 
     def _open(self) -> BinaryIO:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters import http11
 from chalicelib.adapters.aws_json import AwsError
 from chalicelib.adapters.dynamo.lite import ConditionalCheckFailed, LiteDynamoDB
 from chalicelib.tracking.ses_transient import is_transient
@@ -98,6 +99,17 @@ def test_the_connection_is_kept_between_calls(server: Scripted) -> None:
     for _ in range(3):
         client.query(TableName="sobre")
     assert (len(server.requests), server.connections) == (3, 1)
+
+
+def test_a_connection_idle_too_long_is_opened_again(
+    server: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A frozen container's connection may have been dropped by the network meanwhile.
+    monkeypatch.setattr(http11, "MAX_IDLE_SECONDS", 0.0)
+    client = dynamo(server)
+    for _ in range(2):
+        client.query(TableName="sobre")
+    assert (len(server.requests), server.connections) == (2, 2)
 
 
 @pytest.mark.parametrize(
