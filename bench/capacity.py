@@ -42,6 +42,12 @@ Json = dict[str, Any]
 
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+# A Query or Scan page that finds nothing is still billed a read: 1 RRU strongly
+# consistent, 0.5 eventually (developer guide, read-write-operations: "a read operation
+# on an item that does not exist ... still consumes"). dynalite reports 0 for an empty
+# page, so the meter applies the floor; its GetItem and BatchGetItem bill absent keys.
+_FLOORED_READS = frozenset({"Query", "Scan"})
+_READ_FLOOR = "sobre.read_floor"  # where a read waits for its floor
 # These come back without ConsumedCapacity, yet DynamoDB bills them (see _bill_one).
 FAILED_CONDITIONS = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
 _PENDING = "sobre.capacity"  # where a write's images wait in botocore's request context
@@ -346,6 +352,10 @@ class CapacityMeter:
     def _before_call(self, params: Json, model: Any, context: Json, **_: Any) -> None:
         # After serialisation the body is wire JSON whoever built it (boto3 client or
         # resource, pynamodb): the keys are plain attribute values here, never Python's.
+        if self._installed and self._active and model.name in _FLOORED_READS:
+            with contextlib.suppress(*_GUARDED):
+                consistent = json.loads(params["body"]).get("ConsistentRead") is True
+                context[_READ_FLOOR] = 1.0 if consistent else 0.5
         if not (self._installed and self._active and model.name in WRITES):
             return
         factor = 2 if model.name == "TransactWriteItems" else 1
@@ -370,6 +380,7 @@ class CapacityMeter:
         try:
             if model.name in READS:
                 used.rru = sum(float(e.get("CapacityUnits", 0.0)) for e in _entries(parsed))
+                used.rru = max(used.rru, context.get(_READ_FLOOR, 0.0))
             else:
                 self._bill_writes(parsed, context.get(_PENDING), used)
         except _GUARDED:

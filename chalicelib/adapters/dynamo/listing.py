@@ -11,6 +11,12 @@ from chalicelib.adapters.dynamo.helpers import is_index_key, table_client
 from chalicelib.core.model import Invoice, ListedFigures, Page
 from chalicelib.errors import InvalidCursor
 
+# A partition is never read more than this many entries at once (a page's own bound).
+_MAX_READ = 100
+# About as many index entries as 4 KB holds (an entry is the summary's slim list
+# attributes: ~400-500 bytes; docs/DESIGN.md, "The list index").
+_ENTRIES_PER_READ = 8
+
 
 def list_index(
     partitions: list[str],
@@ -24,22 +30,27 @@ def list_index(
     """``limit`` invoices of ``partitions`` (in ``status`` and ``payment``, changed in
     [after, before]),
     most recently changed first. The partitions are merged lazily: each is read a few
-    entries at a time, so a page of 25 over five partitions reads about 25 entries, not
-    125. The cursor keeps a position per partition."""
+    entries first, then what the page still lacks, so a page of 25 over six partitions
+    reads about 25 entries, not 150, in few Queries (each is billed at least half a read
+    unit, found or not). The cursor keeps a position per partition."""
     starts: dict[str, Any] = cursor if cursor is not None else dict.fromkeys(partitions)
     if not set(starts) <= set(partitions):
         raise InvalidCursor("a partition of another query")
     for partition, start in starts.items():
         if start is not None and not is_index_key(start, partition, "gsi1pk", "gsi1sk"):
             raise InvalidCursor(partition)
-    first = -(-limit // max(1, len(starts))) + 1
+    # Each partition's share of the page (and one more), but never fewer entries than
+    # half a read unit holds: a Query is billed per 4 KB read, at least half a unit, so
+    # reading fewer only costs more Queries when the merge comes back for more.
+    share = -(-limit // max(1, len(starts))) + 1
+    first = min(max(share, _ENTRIES_PER_READ), limit + 1)
     streams = [
-        _Stream(p, start, first, first, _Filter(status, after, before, payment))
+        _Stream(p, start, first, _Filter(status, after, before, payment))
         for p, start in starts.items()
     ]
     taken: list[dict[str, Any]] = []
     while len(taken) < limit:
-        heads = [s for s in streams if s.peek() is not None]
+        heads = [s for s in streams if s.peek(limit - len(taken)) is not None]
         if not heads:
             break
         best = max(heads, key=lambda s: s.head_key)
@@ -120,26 +131,28 @@ class _Filter:
 class _Stream:
     """One index partition, read lazily for the merge of ``list_index``."""
 
-    def __init__(self, partition: str, start: Any, first: int, then: int, where: _Filter) -> None:
+    def __init__(self, partition: str, start: Any, first: int, where: _Filter) -> None:
         self.partition = partition
         self.position: Any = start
         self._start = start
-        self._limit = first
-        self._then = then
+        self._first: int | None = first
         self._where = where
         self._buffer: list[dict[str, Any]] = []
         self._done = False
 
-    def _fetch(self) -> None:
+    def _fetch(self, want: int) -> None:
         # A filter (one status of its group) can leave a page empty: read on, bounded.
         for _ in range(20):
             if self._buffer or self._done:
                 return
+            # The first read is this partition's share of the page; a partition read
+            # again is winning the merge: read what the page still lacks at once.
+            limit, self._first = self._first or min(max(want, _ENTRIES_PER_READ), _MAX_READ), None
             request: dict[str, Any] = {
                 "TableName": table.name(),
                 "IndexName": "by_status",
                 "ScanIndexForward": False,
-                "Limit": self._limit,
+                "Limit": limit,
             }
             self._where.apply(self.partition, request)
             if self._start is not None:
@@ -148,10 +161,11 @@ class _Stream:
             self._buffer = list(answer.get("Items", []))
             self._start = answer.get("LastEvaluatedKey")
             self._done = self._start is None
-            self._limit = self._then
 
-    def peek(self) -> dict[str, Any] | None:
-        self._fetch()
+    def peek(self, want: int) -> dict[str, Any] | None:
+        """The partition's newest entry not taken yet; ``want``: how many entries the
+        page still lacks (how many to read when the buffer is empty)."""
+        self._fetch(want)
         return self._buffer[0] if self._buffer else None
 
     @property
