@@ -100,6 +100,16 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "SenderRole": "AWS::IAM::Role",
         # infra/template.yaml
         "SobreTable": "AWS::DynamoDB::Table",
+        # Only with TableCapacity = provisioned (conditional resources are listed too).
+        **{
+            f"{part}{side}Scaling{policy}": kind
+            for part in ("Table", "Index")
+            for side in ("Read", "Write")
+            for policy, kind in (
+                ("", "AWS::ApplicationAutoScaling::ScalableTarget"),
+                ("Policy", "AWS::ApplicationAutoScaling::ScalingPolicy"),
+            )
+        },
         "SobreKey": "AWS::KMS::Key",
         "SobreKeyAlias": "AWS::KMS::Alias",
         "ApiUsagePlan": "AWS::ApiGateway::UsagePlan",
@@ -166,7 +176,21 @@ def test_the_table_is_the_one_the_tests_create(
     table = merged["Resources"]["SobreTable"]
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
     props = table["Properties"]
-    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    # On demand unless the operator chooses provisioned capacity (with auto scaling).
+    billing = {"Fn::If": ["ProvisionedTable", "PROVISIONED", "PAY_PER_REQUEST"]}
+    assert props["BillingMode"] == billing
+    assert source["Parameters"]["TableCapacity"]["Default"] == "on-demand"
+    scaled = {
+        r["Properties"]["ScalableDimension"]
+        for r in merged["Resources"].values()
+        if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
+        and r.get("Condition") == "ProvisionedTable"
+    }
+    assert scaled == {
+        f"dynamodb:{part}:{side}CapacityUnits"
+        for part in ("table", "index")
+        for side in ("Read", "Write")
+    }
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
