@@ -4,7 +4,6 @@ them, including the read of a page that finds nothing (which dynalite reports as
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,8 +17,8 @@ TABLE = "meter"
 
 @pytest.fixture(scope="module")
 def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with dynalite_server(Path(tmp_path_factory.mktemp("meter"))) as url:
-        METER.install()
+    with dynalite_server(tmp_path_factory.mktemp("meter")) as url:
+        METER.install()  # hooks the default session, which boto3.client below uses
         try:
             client = boto3.client(
                 "dynamodb",
@@ -28,7 +27,6 @@ def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                 aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                 aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             )
-            METER.attach(client)
             client.create_table(
                 TableName=TABLE,
                 KeySchema=[

@@ -11,10 +11,8 @@ from chalicelib.adapters.dynamo.helpers import is_index_key, table_client
 from chalicelib.core.model import Invoice, ListedFigures, Page
 from chalicelib.errors import InvalidCursor
 
-# A partition is never read more than this many entries at once (a page's own bound).
-_MAX_READ = 100
-# About as many index entries as 4 KB holds (an entry is the summary's slim list
-# attributes: ~400-500 bytes; docs/DESIGN.md, "The list index").
+# About as many index entries as 4 KB holds, half a read unit (an entry is the summary's
+# slim list attributes, ~500 bytes; docs/DESIGN.md, "The index").
 _ENTRIES_PER_READ = 8
 
 
@@ -147,7 +145,8 @@ class _Stream:
                 return
             # The first read is this partition's share of the page; a partition read
             # again is winning the merge: read what the page still lacks at once.
-            limit, self._first = self._first or min(max(want, _ENTRIES_PER_READ), _MAX_READ), None
+            limit = self._first or max(want, _ENTRIES_PER_READ)
+            self._first = None
             request: dict[str, Any] = {
                 "TableName": table.name(),
                 "IndexName": "by_status",
