@@ -1,6 +1,7 @@
 """The public door (app.public_door: payload 2.0, as the HTTP API and a function URL send
-it) through the real app against moto: the pixel counts, the hosted page is viewed, its
-beacon is recorded, and nothing else is served."""
+it, and an Application Load Balancer's events) through the real app against moto: the
+pixel counts, the hosted page is viewed, its beacon is recorded, and nothing else is
+served."""
 
 from __future__ import annotations
 
@@ -58,6 +59,36 @@ def v2_event(
                 "userAgent": HUMAN_UA,
             },
         },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def alb_event(
+    method: str, path: str, headers: dict[str, str] | None = None, body: str = ""
+) -> dict[str, Any]:
+    """As the template's ALB target group sends it (multi-value headers on): the client
+    the load balancer saw last in X-Forwarded-For, no source address of its own."""
+    sent = {
+        "host": "t.example.com",
+        "user-agent": HUMAN_UA,
+        "accept": "image/webp,*/*",
+        "x-amzn-trace-id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}",
+        "x-forwarded-for": "192.0.2.200, 203.0.113.9",
+        "x-forwarded-proto": "https",
+        **(headers or {}),
+    }
+    return {
+        "requestContext": {
+            "elb": {
+                "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+                "targetgroup/sobre-prod-door/50dc6c495c0c9188"
+            }
+        },
+        "httpMethod": method,
+        "path": path,
+        "multiValueQueryStringParameters": {},
+        "multiValueHeaders": {name: [value] for name, value in sent.items()},
         "body": body,
         "isBase64Encoded": False,
     }
@@ -151,3 +182,43 @@ def test_a_method_a_route_lacks_is_sobres_405(client: Client, stack: Stack) -> N
     answer = through_the_door(v2_event("DELETE", "/t/whatever.gif"))
     assert answer["statusCode"] == 405
     assert json.loads(answer["body"])["error"]["code"] == "method_not_allowed"
+
+
+def test_the_pixel_through_a_load_balancer_counts_its_peer(
+    client: Client, api_key: str, stack: Stack
+) -> None:
+    invoice_id = send(client, api_key)["id"]
+    pixel = through_the_door(alb_event("GET", pixel_path(stack)))
+    assert (pixel["statusCode"], pixel["statusDescription"]) == (200, "200 OK")
+    assert pixel["isBase64Encoded"] is True
+    assert base64.b64decode(pixel["body"]).startswith(GIF_HEAD)
+    assert pixel["multiValueHeaders"]["content-type"] == ["image/gif"]
+    assert "headers" not in pixel  # the ALB reads multiValueHeaders alone in this mode
+    ana = recipient(client, api_key, invoice_id)
+    assert (ana["open_count"], ana["status"]) == (1, "opened")
+    events = client.http.get(f"/invoices/{invoice_id}/events", headers=auth(api_key)).json_body
+    (opened,) = [e for e in events["items"] if e["type"] == "open"]
+    # The peer the ALB saw (the last hop), not the address the client claimed.
+    assert opened["details"]["ip"] == "203.0.113.0/24"
+
+
+def test_the_page_and_its_beacon_through_a_load_balancer(
+    client: Client, api_key: str, stack: Stack
+) -> None:
+    # A pixel, the page and its beacon within 0.1 s are one burst, a link scanner's
+    # pattern (chalicelib/recording.py re-judges it), hence a fresh invoice here.
+    invoice_id = send(client, api_key)["id"]
+    path = view_path(stack)
+    page = through_the_door(alb_event("GET", path, {"accept": "text/html"}))
+    assert page["statusCode"] == 200
+    assert "INV-2026-001" in page["body"]
+    body = json.dumps({"trigger": "visible", "nonce": beacon_nonce(page["body"])})
+    seen = through_the_door(
+        alb_event("POST", f"{path}/seen", {"content-type": "application/json"}, body)
+    )
+    assert (seen["statusCode"], seen["statusDescription"]) == (204, "204 No Content")
+    assert recipient(client, api_key, invoice_id)["status"] == "viewed"
+    refused = through_the_door(
+        alb_event("GET", "/invoices", {"authorization": f"Bearer {api_key}"})
+    )
+    assert (refused["statusCode"], refused["statusDescription"]) == (404, "404 Not Found")
