@@ -131,6 +131,10 @@ DEPLOY_PARAMETERS = TokenSecretParameterName=$(TOKEN_SECRET_PARAMETER) \
 	$(if $(HOSTED_ZONE_ID),HostedZoneId=$(HOSTED_ZONE_ID)) \
 	$(if $(PUBLIC_DOMAIN),PublicDomainName=$(PUBLIC_DOMAIN)) \
 	$(if $(PUBLIC_CERTIFICATE_ARN),PublicCertificateArn=$(PUBLIC_CERTIFICATE_ARN)) \
+	$(if $(PUBLIC_DOOR_KIND),PublicDoorKind=$(PUBLIC_DOOR_KIND)) \
+	$(if $(PUBLIC_VPC_ID),PublicVpcId=$(PUBLIC_VPC_ID)) \
+	$(if $(PUBLIC_SUBNET_IDS),PublicSubnetIds=$(PUBLIC_SUBNET_IDS)) \
+	$(if $(TABLE_CAPACITY),TableCapacity=$(TABLE_CAPACITY)) \
 	$(if $(SES_TRACKING_DOMAIN),SesTrackingDomain=$(SES_TRACKING_DOMAIN)) \
 	$(if $(ALARM_EMAIL),AlarmEmail=$(ALARM_EMAIL)) \
 	$(if $(TOKEN_SECRET_KMS_KEY_ARN),TokenSecretKmsKeyArn=$(TOKEN_SECRET_KMS_KEY_ARN)) \

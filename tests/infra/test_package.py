@@ -164,6 +164,15 @@ def test_the_merge_extends_chalices_resources_and_adds_sobres(
         "Public5xxAlarm": "AWS::CloudWatch::Alarm",
         "PublicDoorErrorsAlarm": "AWS::CloudWatch::Alarm",
         "PublicDoorThrottlesAlarm": "AWS::CloudWatch::Alarm",
+        # Only with PublicDoorKind = load-balancer.
+        "PublicLoadBalancerSecurityGroup": "AWS::EC2::SecurityGroup",
+        "PublicLoadBalancer": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "PublicTargetGroup": "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "PublicLoadBalancerInvokePermission": "AWS::Lambda::Permission",
+        "PublicHttpsListener": "AWS::ElasticLoadBalancingV2::Listener",
+        "PublicDoorListenerRule": "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "PublicLoadBalancer5xxAlarm": "AWS::CloudWatch::Alarm",
+        "PublicTarget5xxAlarm": "AWS::CloudWatch::Alarm",
     }
 
 
@@ -612,7 +621,7 @@ def test_the_public_door_serves_the_public_routes_from_an_http_api(
     assert permission["Principal"] == "apigateway.amazonaws.com"
     assert "${PublicApi}/*" in permission["SourceArn"]["Fn::Sub"]
     for name in ("PublicDomain", "PublicApiMapping"):
-        assert resources[name]["Condition"] == "HasPublicDomain"
+        assert resources[name]["Condition"] == "HttpApiDomain"  # unless the ALB has it
     assert resources["PublicDnsRecord"]["Condition"] == "HasPublicDomainAndZone"
     assert merged["Parameters"]["PublicDomainName"]["Default"] == ""
     # After the transform: the door is a plain function, invoked through the HTTP API.
@@ -623,3 +632,92 @@ def test_the_public_door_serves_the_public_routes_from_an_http_api(
         if a["Properties"]["MetricName"] == "5xx"
     ]
     assert api_5xx["Dimensions"][0] == {"Name": "ApiId", "Value": {"Ref": "PublicApi"}}
+
+
+def test_the_public_door_can_be_a_load_balancer_instead(
+    templates: dict[str, tuple[Template, Template]], stage: str
+) -> None:
+    """PublicDoorKind = load-balancer: the same function behind an ALB (priced per hour
+    and capacity unit, not per request), the public paths and methods only, its answer
+    in multi-value headers, the domain and its DNS record moved to it."""
+    from app import app
+
+    merged, transformed = templates[stage]
+    resources = merged["Resources"]
+    parameters = merged["Parameters"]
+    assert parameters["PublicDoorKind"]["Default"] == "http-api"
+    assert set(parameters["PublicDoorKind"]["AllowedValues"]) == {"http-api", "load-balancer"}
+    assert merged["Conditions"]["LoadBalancerDoor"] == {
+        "Fn::Equals": [{"Ref": "PublicDoorKind"}, "load-balancer"]
+    }
+    balancer_side = {n for n, r in resources.items() if r.get("Condition") == "LoadBalancerDoor"}
+    assert {resources[n]["Type"].split("::")[1] for n in balancer_side} == {
+        "EC2",
+        "ElasticLoadBalancingV2",
+        "Lambda",
+        "CloudWatch",
+    }
+    group = resources["PublicTargetGroup"]["Properties"]
+    assert group["TargetType"] == "lambda"
+    assert group["Targets"] == [{"Id": {"Fn::Sub": "${PublicDoor.Arn}"}}]
+    assert group["HealthCheckEnabled"] is False  # no invocation every few seconds
+    # multi-value on: the door (chalicelib/tracking/door.py) answers multiValueHeaders.
+    assert {"Key": "lambda.multi_value_headers.enabled", "Value": "true"} in group[
+        "TargetGroupAttributes"
+    ]
+    assert resources["PublicTargetGroup"]["DependsOn"] == "PublicLoadBalancerInvokePermission"
+    permission = resources["PublicLoadBalancerInvokePermission"]["Properties"]
+    assert permission["Principal"] == "elasticloadbalancing.amazonaws.com"
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    balancer = resources["PublicLoadBalancer"]["Properties"]
+    assert (balancer["Type"], balancer["Scheme"]) == ("application", "internet-facing")
+    assert balancer["Subnets"] == {"Ref": "PublicSubnetIds"}
+    (ingress,) = resources["PublicLoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert (ingress["FromPort"], ingress["ToPort"], ingress["CidrIp"]) == (443, 443, "0.0.0.0/0")
+    listener = resources["PublicHttpsListener"]["Properties"]
+    assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
+    assert listener["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    # Anything but the public routes is the listener's own 404, never the function.
+    (default,) = listener["DefaultActions"]
+    assert default["Type"] == "fixed-response"
+    assert default["FixedResponseConfig"]["StatusCode"] == "404"
+    rule = resources["PublicDoorListenerRule"]["Properties"]
+    assert rule["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "PublicTargetGroup"}}]
+    conditions = {c["Field"]: c for c in rule["Conditions"]}
+    patterns = conditions["path-pattern"]["PathPatternConfig"]["Values"]
+    methods = set(conditions["http-request-method"]["HttpRequestMethodConfig"]["Values"])
+    public = {path: set(m) for path, m in app.routes.items() if path.startswith(("/t/", "/v/"))}
+    assert {p.split("/")[1] for p in public} == {p.strip("/*") for p in patterns}
+    assert methods == set().union(*public.values())
+    # The domain: the ALB's listener certificate and DNS record instead of the HTTP API's.
+    assert merged["Conditions"]["HttpApiDomain"] == {
+        "Fn::And": [
+            {"Condition": "HasPublicDomain"},
+            {"Fn::Not": [{"Condition": "LoadBalancerDoor"}]},
+        ]
+    }
+    alias = resources["PublicDnsRecord"]["Properties"]["AliasTarget"]
+    assert alias["DNSName"]["Fn::If"][:2] == [
+        "LoadBalancerDoor",
+        {"Fn::GetAtt": ["PublicLoadBalancer", "DNSName"]},
+    ]
+    assert alias["HostedZoneId"]["Fn::If"][:2] == [
+        "LoadBalancerDoor",
+        {"Fn::GetAtt": ["PublicLoadBalancer", "CanonicalHostedZoneID"]},
+    ]
+    # Its 5xx are alarmed as the HTTP API's are.
+    alarmed = {
+        resources[n]["Properties"]["MetricName"]
+        for n in balancer_side
+        if resources[n]["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert alarmed == {"HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count"}
+    # Refused before anything is created without its domain and network; kept through
+    # the transform.
+    (rule_name,) = merged["Rules"]
+    assertions = merged["Rules"][rule_name]["Assertions"]
+    named = {
+        ref for a in assertions for ref in json.dumps(a["Assert"]).split('"') if "Public" in ref
+    }
+    assert named == {"PublicDomainName", "PublicVpcId", "PublicSubnetIds"}
+    assert transformed["Rules"] == merged["Rules"]
