@@ -17,7 +17,12 @@ infra/template.yaml, creates a demo account and API key, and serves the API with
   the send queue into the ``sender`` handler, paced to its share of SES's rate, at a
   lower CPU priority than the API (in AWS they never share a CPU);
 - the SES event emulator (``infra/ses_emulator.py``): publishes to the topic the events
-  SES would publish about every message moto accepted (Send, Delivery, Bounce, ...).
+  SES would publish about every message moto accepted (Send, Delivery, Bounce, ...);
+- the public door (``infra/local_door.py``): the pixel and the hosted pages through the
+  ``public_door`` function, in the events of an HTTP API or, with
+  ``SOBRE_LOCAL_DOOR=load-balancer``, of an Application Load Balancer (the template's
+  ``PublicDoorKind``). Mail links to the API's port, as to ``ApiDomainName`` before a
+  public domain is set; the same links work on the door's port.
 
 Everything lives in the emulator's memory: stopping ``make run`` forgets every account,
 key and invoice. Ctrl-C (SIGINT) or SIGTERM stops every child process.
@@ -26,7 +31,8 @@ SES accepts ``SOBRE_LOCAL_SES_RATE`` messages a second (14 by default; 0: any) a
 throttles the rest as SES does (``infra/aws_emulator.py``).
 
 Ports: ``SOBRE_PORT`` (API, 8000), ``SOBRE_AWS_PORT`` (emulator, 4566),
-``SOBRE_STORAGE_PORT`` (DynamoDB emulator, 4567), ``SOBRE_OUTBOX_PORT`` (outbox, 8025).
+``SOBRE_STORAGE_PORT`` (DynamoDB emulator, 4567), ``SOBRE_OUTBOX_PORT`` (outbox, 8025),
+``SOBRE_DOOR_PORT`` (public door, 8001).
 Logs and ``local.env`` go to ``SOBRE_STATE_DIR`` (default ``.sobre``).
 """
 
@@ -51,6 +57,7 @@ DEMO_SENDER = "billing@example.com"
 # Sender processes (Lambda instances of the ``sender`` function): one interpreter cannot
 # compose and mail 14 messages a second on a small machine while answering the API too.
 SENDER_PROCESSES = 2
+DOOR_NAMES = {"http-api": "an HTTP API", "load-balancer": "a load balancer"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class Ports:
     aws: int
     outbox: int
     storage: int = 4567
+    door: int = 8001
 
     @staticmethod
     def from_env() -> Ports:
@@ -67,6 +75,7 @@ class Ports:
             aws=int(os.environ.get("SOBRE_AWS_PORT", "4566")),
             outbox=int(os.environ.get("SOBRE_OUTBOX_PORT", "8025")),
             storage=int(os.environ.get("SOBRE_STORAGE_PORT", "4567")),
+            door=int(os.environ.get("SOBRE_DOOR_PORT", "8001")),
         )
 
     def by_variable(self) -> dict[str, int]:
@@ -75,6 +84,7 @@ class Ports:
             "SOBRE_AWS_PORT": self.aws,
             "SOBRE_OUTBOX_PORT": self.outbox,
             "SOBRE_STORAGE_PORT": self.storage,
+            "SOBRE_DOOR_PORT": self.door,
         }
 
 
@@ -145,9 +155,19 @@ class Children:
                 process.kill()
 
 
+def door_kind() -> str:
+    from infra.local_door import KINDS
+
+    kind = os.environ.get("SOBRE_LOCAL_DOOR") or KINDS[0]
+    if kind not in KINDS:
+        sys.exit(f"SOBRE_LOCAL_DOOR={kind}: choose one of {', '.join(KINDS)}")
+    return kind
+
+
 def main() -> None:
     ports = Ports.from_env()
     check_ports(ports)
+    kind = door_kind()
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     (STATE_DIR / "local.env").unlink(missing_ok=True)  # written again once all is up
     children = Children()
@@ -164,6 +184,7 @@ def main() -> None:
     storage_url = f"http://127.0.0.1:{ports.storage}"
     api_url = f"http://localhost:{ports.api}"
     outbox_url = f"http://127.0.0.1:{ports.outbox}"
+    door_url = f"http://localhost:{ports.door}"
     ses_rate = os.environ.get("SOBRE_LOCAL_SES_RATE") or "14"
     env = {
         **os.environ,
@@ -229,11 +250,14 @@ def main() -> None:
         for n in range(SENDER_PROCESSES):
             command = [sys.executable, "-m", "infra.sqs_bridge", "--function", "sender"]
             children.start(f"sender-{n + 1}", command, env)
+        door_command = ["infra.local_door", "--port", str(ports.door), "--kind", kind]
+        door = children.start("door", [sys.executable, "-m", *door_command], env)
+        wait_for(f"{door_url}/", door)
     except BaseException:
         children.stop()
         raise
-    write_local_env(env, api_url, outbox_url, topic_arn, api_key)
-    print_banner(api_url, outbox_url, aws_url, storage_url, topic_arn, api_key)
+    write_local_env(env, api_url, outbox_url, topic_arn, api_key, door_url)
+    print_banner(api_url, outbox_url, aws_url, storage_url, topic_arn, api_key, (door_url, kind))
     while True:
         for process in children.processes:
             if process.poll() is not None:
@@ -268,10 +292,16 @@ def create_key(env: dict[str, str]) -> str:
 
 
 def write_local_env(
-    env: dict[str, str], api_url: str, outbox_url: str, topic_arn: str, api_key: str
+    env: dict[str, str],
+    api_url: str,
+    outbox_url: str,
+    topic_arn: str,
+    api_key: str,
+    door_url: str,
 ) -> None:
     lines = {
         "SOBRE_API_URL": api_url,
+        "SOBRE_DOOR_URL": door_url,
         "SOBRE_OUTBOX_URL": outbox_url,
         "AWS_ENDPOINT_URL": env["AWS_ENDPOINT_URL"],
         "AWS_ENDPOINT_URL_DYNAMODB": env["AWS_ENDPOINT_URL_DYNAMODB"],
@@ -297,7 +327,13 @@ def write_local_env(
 
 
 def print_banner(
-    api_url: str, outbox_url: str, aws_url: str, storage_url: str, topic_arn: str, api_key: str
+    api_url: str,
+    outbox_url: str,
+    aws_url: str,
+    storage_url: str,
+    topic_arn: str,
+    api_key: str,
+    door: tuple[str, str],
 ) -> None:
     env_file = STATE_DIR / "local.env"
     shown = env_file.relative_to(ROOT) if env_file.is_relative_to(ROOT) else env_file
@@ -308,6 +344,8 @@ Sobre is running (Ctrl-C stops everything; the emulator keeps data in memory onl
   API               {api_url}
   Outbox            {outbox_url}/   (every message sent; opening one loads its pixel)
   Dashboard         {api_url}/   (sign in with the demo key)
+  Public door       {door[0]}   (/t/ and /v/ as {DOOR_NAMES[door[1]]} passes them;
+                    SOBRE_LOCAL_DOOR=http-api | load-balancer)
   AWS emulator      {aws_url}   (SES, SNS, SQS, S3)
   DynamoDB emulator {storage_url}   (pause it to see the pixel's deadline:
                     kill -STOP / -CONT the pid in {STATE_DIR.name}/storage.pid)

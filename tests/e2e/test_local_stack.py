@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, Page
 
 from infra.run import DEMO_ACCOUNT, port_is_free
 from tests.emulators import ROOT, free_ports
+from tools.local_mail import messages
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +46,8 @@ DESKTOP_CHROME = (
 )
 BOUNCE = "bounce@simulator.amazonses.com"
 READING_DELAY = timedelta(seconds=4)
+# A page display within 10 s of the delivery is a security gateway's, not a person's.
+VIEWING_DELAY = timedelta(seconds=11)
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SES_FIXTURES = ROOT / "tests" / "fixtures" / "ses-events"
 T = TypeVar("T")
@@ -90,9 +93,22 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def running_stack(state: Path) -> Iterator[LocalStack]:
     """`make run` (infra/run.py) on free ports, its state in ``state``; stopped after."""
-    names = ("SOBRE_PORT", "SOBRE_AWS_PORT", "SOBRE_OUTBOX_PORT", "SOBRE_STORAGE_PORT")
+    names = (
+        "SOBRE_PORT",
+        "SOBRE_AWS_PORT",
+        "SOBRE_OUTBOX_PORT",
+        "SOBRE_STORAGE_PORT",
+        "SOBRE_DOOR_PORT",
+    )
     ports = dict(zip(names, free_ports(len(names)), strict=True))
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "SOBRE_STATE_DIR": str(state)}
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "SOBRE_STATE_DIR": str(state),
+        # The door as the template's load balancer calls it (make run's default is the
+        # HTTP API's shape, which tests/integration/test_public_door.py covers too).
+        "SOBRE_LOCAL_DOOR": "load-balancer",
+    }
     with (state / "run.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "infra.run"],
@@ -210,6 +226,8 @@ def test_make_run_writes_local_env_and_serves_everything(local_stack: LocalStack
     banner = (local_stack.state / "run.log").read_text()
     assert f"Outbox            {env['SOBRE_OUTBOX_URL']}/" in banner
     assert f"Dashboard         {env['SOBRE_API_URL']}/   (sign in with the demo key)" in banner
+    assert env["SOBRE_DOOR_URL"] == f"http://localhost:{ports['SOBRE_DOOR_PORT']}"
+    assert f"Public door       {env['SOBRE_DOOR_URL']}   (/t/ and /v/ as a load balancer" in banner
     status, listed = api(local_stack, "GET", "/invoices")
     assert (status, listed["items"]) == (200, [])
 
@@ -271,6 +289,57 @@ def test_a_customer_opens_the_invoice_in_a_browser_and_another_address_bounces(
     bounce = next(r for r in detail["recipients"] if r["id"] == bounced["id"])
     assert bounce["bounce"]["type"] == "Permanent"
     assert bounce["delivered_at"] is None
+
+
+def test_the_public_door_serves_the_mail_links_as_a_load_balancer_calls_it(
+    local_stack: LocalStack, page: Page
+) -> None:
+    """The stack's door (infra/local_door.py) calls public_door with the events of the
+    template's load balancer: the pixel answers and counts the address the balancer saw,
+    not the one the client claimed; the hosted page works in Chromium and is viewed."""
+    door = local_stack.env["SOBRE_DOOR_URL"]
+    created = send_invoice(local_stack, "E2E-DOOR", [{"email": "fern@customer.example"}])
+    (fern,) = created["recipients"]
+    delivered_at = eventually(
+        lambda: recipient(local_stack, created["id"], fern["id"])["delivered_at"]
+    )
+    arrived = datetime.fromisoformat(delivered_at.replace("Z", "+00:00"))
+    (mail,) = [m for m in messages(local_stack.env["AWS_ENDPOINT_URL"]) if m.to == fern["email"]]
+    pixel_url, view_url = mail.pixel_url(), mail.view_url()
+    assert pixel_url is not None
+    assert view_url is not None
+    time.sleep(max(0.0, (arrived + READING_DELAY - datetime.now(UTC)).total_seconds()))
+
+    path = "/t/" + pixel_url.split("/t/", 1)[1]
+    claimed = {"User-Agent": DESKTOP_CHROME, "X-Forwarded-For": "192.0.2.77"}
+    with urllib.request.urlopen(urllib.request.Request(door + path, headers=claimed)) as got:
+        assert (got.status, got.headers["Content-Type"]) == (200, "image/gif")
+        assert got.read().startswith(b"GIF89a")
+    opened = eventually(
+        lambda: (r := recipient(local_stack, created["id"], fern["id"]))["open_count"] and r
+    )
+    assert opened["status"] == "opened"
+    _, events = api(local_stack, "GET", f"/invoices/{created['id']}/events")
+    (open_event,) = [e for e in events["items"] if e["type"] == "open"]
+    assert open_event["details"]["ip"] == "127.0.0.0/24"  # the peer, not 192.0.2.77
+
+    # Past the burst window of the pixel and the gateways' viewing delay: a person.
+    time.sleep(max(2.5, (arrived + VIEWING_DELAY - datetime.now(UTC)).total_seconds()))
+    shown = page.goto(door + "/v/" + view_url.split("/v/", 1)[1])
+    assert shown is not None
+    assert shown.status == 200
+    assert "E2E-DOOR" in page.locator("body").inner_text()
+    viewed = eventually(
+        lambda: (r := recipient(local_stack, created["id"], fern["id"]))["viewed_at"] and r
+    )
+    assert viewed["status"] == "viewed"
+    assert viewed["open_count"] == 1  # the page is not a second open
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "e2e-door-hosted-page.png"), full_page=True)
+    # Only the public routes are behind the door.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{door}/invoices", timeout=10)
+    assert refused.value.code == 404
 
 
 def test_events_published_to_the_topic_with_boto3_reach_the_app(local_stack: LocalStack) -> None:

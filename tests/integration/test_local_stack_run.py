@@ -15,20 +15,22 @@ from tests.emulators import ROOT, free_ports
 
 
 @pytest.mark.parametrize(
-    "variable", ["SOBRE_PORT", "SOBRE_AWS_PORT", "SOBRE_OUTBOX_PORT", "SOBRE_STORAGE_PORT"]
+    "variable",
+    ["SOBRE_PORT", "SOBRE_AWS_PORT", "SOBRE_OUTBOX_PORT", "SOBRE_STORAGE_PORT", "SOBRE_DOOR_PORT"],
 )
 def test_a_port_in_use_is_named_by_its_variable(variable: str, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        api, aws, outbox, storage = free_ports(4)
+        api, aws, outbox, storage, door = free_ports(5)
         env = {
             **os.environ,
             "SOBRE_PORT": str(api),
             "SOBRE_AWS_PORT": str(aws),
             "SOBRE_OUTBOX_PORT": str(outbox),
             "SOBRE_STORAGE_PORT": str(storage),
+            "SOBRE_DOOR_PORT": str(door),
             "SOBRE_STATE_DIR": str(tmp_path / "state"),
             variable: str(port),
         }
