@@ -39,6 +39,7 @@ SECTIONS = {
     "7": "open classifier",
     "8": "storage paused",
     "9": "month-end (send queue, SES throttled)",
+    "10": "dollars per million opens (from sections 1 and 3)",
 }
 
 
@@ -57,7 +58,7 @@ def _dynalite(work: Path) -> Iterator[str | None]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a reduced run, in seconds")
-    parser.add_argument("--only", default="", help="comma-separated section numbers (1-9)")
+    parser.add_argument("--only", default="", help="comma-separated section numbers (1-10)")
     parser.add_argument(
         "--json",
         type=Path,
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     METER.install()  # the same: clients copy their session's hooks when created
     mode = Mode.of(args.smoke)
     wanted = {s.strip() for s in args.only.split(",") if s.strip()} or set(SECTIONS)
+    if "10" in wanted:
+        wanted |= {"1", "3"}  # its inputs
     if not mode.package:
         wanted.discard("6")
     rows: list[Row] = []
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         classifier,
         cold_start,
         concurrency,
+        cost,
         cpu,
         dynamo_requests,
         index_scan,
@@ -130,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             use_environment(env)
         section("6", lambda: package.run(work))
         section("7", lambda: classifier.run(mode))
+        section("10", lambda: cost.run(rows))
 
     from bench import report
 
