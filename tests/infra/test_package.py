@@ -672,6 +672,10 @@ def test_the_public_door_can_be_a_load_balancer_instead(
     balancer = resources["PublicLoadBalancer"]["Properties"]
     assert (balancer["Type"], balancer["Scheme"]) == ("application", "internet-facing")
     assert balancer["Subnets"] == {"Ref": "PublicSubnetIds"}
+    attributes = {a["Key"]: a["Value"] for a in balancer["LoadBalancerAttributes"]}
+    # The door trusts only the X-Forwarded-For entry the load balancer appends.
+    assert attributes["routing.http.xff_header_processing.mode"] == "append"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     (ingress,) = resources["PublicLoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
     assert (ingress["FromPort"], ingress["ToPort"], ingress["CidrIp"]) == (443, 443, "0.0.0.0/0")
     listener = resources["PublicHttpsListener"]["Properties"]
