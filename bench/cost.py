@@ -132,7 +132,9 @@ def rows_for(one: Open, prices: Prices | None = None) -> list[Row]:
         )
     ]
     for provisioned in (False, True):
-        table = "provisioned table (70 %)" if provisioned else "on-demand table"
+        table = (
+            f"provisioned table ({p.utilization * 100:.0f} %)" if provisioned else "on-demand table"
+        )
         for door in DOORS:
             total = per_million(one, p, door, provisioned)
             fixed = f" + ${alb_monthly(p):.2f} a month" if door == "load balancer" else ""
@@ -177,8 +179,8 @@ def rows_for(one: Open, prices: Prices | None = None) -> list[Row]:
 def run(rows: list[Row]) -> list[Row]:
     """This run's repeat open (the last one section 1 measured) and the pixel route's
     CPU with the real adapters (section 3)."""
-    repeats = [r for r in rows if r.section.startswith("1 ") and "(repeat)" in r.measure]
-    routes = [r for r in rows if r.section.startswith("3 ") and "real adapters" in r.measure]
+    repeats = [r for r in rows if r.data.get("kind") == "repeat_open"]
+    routes = [r for r in rows if r.data.get("kind") == "pixel_route"]
     if not repeats or not routes:
         raise RuntimeError("needs sections 1 and 3 in the same run")
     repeat, route = repeats[-1].data, routes[-1].data

@@ -279,7 +279,11 @@ def run(mode: Mode) -> list[Row]:
     cpu, wall = route_moto(mode)
     rows.append(
         _row(
-            "pixel route, real adapters vs moto (this process; its client incl.)", cpu, wall, False
+            "pixel route, real adapters vs moto (this process; its client incl.)",
+            cpu,
+            wall,
+            False,
+            kind="pixel_route",  # section 10 prices its CPU
         )
     )
     rows[-1].value += f"; wall median {statistics.median(wall) * 1000:.1f} ms"

@@ -322,7 +322,13 @@ def _run(mode: Mode, backend: str) -> list[Row]:  # noqa: C901 (one story, in or
                 rows[-1].value += f"; verdict {verdict_}; summary {size:,} B"
             else:
                 rows.append(
-                    row(f"pixel open #{n:,} (repeat)", cost, "≤ 2 WRU", cost.usage.wru <= 2)
+                    row(
+                        f"pixel open #{n:,} (repeat)",
+                        cost,
+                        "≤ 2 WRU",
+                        cost.usage.wru <= 2,
+                        kind="repeat_open",  # section 10 prices the last one
+                    )
                 )
         other = ctx.signer.token_for(two["id"], luis["id"], "pixel")
         clock.advance(OPEN_SPACING)

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-KINDS = ("http-api", "load-balancer")
+# The kinds of door (the template's PublicDoorKind), and what each is.
+KINDS = {"http-api": "an HTTP API", "load-balancer": "a load balancer"}
 # What the target group's ARN would be; the app never reads it.
 TARGET_GROUP_ARN = (
     "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/sobre-local-door/0"
@@ -132,7 +133,11 @@ def handler_class(kind: str, invoke: Invoke) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length > 0 else b""
             client = self.client_address[0]
             event = build(self.command, self.path, self.headers.items(), body, client)
-            answer = invoke(event)
+            try:
+                answer = invoke(event)
+            except Exception as exc:  # the function failed: both doors answer 502
+                sys.stderr.write(f"door: public_door failed: {exc!r}\n")
+                answer = {"statusCode": 502, "headers": {"content-type": "text/plain"}, "body": ""}
             payload = answer_body(answer)
             self.send_response(int(answer.get("statusCode", 200)))
             for name, value in answer_headers(answer):
@@ -156,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m infra.local_door", description=__doc__)
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--kind", choices=KINDS, default="http-api")
+    parser.add_argument("--kind", choices=list(KINDS), default="http-api")
     args = parser.parse_args(argv)
     server = ThreadingHTTPServer(
         ("127.0.0.1", args.port), handler_class(args.kind, app_invoker("public_door"))

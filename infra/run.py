@@ -57,7 +57,6 @@ DEMO_SENDER = "billing@example.com"
 # Sender processes (Lambda instances of the ``sender`` function): one interpreter cannot
 # compose and mail 14 messages a second on a small machine while answering the API too.
 SENDER_PROCESSES = 2
-DOOR_NAMES = {"http-api": "an HTTP API", "load-balancer": "a load balancer"}
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,7 @@ class Children:
 def door_kind() -> str:
     from infra.local_door import KINDS
 
-    kind = os.environ.get("SOBRE_LOCAL_DOOR") or KINDS[0]
+    kind = os.environ.get("SOBRE_LOCAL_DOOR") or "http-api"
     if kind not in KINDS:
         sys.exit(f"SOBRE_LOCAL_DOOR={kind}: choose one of {', '.join(KINDS)}")
     return kind
@@ -257,7 +256,7 @@ def main() -> None:
         children.stop()
         raise
     write_local_env(env, api_url, outbox_url, topic_arn, api_key, door_url)
-    print_banner(api_url, outbox_url, aws_url, storage_url, topic_arn, api_key, (door_url, kind))
+    print_banner(api_url, outbox_url, aws_url, storage_url, topic_arn, api_key, door_url, kind)
     while True:
         for process in children.processes:
             if process.poll() is not None:
@@ -333,8 +332,11 @@ def print_banner(
     storage_url: str,
     topic_arn: str,
     api_key: str,
-    door: tuple[str, str],
+    door_url: str,
+    kind: str,
 ) -> None:
+    from infra.local_door import KINDS
+
     env_file = STATE_DIR / "local.env"
     shown = env_file.relative_to(ROOT) if env_file.is_relative_to(ROOT) else env_file
     print(
@@ -344,7 +346,7 @@ Sobre is running (Ctrl-C stops everything; the emulator keeps data in memory onl
   API               {api_url}
   Outbox            {outbox_url}/   (every message sent; opening one loads its pixel)
   Dashboard         {api_url}/   (sign in with the demo key)
-  Public door       {door[0]}   (/t/ and /v/ as {DOOR_NAMES[door[1]]} passes them;
+  Public door       {door_url}   (/t/ and /v/ as {KINDS[kind]} passes them;
                     SOBRE_LOCAL_DOOR=http-api | load-balancer)
   AWS emulator      {aws_url}   (SES, SNS, SQS, S3)
   DynamoDB emulator {storage_url}   (pause it to see the pixel's deadline:

@@ -15,7 +15,6 @@ public door".
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
@@ -237,6 +236,8 @@ def alb_response(response: Mapping[str, Any], multi_value: bool) -> dict[str, An
     (``statusDescription``), and ``multiValueHeaders`` when the target group sends them
     (the ALB then reads only those). In the single-value mode only the last Set-Cookie
     survives; the template turns multi-value on."""
+    from http import HTTPStatus  # here: the other doors' cold start never needs it
+
     status = int(response.get("statusCode", 200))
     try:
         phrase = HTTPStatus(status).phrase
@@ -261,18 +262,17 @@ def alb_response(response: Mapping[str, Any], multi_value: bool) -> dict[str, An
 def serve(app: RestHandler, routes: Iterable[str], event: Mapping[str, Any], context: Any) -> Any:
     """One request through the door: routed, answered by ``app`` (the Chalice app), in
     the shape of the door it came by."""
+    to_rest: Callable[[Mapping[str, Any], str, dict[str, str]], dict[str, Any]]
+    respond: Callable[[Mapping[str, Any]], dict[str, Any]]
     if is_alb_event(event):
         multi_value = event.get("multiValueHeaders") is not None
-        matched = match_route(str(event.get("path") or ""), routes)
-        if matched is None:
-            return alb_response(_NOT_FOUND, multi_value)
-        return alb_response(app(rest_event_from_alb(event, *matched), context), multi_value)
-    path = str(
-        event.get("rawPath")
-        or (event.get("requestContext") or {}).get("http", {}).get("path")
-        or ""
-    )
+        path = str(event.get("path") or "")
+        to_rest, respond = rest_event_from_alb, lambda answer: alb_response(answer, multi_value)
+    else:
+        http = (event.get("requestContext") or {}).get("http", {})
+        path = str(event.get("rawPath") or http.get("path") or "")
+        to_rest, respond = rest_event, v2_response
     matched = match_route(path, routes)
     if matched is None:
-        return v2_response(_NOT_FOUND)
-    return v2_response(app(rest_event(event, *matched), context))
+        return respond(_NOT_FOUND)
+    return respond(app(to_rest(event, *matched), context))

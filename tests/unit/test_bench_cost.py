@@ -59,6 +59,10 @@ def test_the_rows_put_the_target_beside_the_at_volume_lines_only() -> None:
     judged = [r for r in rows if r.target]
     assert [r.data["volume_millions"] for r in judged] == list(cost.MEASURED_VOLUMES_M)
     assert all(r.verdict == "pass" for r in judged)  # $1.86 and $1.63 with these figures
+    assert [r.measure for r in rows[1:7:3]] == [
+        "REST API, on-demand table",
+        "REST API, provisioned table (70 %)",
+    ]
     # Ten times the writes: nothing meets $2.
     heavy = cost.rows_for(cost.Open(wru=20, rru=4, dynamodb_requests=5, cpu_ms=5.0))
     assert all(r.verdict == "falls short" for r in heavy if r.target)
@@ -77,13 +81,14 @@ def test_section_10_reads_this_runs_figures_and_needs_them() -> None:
                 "wru": 2,
                 "rru": 4,
                 "requests": {"BatchGetItem": 1, "Query": 2, "PutItem": 1, "UpdateItem": 1},
+                "kind": "repeat_open",
             },
         ),
         Row(
             "3 CPU per request",
             "pixel route, real adapters vs moto",
             "",
-            data={"cpu": {"median_ms": 5.0}},
+            data={"cpu": {"median_ms": 5.0}, "kind": "pixel_route"},
         ),
     ]
     (inputs, *_) = cost.run(measured)
